@@ -1,0 +1,1 @@
+"""One module per modelled thing: producers, buffers, consumers, the service."""

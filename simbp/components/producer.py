@@ -1,0 +1,237 @@
+"""Producers: arrival-time generators for each arrival process, and the SimPy producer process.
+
+Arrival times are absolute and generated in numpy blocks. A producer blocked by a full `block`
+buffer emits nothing while it waits: arrivals that fall due during the wait are never produced,
+and afterwards it resumes its own schedule (for Poisson arrivals this is the same as pausing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import numpy as np
+
+from ..scenario import (
+    BurstyArrivals,
+    ConstantArrivals,
+    PoissonArrivals,
+    ScheduleArrivals,
+    TraceArrivals,
+    _Empirical,
+)
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
+
+__all__ = ["arrival_times", "schedule_rate_function", "check_files", "read_trace"]
+
+_CHUNK = 4096
+
+
+def arrival_times(spec: Any, rng: np.random.Generator, *, multiplier: float = 1.0, start: float = 0.0,
+                  base_dir: Path | None = None) -> Iterator[float]:
+    """Absolute arrival times (seconds, increasing) for an arrival spec, scaled by `multiplier`."""
+    if isinstance(spec, ConstantArrivals):
+        return _constant(spec.rate * multiplier, start)
+    if isinstance(spec, PoissonArrivals):
+        return _poisson(rng, spec.rate * multiplier, start)
+    if isinstance(spec, BurstyArrivals):
+        return _bursty(spec, rng, multiplier, start)
+    if isinstance(spec, ScheduleArrivals):
+        return _schedule(spec, rng, multiplier, start)
+    if isinstance(spec, TraceArrivals):
+        return _trace(spec, rng, multiplier, start, base_dir or Path.cwd())
+    raise TypeError(f"unknown arrival process {spec!r}")
+
+
+def _constant(rate: float, start: float) -> Iterator[float]:
+    gap = 1.0 / rate
+    k = 1
+    while True:
+        block = start + gap * np.arange(k, k + _CHUNK, dtype=float)
+        yield from block.tolist()
+        k += _CHUNK
+
+
+def _poisson(rng: np.random.Generator, rate: float, start: float) -> Iterator[float]:
+    now = start
+    mean = 1.0 / rate
+    while True:
+        block = now + np.cumsum(rng.exponential(mean, _CHUNK))
+        now = float(block[-1])
+        yield from block.tolist()
+
+
+def _between(rng: np.random.Generator, rate: float, begin: float, end: float, within: str) -> Iterator[float]:
+    """Arrivals at `rate` in [begin, end): Poisson (memoryless restart) or evenly spaced."""
+    if rate <= 0:
+        return
+    if within == "constant":
+        gap = 1.0 / rate
+        k = 0
+        while True:
+            block = begin + gap * np.arange(k, k + _CHUNK, dtype=float)
+            keep = block[block < end]
+            yield from keep.tolist()
+            if len(keep) < _CHUNK:
+                return
+            k += _CHUNK
+    now = begin
+    while True:
+        block = now + np.cumsum(rng.exponential(1.0 / rate, _CHUNK))
+        keep = block[block < end]
+        yield from keep.tolist()
+        if len(keep) < _CHUNK:
+            return
+        now = float(block[-1])
+
+
+def _bursty(spec: BurstyArrivals, rng: np.random.Generator, multiplier: float, start: float) -> Iterator[float]:
+    phases = [(spec.on.rate * multiplier, spec.on.duration), (spec.off.rate * multiplier, spec.off.duration)]
+    if spec.start == "off":
+        phases.reverse()
+    begin = start
+    while True:
+        for rate, length in phases:
+            yield from _between(rng, rate, begin, begin + length, spec.within)
+            begin += length
+
+
+def schedule_rate_function(spec: ScheduleArrivals) -> tuple[Callable[[float], float], float]:
+    """The rate at time t for a schedule (step or linear, repeating if asked) and its maximum."""
+    times = np.array([p.at for p in spec.points], dtype=float)
+    rates = np.array([p.rate for p in spec.points], dtype=float)
+    period = spec.repeat
+
+    def rate_at(t: float) -> float:
+        if period:
+            t = t % period
+        if spec.interpolation == "linear":
+            return float(np.interp(t, times, rates))
+        index = int(np.searchsorted(times, t, side="right")) - 1
+        return float(rates[max(index, 0)])
+
+    return rate_at, float(rates.max())
+
+
+def _schedule_rates(spec: ScheduleArrivals, t: np.ndarray) -> np.ndarray:
+    times = np.array([p.at for p in spec.points], dtype=float)
+    rates = np.array([p.rate for p in spec.points], dtype=float)
+    if spec.repeat:
+        t = np.mod(t, spec.repeat)
+    if spec.interpolation == "linear":
+        return np.interp(t, times, rates)
+    index = np.clip(np.searchsorted(times, t, side="right") - 1, 0, None)
+    return rates[index]
+
+
+def _schedule(spec: ScheduleArrivals, rng: np.random.Generator, multiplier: float, start: float) -> Iterator[float]:
+    _, peak = schedule_rate_function(spec)
+    peak *= multiplier
+    if spec.within == "constant":
+        # deterministic spacing: the k-th arrival where the integrated rate reaches k
+        step = min(0.01, 0.1 / peak)
+        total = 0.0
+        begin = start
+        next_k = 1.0
+        while True:
+            grid = begin + step * np.arange(1, _CHUNK + 1)
+            rates = _schedule_rates(spec, grid - start) * multiplier
+            cumulative = total + np.cumsum(rates) * step
+            ks = np.arange(next_k, np.floor(cumulative[-1]) + 1)
+            if len(ks):
+                yield from np.interp(ks, np.concatenate(([total], cumulative)), np.concatenate(([begin], grid))).tolist()
+                next_k = float(ks[-1] + 1)
+            total = float(cumulative[-1])
+            begin = float(grid[-1])
+    now = start
+    while True:  # thinning a Poisson process at the peak rate (exact for any rate shape)
+        candidates = now + np.cumsum(rng.exponential(1.0 / peak, _CHUNK))
+        keep = rng.random(_CHUNK) * peak < _schedule_rates(spec, candidates - start) * multiplier
+        now = float(candidates[-1])
+        yield from candidates[keep].tolist()
+
+
+def read_trace(spec: TraceArrivals, base_dir: Path) -> np.ndarray:
+    """The trace's values: timestamps (seconds from the first) or counts per bin."""
+    import pandas as pd
+
+    frame = pd.read_csv(base_dir / spec.file)
+    column = spec.column or frame.columns[0]
+    values = pd.to_numeric(frame[column], errors="raise").dropna().to_numpy(dtype=float)
+    if spec.format == "timestamps":
+        values = np.sort(values)
+        return values - values[0]
+    return values
+
+
+def _trace(spec: TraceArrivals, rng: np.random.Generator, multiplier: float, start: float, base_dir: Path) -> Iterator[float]:
+    values = read_trace(spec, base_dir)
+    if spec.format == "timestamps":
+        period = float(values[-1] + (values[-1] / max(len(values) - 1, 1))) if spec.loop else None
+        base = values
+    else:
+        period = len(values) * spec.bin if spec.loop else None
+        base = None
+    offset = start
+    while True:
+        if base is not None:
+            times = base
+            if multiplier != 1.0:
+                copies = np.floor(multiplier) + (rng.random(len(times)) < multiplier % 1)
+                times = np.repeat(times, copies.astype(int))
+            yield from (offset + times).tolist()
+        else:
+            counts = values * multiplier
+            counts = np.floor(counts) + (rng.random(len(counts)) < counts % 1)
+            for index, count in enumerate(counts.astype(int)):
+                if count:
+                    yield from (offset + spec.bin * (index + np.sort(rng.random(count)))).tolist()
+        if period is None or period <= 0:
+            return
+        offset += period
+
+
+def check_files(scenario: "Scenario") -> list[tuple[tuple[Any, ...], str]]:
+    """Problems with files a scenario names (traces, empirical CSVs): missing, unreadable, no column."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for index, producer in enumerate(scenario.producers):
+        if isinstance(producer.arrivals, TraceArrivals):
+            problem = _check_csv(scenario.base_dir, producer.arrivals.file, producer.arrivals.column, nonnegative=True)
+            if problem:
+                problems.append((("producers", index, "arrivals", "file"), problem))
+        if isinstance(producer.size, _Empirical) and producer.size.file:
+            problem = _check_csv(scenario.base_dir, producer.size.file, producer.size.column, nonnegative=True)
+            if problem:
+                problems.append((("producers", index, "size", "file"), problem))
+    for index, consumer in enumerate(scenario.consumers):
+        if isinstance(consumer.service, _Empirical) and consumer.service.file:
+            problem = _check_csv(scenario.base_dir, consumer.service.file, consumer.service.column, nonnegative=True)
+            if problem:
+                problems.append((("consumers", index, "service", "file"), problem))
+    return problems
+
+
+def _check_csv(base_dir: Path, file: str, column: str | None, *, nonnegative: bool) -> str | None:
+    import pandas as pd
+
+    path = base_dir / file
+    if not path.is_file():
+        return f"file {str(path)!r} not found (paths are relative to the scenario file)"
+    try:
+        frame = pd.read_csv(path)
+    except Exception as error:  # noqa: BLE001 - any parse failure is reported to the user
+        return f"cannot read {file!r} as CSV: {error}"
+    if frame.empty:
+        return f"{file!r} has no rows"
+    name = column or frame.columns[0]
+    if name not in frame.columns:
+        return f"{file!r} has no column {name!r} (columns: {', '.join(map(str, frame.columns))})"
+    values = pd.to_numeric(frame[name], errors="coerce")
+    if values.isna().any():
+        row = int(values.isna().to_numpy().argmax()) + 2
+        return f"{file!r} line {row}: column {name!r} must hold numbers"
+    if nonnegative and (values < 0).any():
+        return f"{file!r}: column {name!r} must not be negative"
+    return None

@@ -1,0 +1,278 @@
+"""Builds the SimPy model from a scenario and runs it in exact mode (every message simulated).
+
+One fresh `simpy.Environment` and one seed tree per run: no global state, so runs can go side by
+side in processes. Producers are SimPy processes (one timeout per arrival); workers are small
+state machines on SimPy timeouts (one event per service); buffers are compact arrays. Counters
+and entry/exit sums are updated at each state change; tables are built once at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Callable, Iterator
+
+import simpy
+
+from .components.buffer import ACCEPTED, WAITING, Buffer
+from .components.consumer import WorkerGroup
+from .components.producer import arrival_times
+from .components.service import Service
+from .metrics import LatencySketch
+from .random import SeedTree, sampler
+from .scenario import ProducerSpec, Scenario
+
+__all__ = ["Model", "Producer", "simulate"]
+
+_ADMITTED, _TIMED_OUT, _LOST = 1, 2, 3
+
+
+class Producer:
+    """A SimPy process emitting messages into one buffer; blocks on a full `block` buffer."""
+
+    def __init__(self, env: simpy.Environment, spec: ProducerSpec, buffer: Buffer, service: Service,
+                 times: Iterator[float], sizes: Iterator[float], overhead: float, stop: float):
+        self.env = env
+        self.spec = spec
+        self.name = spec.name
+        self.buffer = buffer
+        self.service = service
+        self.times = times
+        self.sizes = sizes
+        self.overhead = overhead
+        self.stop = stop
+        self.produced = 0
+        self.timed_out = 0
+        self.lost_in_crash = 0
+        self.blocked_time = 0.0
+        self.blocked_since: float | None = None
+        self.blocks = 0
+        self._wake: simpy.Event | None = None
+        self._crashes_at_admit = 0
+
+    def run(self) -> Any:
+        env = self.env
+        service = self.service
+        put = self.buffer.put
+        sizes = self.sizes
+        overhead = self.overhead
+        stop = self.stop
+        for created in self.times:
+            if created >= stop:
+                return
+            delay = created - env._now
+            if delay < 0:  # fell due while this producer was blocked: never produced
+                continue
+            yield env.timeout(delay)
+            size = next(sizes) + overhead
+            self.produced += 1
+            if service.down:
+                self.lost_in_crash += 1
+                continue
+            code = put(created, size)
+            if code == ACCEPTED:
+                service.hold(size)
+            elif code == WAITING:
+                self.blocks += 1
+                self.blocked_since = env._now
+                self._wake = env.event()
+                self.buffer.wait(created, size, self._admitted, self._gave_up, self)
+                outcome = yield self._wake
+                self.blocked_time += env._now - self.blocked_since
+                self.blocked_since = None
+                if outcome == _ADMITTED and service.crashes == self._crashes_at_admit:
+                    service.hold(size)
+
+    def _admitted(self) -> None:
+        self._crashes_at_admit = self.service.crashes
+        self._wake.succeed(_ADMITTED)  # type: ignore[union-attr]
+
+    def _gave_up(self) -> None:
+        self.timed_out += 1
+        self._wake.succeed(_TIMED_OUT)  # type: ignore[union-attr]
+
+    def lose_blocked_item(self) -> None:
+        """The service crashed while this producer waited: its item is lost."""
+        self.lost_in_crash += 1
+        self._wake.succeed(_LOST)  # type: ignore[union-attr]
+
+    def blocked_seconds(self, now: float) -> float:
+        return self.blocked_time + (now - self.blocked_since if self.blocked_since is not None else 0.0)
+
+    def holds_item(self) -> int:
+        return 1 if self.blocked_since is not None and self._wake is not None and not self._wake.triggered else 0
+
+
+class Model:
+    """The built simulation: environment, components, sketches and the sampled time series."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None):
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else int(seed)
+        self.env = simpy.Environment()
+        self.seeds = SeedTree(self.seed)
+        self.service = Service(self.env, scenario.memory)
+        self.buffers: dict[str, Buffer] = {b.name: Buffer(self.env, b, self.service) for b in scenario.buffers}
+        self.sketch_by_group: dict[str, LatencySketch] = {}
+        self.interval_sketch = LatencySketch()
+        self.groups: dict[str, WorkerGroup] = {}
+        for spec in scenario.consumers:
+            self.groups[spec.name] = self._build_group(spec)
+        overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
+        self.producers: list[Producer] = []
+        for spec in scenario.producers:
+            times = arrival_times(spec.arrivals, self.seeds.generator(f"producer/{spec.name}/arrivals"),
+                                  multiplier=scenario.load_multiplier, start=spec.start, base_dir=scenario.base_dir)
+            sizes = sampler(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), scenario.base_dir)
+            stop = min(spec.stop if spec.stop is not None else math.inf, scenario.duration)
+            self.producers.append(Producer(self.env, spec, self.buffers[spec.to], self.service, times, sizes, overhead, stop))
+        self.service.on_crash(self._crash)
+        self.service.on_restart(self._restart)
+        self.samples: list[dict[str, float]] = []
+        self._last: dict[str, float] = {}
+        self.warmup_state: dict[str, float] = {}
+
+    def _build_group(self, spec: Any) -> WorkerGroup:
+        rng = self.seeds.generator
+        base = self.scenario.base_dir
+        sketch = LatencySketch()
+        self.sketch_by_group[spec.name] = sketch
+        interval = self.interval_sketch
+
+        def on_latencies(values: list[float], sketch: LatencySketch = sketch) -> None:
+            sketch.add_many(values)
+            interval.add_many(values)
+
+        service_times = sampler(spec.service, rng(f"consumer/{spec.name}/service"), base) if spec.service is not None else None
+        costs = None
+        if spec.batch is not None:
+            costs = (sampler(spec.batch.fixed, rng(f"consumer/{spec.name}/batch_fixed"), base),
+                     sampler(spec.batch.per_item, rng(f"consumer/{spec.name}/batch_per_item"), base))
+        target = self.buffers[spec.to] if spec.to is not None else None
+        return WorkerGroup(self.env, spec, self.buffers[spec.from_], target, self.service, service_times, costs, on_latencies)
+
+    # ------------------------------------------------------------------ crash
+    def _crash(self) -> None:
+        for buffer in self.buffers.values():
+            for waiting in buffer.putters:
+                if waiting.active:
+                    waiting.active = False
+                    if isinstance(waiting.owner, Producer):
+                        waiting.owner.lose_blocked_item()
+            buffer.putters.clear()
+            buffer.clear()
+        for group in self.groups.values():
+            group.crash()
+
+    def _restart(self) -> None:
+        for group in self.groups.values():
+            group.start()
+
+    # ------------------------------------------------------------------ sampling
+    def flush(self) -> None:
+        for group in self.groups.values():
+            group.flush_latencies()
+
+    def totals(self) -> dict[str, float]:
+        """Cumulative counters for the whole model at this instant."""
+        produced = sum(p.produced for p in self.producers)
+        dropped = sum(b.dropped for b in self.buffers.values())
+        timed_out = sum(p.timed_out for p in self.producers) + sum(g.timed_out for g in self.groups.values())
+        lost = (sum(p.lost_in_crash for p in self.producers) + sum(b.lost_in_crash for b in self.buffers.values())
+                + sum(g.lost_in_crash for g in self.groups.values()))
+        consumed = sum(g.consumed for g in self.groups.values())
+        in_flight = (sum(b.depth for b in self.buffers.values()) + sum(g.held_items() for g in self.groups.values())
+                     + sum(p.holds_item() for p in self.producers))
+        return {"produced": produced, "dropped": dropped, "timed_out": timed_out, "lost_in_crash": lost,
+                "consumed": consumed, "in_flight": in_flight}
+
+    def sample(self) -> None:
+        """Record one row of the time series (per-interval figures are differences of totals)."""
+        now = self.env.now
+        self.flush()
+        row: dict[str, float] = {"time_s": now}
+        totals = self.totals()
+        for key in ("produced", "dropped", "timed_out", "lost_in_crash", "consumed"):
+            row[key] = totals[key] - self._last.get(key, 0.0)
+            self._last[key] = totals[key]
+        row["in_flight"] = totals["in_flight"]
+        row["memory_bytes"] = self.service.held
+        row["service_up"] = 0.0 if self.service.down else 1.0
+        crashes = self.service.crashes
+        row["crashes"] = crashes - self._last.get("crashes", 0)
+        self._last["crashes"] = crashes
+        elapsed = now - self._last.get("time", 0.0)
+        self._last["time"] = now
+        blocked_total = 0.0
+        for producer in self.producers:
+            blocked = producer.blocked_seconds(now)
+            delta = blocked - self._last.get(f"{producer.name}.blocked", 0.0)
+            self._last[f"{producer.name}.blocked"] = blocked
+            row[f"{producer.name}.blocked_fraction"] = delta / elapsed if elapsed > 0 else 0.0
+            blocked_total += delta
+        row["producer_blocked_s"] = blocked_total
+        for buffer in self.buffers.values():
+            row[f"{buffer.name}.depth"] = buffer.depth
+            row[f"{buffer.name}.bytes"] = buffer.bytes
+            row[f"{buffer.name}.dropped"] = buffer.dropped - self._last.get(f"{buffer.name}.dropped", 0)
+            self._last[f"{buffer.name}.dropped"] = buffer.dropped
+        for group in self.groups.values():
+            busy = group.busy_seconds(now)
+            delta = busy - self._last.get(f"{group.name}.busy", 0.0)
+            self._last[f"{group.name}.busy"] = busy
+            row[f"{group.name}.utilisation"] = delta / (elapsed * len(group.workers)) if elapsed > 0 else 0.0
+            row[f"{group.name}.consumed"] = group.processed - self._last.get(f"{group.name}.processed", 0)
+            self._last[f"{group.name}.processed"] = group.processed
+        row["latency_p50_s"], row["latency_p99_s"] = self.interval_sketch.quantiles((0.5, 0.99))
+        self.interval_sketch.reset()
+        self.samples.append(row)
+
+    def _sampler(self, interval: float) -> Any:
+        while True:
+            yield self.env.timeout(interval)
+            if self.env.now < self.scenario.duration - 1e-12:
+                self.sample()
+
+    def _end_warmup(self, _event: Any) -> None:
+        self.flush()
+        for sketch in self.sketch_by_group.values():
+            sketch.reset()
+        now = self.env.now
+        self.warmup_state = {"time": now, "busy": {g.name: g.busy_seconds(now) for g in self.groups.values()},
+                             "area": {b.name: b.waiting_area(now) for b in self.buffers.values()},
+                             "totals": self.totals()}
+
+    # ------------------------------------------------------------------ running
+    def run(self, progress: Callable[[float], None] | None = None) -> "Model":
+        """Run to the scenario's duration; `progress(fraction)` is called along the way."""
+        env = self.env
+        for group in self.groups.values():
+            group.start()
+        for producer in self.producers:
+            env.process(producer.run())
+        self.sample()
+        env.process(self._sampler(self.scenario.effective_sample_interval))
+        if self.scenario.warmup > 0:
+            env.timeout(self.scenario.warmup).callbacks.append(self._end_warmup)
+        duration = self.scenario.duration
+        if progress is None:
+            env.run(until=duration)
+        else:
+            chunks = 100
+            for index in range(1, chunks + 1):
+                env.run(until=duration * index / chunks)
+                progress(index / chunks)
+        self.sample()
+        return self
+
+
+def simulate(scenario: Scenario, seed: int | None = None, progress: Callable[[float], None] | None = None) -> Model:
+    """Build and run the exact model; the caller derives results from the returned model."""
+    return Model(scenario, seed).run(progress)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
