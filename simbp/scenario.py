@@ -321,7 +321,7 @@ class ProducerSpec(Model):
     name: Name
     to: Name
     arrivals: Arrivals
-    size: SizeDistribution = Field(default_factory=lambda: {"dist": "constant", "value": 1024})
+    size: SizeDistribution = Field(default_factory=lambda: {"dist": "constant", "value": 1024}, validate_default=True)
     start: NonNegativeDuration = 0.0
     stop: PositiveDuration | None = None
 
@@ -354,8 +354,8 @@ class BatchSpec(Model):
 
     size: int = Field(ge=1)
     timeout: NonNegativeDuration = 0.0
-    fixed: TimeDistribution = Field(default_factory=lambda: {"dist": "constant", "value": 0})
-    per_item: TimeDistribution = Field(default_factory=lambda: {"dist": "constant", "value": 0})
+    fixed: TimeDistribution = Field(default_factory=lambda: {"dist": "constant", "value": 0}, validate_default=True)
+    per_item: TimeDistribution = Field(default_factory=lambda: {"dist": "constant", "value": 0}, validate_default=True)
 
 
 class ConsumerSpec(Model):

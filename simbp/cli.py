@@ -1,0 +1,160 @@
+"""The `simbp` command: `simbp run FILE`, `simbp validate FILE`.
+
+Bad input gets a clear message (file, line, field, what was expected) and exit status 2, never a
+traceback. The CLI only turns arguments into a scenario, calls the library and writes the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .errors import Problem, ScenarioError
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK = 0
+EXIT_EXPECTATION_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one sub-command per job."""
+    parser = argparse.ArgumentParser(prog="simbp", description="Discrete-event backpressure simulator.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="simulate a scenario and write its report")
+    run.add_argument("file", help="scenario YAML file")
+    run.add_argument("--out", help="output folder (default: reports/<scenario name>/)")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--duration", help='override the simulated time, e.g. "30s", "5m"')
+    run.add_argument("--sample-interval", help='time-series sampling interval, e.g. "1s"')
+    run.add_argument("--allow-large", action="store_true", help="run even when the estimated size is over the limit")
+    run.add_argument("--no-plots", action="store_true", help="skip the PNG plots (the report then has none)")
+    run.add_argument("--check-expect", action="store_true", help="exit 1 when the scenario's `expect` does not hold")
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    run.set_defaults(handler=_run)
+
+    validate = commands.add_parser("validate", help="check a scenario file and say what is wrong")
+    validate.add_argument("file", help="scenario YAML file")
+    validate.set_defaults(handler=_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ScenarioError as error:
+        _print_problems(error.problems)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("interrupted: no partial files were left under final names", file=sys.stderr)
+        return 130
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from .scenario import load_scenario
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ScenarioError([Problem("", "no such scenario file", None, str(path))])
+    return load_scenario(path)
+
+
+def _overrides(args: argparse.Namespace, scenario: Any) -> Any:
+    from .scenario import parse_scenario_dict
+    from .units import parse_duration
+
+    changes: dict[str, Any] = {}
+    for option, key in (("duration", "duration"), ("sample_interval", "sample_interval")):
+        value = getattr(args, option, None)
+        if value is not None:
+            try:
+                changes[key] = parse_duration(value)
+            except ValueError as error:
+                raise ScenarioError([Problem(f"--{option.replace('_', '-')}", str(error), None, "command line")]) from None
+    if not changes:
+        return scenario
+    data = scenario.model_dump(by_alias=True, exclude_none=True)
+    data.update(changes)
+    updated = parse_scenario_dict(data, label=f"{args.file} (with command-line overrides)", base_dir=scenario.base_dir)
+    return updated
+
+
+def _progress_bar(enabled: bool) -> tuple[Callable[[float], None] | None, Callable[[], None]]:
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", desc="simulating", file=sys.stderr, leave=False, delay=1.0)
+    state = {"done": 0}
+
+    def update(fraction: float) -> None:
+        target = int(round(fraction * 100))
+        if target > state["done"]:
+            bar.update(target - state["done"])
+            state["done"] = target
+
+    return update, bar.close
+
+
+def _run(args: argparse.Namespace) -> int:
+    import simbp
+
+    from .output import write_results
+    from .report import headline_figures
+
+    scenario = _overrides(args, _load(args))
+    out_dir = Path(args.out) if args.out else Path("reports") / scenario.name
+    interactive = sys.stderr.isatty() and not args.quiet
+    progress, close = _progress_bar(interactive)
+    started = time.perf_counter()
+    try:
+        results = simbp.run(scenario, seed=args.seed, progress=progress, allow_large=args.allow_large)
+    finally:
+        close()
+    elapsed = time.perf_counter() - started
+    written = write_results(results, out_dir, plots=not args.no_plots)
+    summary = results.summary
+    if not args.quiet:
+        print(f"{scenario.name}: {summary['verdict'].upper()}: {summary['verdict_reason']}")
+        width = max(len(label) for label, _ in headline_figures(summary))
+        for label, value in headline_figures(summary):
+            print(f"  {label:<{width}}  {value}")
+        print(f"  {'mode':<{width}}  {summary.get('mode', 'exact')}, simulated in {elapsed:.2f}s")
+        if "expected_verdict" in summary:
+            state = "held" if summary["expectation_met"] else "DID NOT HOLD"
+            print(f"expectation: verdict {summary['expected_verdict']} {state} (got {summary['verdict']})")
+        print(f"wrote {len(written)} files to {out_dir}/ (open {out_dir / 'report.html'})")
+    if args.check_expect and summary.get("expectation_met") is False:
+        return EXIT_EXPECTATION_FAILED
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .limits import estimate_messages
+
+    scenario = _load(args)
+    messages = estimate_messages(scenario)
+    print(f"{args.file}: ok: scenario {scenario.name!r}, {len(scenario.producers)} producer(s), "
+          f"{len(scenario.buffers)} buffer(s), {len(scenario.consumers)} consumer group(s), "
+          f"about {messages:,.0f} messages")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
