@@ -576,6 +576,18 @@ def _step(target: Any, part: str | int, prefix: list[str | int], path: str) -> A
 
 
 # --------------------------------------------------------------------------- loading
+class ScenarioLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false are booleans, so `on:`/`off:` stay keys."""
+
+
+ScenarioLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ScenarioLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", __import__("re").compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
 def load_scenario(source: str | Path, *, name_hint: str | None = None) -> Scenario:
     """Read and validate a scenario from a YAML file path or YAML text.
 
@@ -598,8 +610,8 @@ def load_scenario(source: str | Path, *, name_hint: str | None = None) -> Scenar
 def parse_scenario_text(text: str, *, label: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     """Validate YAML text as a scenario; errors carry `label` as the file name."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=ScenarioLoader)
+        data = yaml.load(text, Loader=ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
