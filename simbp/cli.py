@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a scenario file and say what is wrong")
     validate.add_argument("file", help="scenario YAML file")
     validate.set_defaults(handler=_validate)
+
+    from .planning_report import add_planning_commands
+
+    add_planning_commands(commands)  # `simbp sweep SPEC`, `simbp plan SPEC`
     return parser
 
 

@@ -21,6 +21,7 @@ from .components.service import Service
 from .metrics import LatencySketch
 from .random import SeedTree, sampler
 from .scenario import ProducerSpec, Scenario
+from .systems import Systems, uses_systems
 
 __all__ = ["Model", "Producer", "simulate"]
 
@@ -112,12 +113,28 @@ class Model:
         self.env = simpy.Environment()
         self.seeds = SeedTree(self.seed)
         self.service = Service(self.env, scenario.memory)
-        self.buffers: dict[str, Buffer] = {b.name: Buffer(self.env, b, self.service) for b in scenario.buffers}
+        # streams, downstreams, retries, operators, rate limits (docs/systems.md); None when unused
+        self.systems: Any = Systems(self) if uses_systems(scenario) else None
+        self.buffers: dict[str, Buffer] = {
+            b.name: (Buffer if self.systems is None else self.systems.buffer_type(b))(self.env, b, self.service) for b in scenario.buffers}
         self.sketch_by_group: dict[str, LatencySketch] = {}
         self.interval_sketch = LatencySketch()
         self.groups: dict[str, WorkerGroup] = {}
         for spec in scenario.consumers:
             self.groups[spec.name] = self._build_group(spec)
+        self.extensions: list[Any] = []  # optional mechanisms with engine hooks (Kafka, autoscaling)
+        self.kafka: Any = None
+        if scenario.topics:
+            from .components.kafka import KafkaSystem
+
+            self.kafka = KafkaSystem(self)
+            self.extensions.append(self.kafka)
+        if any(spec.autoscale is not None for spec in scenario.consumers):
+            from .components.autoscale import WorkerAutoscaling
+
+            self.extensions.append(WorkerAutoscaling(self))
+        if self.systems is not None:
+            self.extensions.append(self.systems)
         overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
         self.producers: list[Producer] = []
         for spec in scenario.producers:
@@ -125,6 +142,12 @@ class Model:
                                   multiplier=scenario.load_multiplier, start=spec.start, base_dir=scenario.base_dir)
             sizes = sampler(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), scenario.base_dir)
             stop = min(spec.stop if spec.stop is not None else math.inf, scenario.duration)
+            if self.kafka is not None and spec.to in self.kafka.topics:  # a topic: on the broker, never blocks
+                self.producers.append(Producer(self.env, spec, self.kafka.writer(spec), self.kafka.broker, times, sizes, 0.0, stop))
+                continue
+            if self.systems is not None and self.systems.wants_producer(spec):
+                self.producers.append(self.systems.producer(spec, self.buffers[spec.to], times, sizes, overhead, stop))
+                continue
             self.producers.append(Producer(self.env, spec, self.buffers[spec.to], self.service, times, sizes, overhead, stop))
         self.service.on_crash(self._crash)
         self.service.on_restart(self._restart)
@@ -149,6 +172,8 @@ class Model:
             costs = (sampler(spec.batch.fixed, rng(f"consumer/{spec.name}/batch_fixed"), base),
                      sampler(spec.batch.per_item, rng(f"consumer/{spec.name}/batch_per_item"), base))
         target = self.buffers[spec.to] if spec.to is not None else None
+        if self.systems is not None:
+            return self.systems.group(spec, self.buffers[spec.from_], target, self.service, service_times, costs, on_latencies)
         return WorkerGroup(self.env, spec, self.buffers[spec.from_], target, self.service, service_times, costs, on_latencies)
 
     # ------------------------------------------------------------------ crash
@@ -172,6 +197,8 @@ class Model:
     def flush(self) -> None:
         for group in self.groups.values():
             group.flush_latencies()
+        for extension in self.extensions:
+            extension.flush()
 
     def totals(self) -> dict[str, float]:
         """Cumulative counters for the whole model at this instant."""
@@ -183,8 +210,16 @@ class Model:
         consumed = sum(g.consumed for g in self.groups.values())
         in_flight = (sum(b.depth for b in self.buffers.values()) + sum(g.held_items() for g in self.groups.values())
                      + sum(p.holds_item() for p in self.producers))
+        discarded = failed = 0  # deliberate drops (operators, rate limits, shedding); failed downstream calls
+        for extension in self.extensions:
+            extra = extension.totals()
+            dropped += extra.get("dropped", 0)
+            consumed += extra.get("consumed", 0)
+            in_flight += extra.get("in_flight", 0)
+            discarded += extra.get("discarded", 0)
+            failed += extra.get("failed", 0)
         return {"produced": produced, "dropped": dropped, "timed_out": timed_out, "lost_in_crash": lost,
-                "consumed": consumed, "in_flight": in_flight}
+                "consumed": consumed, "in_flight": in_flight, "discarded": discarded, "failed": failed}
 
     def sample(self) -> None:
         """Record one row of the time series (per-interval figures are differences of totals)."""
@@ -225,6 +260,8 @@ class Model:
             self._last[f"{group.name}.processed"] = group.processed
         row["latency_p50_s"], row["latency_p99_s"] = self.interval_sketch.quantiles((0.5, 0.99))
         self.interval_sketch.reset()
+        for extension in self.extensions:
+            extension.sample(row)
         self.samples.append(row)
 
     def _sampler(self, interval: float) -> Any:
@@ -241,6 +278,8 @@ class Model:
         self.warmup_state = {"time": now, "busy": {g.name: g.busy_seconds(now) for g in self.groups.values()},
                              "area": {b.name: b.waiting_area(now) for b in self.buffers.values()},
                              "totals": self.totals()}
+        for extension in self.extensions:
+            extension.end_warmup()
 
     # ------------------------------------------------------------------ running
     def run(self, progress: Callable[[float], None] | None = None) -> "Model":
@@ -248,6 +287,8 @@ class Model:
         env = self.env
         for group in self.groups.values():
             group.start()
+        for extension in self.extensions:
+            extension.start()
         for producer in self.producers:
             env.process(producer.run())
         self.sample()

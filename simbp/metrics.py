@@ -48,6 +48,21 @@ class LatencySketch:
             index = np.ceil(np.log(np.minimum(positive, _MAX)) / _LOG_GAMMA).astype(np.int64) - _OFFSET
             self.counts += np.bincount(index, minlength=_BUCKETS)[:_BUCKETS]
 
+    def add_weighted(self, values: np.ndarray | list[float], weights: np.ndarray | list[int]) -> None:
+        """Add each value `weights[i]` times (whole numbers): fast mode's representatives of cohorts."""
+        data = np.asarray(values, dtype=float)
+        if data.size == 0:
+            return
+        counts = np.asarray(weights, dtype=np.int64)
+        self.count += int(counts.sum())
+        self.total += float(data @ counts)
+        self.maximum = max(self.maximum, float(data.max()))
+        positive = data >= _MIN
+        self.zeros += int(counts[~positive].sum())
+        if positive.any():
+            index = np.ceil(np.log(np.minimum(data[positive], _MAX)) / _LOG_GAMMA).astype(np.int64) - _OFFSET
+            self.counts += np.bincount(index, weights=counts[positive], minlength=_BUCKETS)[:_BUCKETS].astype(np.int64)
+
     def merge(self, other: "LatencySketch") -> None:
         """Add another sketch's observations to this one."""
         self.counts += other.counts

@@ -84,10 +84,11 @@ def build_results(model: "Model") -> Results:
     for sketch in model.sketch_by_group.values():
         overall.merge(sketch)
     produced = int(totals["produced"])
-    lost = int(totals["dropped"] + totals["timed_out"] + totals["lost_in_crash"])
+    lost = int(totals["dropped"] + totals["timed_out"] + totals["lost_in_crash"] + totals.get("failed", 0))
     blocked = sum(p.blocked_seconds(now) for p in model.producers)
     blocked_fraction = blocked / (now * len(model.producers)) if now > 0 and model.producers else 0.0
     peak_depth = max((b.peak_depth for b in model.buffers.values()), default=0)
+    peak_depth = max([peak_depth] + [e.peak_queue_depth() for e in model.extensions])  # Kafka lag counts too
     service = model.service
 
     components: dict[str, dict[str, Any]] = {}
@@ -122,6 +123,9 @@ def build_results(model: "Model") -> Results:
             entry["batches"] = group.batches
             entry["mean_batch_size"] = group.processed / group.batches if group.batches else None
         components[group.name] = entry
+    for extension in model.extensions:  # topics and consumer groups; autoscaled consumers' figures
+        for name, figures in extension.components().items():
+            components.setdefault(name, {}).update(figures)
 
     summary: dict[str, Any] = {
         "scenario": scenario.name,
@@ -135,6 +139,9 @@ def build_results(model: "Model") -> Results:
         "lost_in_crash": int(totals["lost_in_crash"]),
         "consumed": int(totals["consumed"]),
         "in_flight_at_end": int(totals["in_flight"]),
+        "discarded": int(totals.get("discarded", 0)),  # let go of on purpose (docs/systems.md)
+        "failed": int(totals.get("failed", 0)),  # downstream calls failed after every retry (docs/systems.md)
+        "retries": int(sum(getattr(p, "retries", 0) for p in model.producers)),  # attempts that were retries
         "loss_ratio": lost / produced if produced else 0.0,
         "latency_s": _latency(overall),
         "latency_relative_error": RELATIVE_ERROR,
@@ -151,7 +158,7 @@ def build_results(model: "Model") -> Results:
     summary["components"] = components
     verdict, reason = verdict_for(summary, timeseries, scenario)
     summary["verdict"] = verdict
-    summary["verdict_reason"] = reason
+    summary["verdict_reason"] = reason + _discarded_note(summary)
     if scenario.expect is not None:
         summary["expected_verdict"] = scenario.expect.verdict
         summary["expectation_met"] = verdict == scenario.expect.verdict
@@ -162,6 +169,7 @@ def build_results(model: "Model") -> Results:
 def _events(model: "Model") -> pd.DataFrame:
     rows = [{"time_s": t, "event": "crash", "component": "service", "detail": "memory over the limit"} for t in model.service.crash_times]
     rows += [{"time_s": t, "event": "restart", "component": "service", "detail": "came back empty"} for t in model.service.restart_times]
+    rows += [row for extension in model.extensions for row in extension.events()]
     frame = pd.DataFrame(rows, columns=["time_s", "event", "component", "detail"])
     return frame.sort_values("time_s", kind="stable").reset_index(drop=True)
 
@@ -191,17 +199,25 @@ def verdict_for(summary: dict[str, Any], timeseries: pd.DataFrame, scenario: "Sc
             f"{summary['crashes']} time(s){restart}, losing {summary['lost_in_crash']:,} messages "
             f"({summary['lost_in_crash'] / produced:.1%} of those produced)."
         )
-    drops = summary["dropped"] + summary["timed_out"]
+    drops = summary["dropped"] + summary["timed_out"] + summary.get("failed", 0)
     if drops / produced > DROP_RATIO_THRESHOLD:
-        worst = max((c for c in summary["components"].items() if c[1]["kind"] == "buffer"), key=lambda c: c[1]["dropped"], default=None)
+        worst = max((c for c in summary["components"].items() if c[1]["kind"] in ("buffer", "topic")), key=lambda c: c[1]["dropped"], default=None)
         where = f" at {worst[0]!r}" if worst and worst[1]["dropped"] else ""
+        if worst and worst[1]["kind"] == "topic" and worst[1]["dropped"] and not summary["timed_out"]:
+            return "dropping", (
+                f"the consumers fell behind Kafka's retention and {summary['dropped']:,} messages were deleted unread{where}: "
+                f"{drops / produced:.2%} of {summary['produced']:,} messages lost, while consumers ran at {_busiest(summary):.0%} utilisation."
+            )
         parts = []
         if summary["dropped"]:
             parts.append(f"{summary['dropped']:,} dropped{where}")
         if summary["timed_out"]:
             parts.append(f"{summary['timed_out']:,} timed out waiting upstream")
+        if summary.get("failed"):
+            parts.append(f"{summary['failed']:,} failed at a downstream service")
+        cause = "the buffers filled and" if summary["dropped"] or summary["timed_out"] else "downstream calls kept failing:"
         return "dropping", (
-            f"the buffers filled and {' and '.join(parts)}: {drops / produced:.2%} of {summary['produced']:,} messages lost, "
+            f"{cause} {' and '.join(parts)}: {drops / produced:.2%} of {summary['produced']:,} messages lost, "
             f"while consumers ran at {_busiest(summary):.0%} utilisation."
         )
     if summary["producer_blocked_fraction"] > BLOCKED_THRESHOLD:
@@ -221,7 +237,7 @@ def verdict_for(summary: dict[str, Any], timeseries: pd.DataFrame, scenario: "Sc
         elif bytes_per_s > 0:
             reason += f", adding {format_bytes(bytes_per_s)}/s of memory with no limit set"
         return "falling_behind", reason + "."
-    if summary["dropped"] or summary["timed_out"]:
+    if drops:
         return "healthy", (
             f"consumers keep up ({_busiest(summary):.0%} utilisation); only {drops:,} of {summary['produced']:,} "
             f"messages were lost, under the {DROP_RATIO_THRESHOLD:.2%} that counts as dropping."
@@ -231,6 +247,15 @@ def verdict_for(summary: dict[str, Any], timeseries: pd.DataFrame, scenario: "Sc
     return "healthy", f"consumers keep up ({_busiest(summary):.0%} utilisation at the busiest stage), nothing lost{latency}."
 
 
+def _discarded_note(summary: dict[str, Any]) -> str:
+    """A sentence on messages let go of on purpose (rate limits, RxJS operators, shedding), if any."""
+    discarded = summary.get("discarded", 0)
+    if not discarded:
+        return ""
+    return (f" Besides, {discarded:,} messages ({discarded / max(summary['produced'], 1):.1%}) were discarded on purpose "
+            "(rate limit, RxJS operators or priority shedding), which is not counted as loss.")
+
+
 def _busiest(summary: dict[str, Any]) -> float:
-    values = [c["utilisation"] for c in summary["components"].values() if c["kind"] == "consumer"]
+    values = [c["utilisation"] for c in summary["components"].values() if c["kind"] in ("consumer", "consumer_group")]
     return max(values, default=0.0)

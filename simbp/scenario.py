@@ -224,6 +224,7 @@ def _family(parse: Any, suffix: str) -> Any:
     classes = []
     for base in (_Constant, _Exponential, _Uniform, _Lognormal, _Gamma, _Erlang, _Pareto, _Empirical):
         cls = type(base.__name__.lstrip("_") + suffix, (base,), {"_parse": staticmethod(parse), "__module__": __name__})
+        globals()[cls.__name__] = cls  # a module attribute, so scenarios pickle (caches, process pools)
         classes.append(cls)
     union = Annotated[Union[tuple(classes)], Field(discriminator="dist")]  # type: ignore[valid-type]
 
@@ -324,6 +325,15 @@ class ProducerSpec(Model):
     size: SizeDistribution = Field(default_factory=lambda: {"dist": "constant", "value": 1024}, validate_default=True)
     start: NonNegativeDuration = 0.0
     stop: PositiveDuration | None = None
+    key: "KeySpec | None" = None  # Kafka topics only: how a partition is chosen
+    # docs/systems.md: Node.js streams, callers that wait and retry, RxJS operators, rate limits, priority
+    on_backpressure: "Literal['pause', 'ignore'] | None" = None
+    blocking: Literal["producer", "request"] = "producer"
+    retry: "RetrySpec | None" = None
+    operators: "list[OperatorSpec]" = Field(default_factory=list)
+    rate_limit: "RateLimitSpec | None" = None
+    caller_timeout: PositiveDuration | None = None  # caller gives up if not picked up within this
+    priority: Name | None = None
 
     def mean_rate(self, duration: float) -> float:
         """Average messages per second over `duration` (used for estimates and planning)."""
@@ -337,6 +347,16 @@ class BufferSpec(Model):
     capacity: int | None = Field(default=None, ge=0)
     policy: Literal["block", "drop_newest", "drop_oldest", "unbounded"] = "block"
     block_timeout: PositiveDuration | None = None
+    high_water_mark: "HighWaterMark | None" = None  # docs/systems.md: a Node.js writable's buffer
+    shed: dict[str, Annotated[int, Field(ge=0)]] | None = None  # docs/systems.md: depth at which a priority class is shed
+
+    @model_validator(mode="before")
+    @classmethod
+    def _writable_is_unbounded(cls, data: Any) -> Any:
+        """A Node.js writable (`high_water_mark`) never refuses a chunk: its policy defaults to unbounded."""
+        if isinstance(data, dict) and data.get("high_water_mark") is not None and "policy" not in data:
+            data = {**data, "policy": "unbounded"}
+        return data
 
     @model_validator(mode="after")
     def _capacity_matches_policy(self) -> "BufferSpec":
@@ -367,6 +387,9 @@ class ConsumerSpec(Model):
     service: TimeDistribution | None = None
     to: Name | None = None
     batch: BatchSpec | None = None
+    autoscale: "AutoscaleSpec | None" = None  # workers scaled on the depth of `from`
+    calls: "CallSpec | None" = None  # docs/systems.md: one call to a downstream per message
+    on_backpressure: "Literal['pause', 'ignore'] | None" = None  # docs/systems.md: transform stages
 
     @model_validator(mode="after")
     def _cost_given_once(self) -> "ConsumerSpec":
@@ -399,6 +422,139 @@ class ExpectSpec(Model):
     verdict: Literal["healthy", "dropping", "blocking", "falling_behind", "crashed"]
 
 
+# --------------------------------------------------------------------------- Kafka (docs/kafka.md)
+class RetentionSpec(Model):
+    """How long a partition keeps messages: by age (`time`) and/or by size per partition (`bytes`)."""
+
+    time: PositiveDuration | None = None
+    bytes: PositiveBytes | None = None
+
+
+class TopicSpec(Model):
+    """A Kafka topic: `partitions` ordered logs on the broker's disk (not the service's memory).
+
+    Nothing is dropped when a consumer is slow; retention deletes the oldest messages, read or not.
+    Without `retention`, Kafka's default applies: 7 days, no size limit.
+    """
+
+    name: Name
+    partitions: int = Field(default=1, ge=1, le=10_000)
+    retention: RetentionSpec = Field(default_factory=lambda: RetentionSpec(time=7 * 86400.0))
+
+
+class KeySpec(Model):
+    """How a producer picks a partition: `round_robin`, or `hash` of the message key (murmur2, as Kafka).
+
+    With `hash`, keys are `key-0` … `key-<keys-1>` drawn uniformly (no `keys`: a key space much larger
+    than the partition count), and a share `hot_key_share` of messages carries the single key `key-0`.
+    """
+
+    strategy: Literal["round_robin", "hash"] = "round_robin"
+    keys: int | None = Field(default=None, ge=1, le=1_000_000)
+    hot_key_share: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _hash_options(self) -> "KeySpec":
+        if self.strategy == "round_robin" and (self.keys is not None or self.hot_key_share):
+            field = "keys" if self.keys is not None else "hot_key_share"
+            raise ReferenceProblem((field,), f"`{field}` applies only to strategy: hash (round_robin ignores keys)")
+        return self
+
+
+class CommitSpec(Model):
+    """When a consumer commits its offsets: after every poll batch (`every: poll`, a `commitSync()` in
+    the poll loop) or every `interval` (Kafka's auto-commit, default 5s)."""
+
+    every: Literal["poll"] | None = None
+    interval: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "CommitSpec":
+        if (self.every is None) == (self.interval is None):
+            raise ValueError("commit needs exactly one of `every: poll` or `interval: <duration>`")
+        return self
+
+
+class LagStatusSpec(Model):
+    """Burrow's lag evaluation window: the last `window` commits per partition, commits closer than
+    `min_distance` to the previous one replacing it (Burrow's `intervals` and `min-distance`)."""
+
+    window: int = Field(default=10, ge=2, le=1000)
+    min_distance: NonNegativeDuration = 1.0
+
+
+class AutoscaleSpec(Model):
+    """Scale a consumer group (or a buffer's workers) on lag: add `step` when lag ≥ `scale_up_lag`,
+    remove `step` when lag ≤ `scale_down_lag`, checked every `check_every`, never within `cooldown`
+    of the last change; new members join `scale_up_delay` after the decision. For a Kafka group the
+    maximum is capped at the topic's partition count; for a buffer, lag is its depth."""
+
+    min: int = Field(default=1, ge=1, le=100_000)
+    max: int = Field(ge=1, le=100_000)
+    scale_up_lag: float = Field(gt=0)
+    scale_down_lag: float = Field(default=0.0, ge=0)
+    cooldown: NonNegativeDuration = 30.0
+    scale_up_delay: NonNegativeDuration = 0.0
+    check_every: PositiveDuration = 5.0
+    step: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "AutoscaleSpec":
+        if self.max < self.min:
+            raise ReferenceProblem(("max",), f"max ({self.max}) must be at least min ({self.min})")
+        if self.scale_down_lag >= self.scale_up_lag:
+            raise ReferenceProblem(("scale_down_lag",), "scale_down_lag must be below scale_up_lag, or the group would flap")
+        return self
+
+
+class ConsumerGroupSpec(Model):
+    """A Kafka consumer group reading one topic: each partition is read by exactly one member."""
+
+    name: Name
+    topic: Name
+    consumers: int | None = Field(default=None, ge=1, le=100_000)
+    assignment: Literal["range", "round_robin"] = "range"
+    max_poll_records: int = Field(default=500, ge=1, le=1_000_000)
+    processing: TimeDistribution
+    commit: CommitSpec = Field(default_factory=lambda: CommitSpec(interval=5.0))
+    rebalance_pause: NonNegativeDuration = 3.0
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    lag_status: LagStatusSpec = Field(default_factory=LagStatusSpec)
+    autoscale: AutoscaleSpec | None = None
+
+    @model_validator(mode="after")
+    def _size_within_autoscale(self) -> "ConsumerGroupSpec":
+        if self.autoscale is not None and self.consumers is not None and not self.autoscale.min <= self.consumers <= self.autoscale.max:
+            raise ReferenceProblem(("consumers",), f"consumers ({self.consumers}) must lie within autoscale min {self.autoscale.min} and max {self.autoscale.max}")
+        return self
+
+    @property
+    def initial_consumers(self) -> int:
+        """Members at the start: `consumers`, else the autoscaler's minimum, else 1."""
+        if self.consumers is not None:
+            return self.consumers
+        return self.autoscale.min if self.autoscale is not None else 1
+
+
+def _check_kafka_references(scenario: "Scenario") -> None:
+    """Cross-references of topics, keys and consumer groups (raises `ReferenceProblem`)."""
+    topics = {t.name: t for t in scenario.topics}
+    known = ", ".join(sorted(topics)) or "none defined"
+    for index, producer in enumerate(scenario.producers):
+        if producer.key is not None and producer.to not in topics:
+            raise ReferenceProblem(("producers", index, "key"), f"`key` chooses a Kafka partition, but {producer.to!r} is not a topic")
+    for index, consumer in enumerate(scenario.consumers):
+        if consumer.from_ in topics:
+            raise ReferenceProblem(("consumers", index, "from"), f"{consumer.from_!r} is a Kafka topic: read it with a consumer group under `consumer_groups:` (see docs/kafka.md)")
+    readers: dict[str, int] = {}
+    for index, group in enumerate(scenario.consumer_groups):
+        if group.topic not in topics:
+            raise ReferenceProblem(("consumer_groups", index, "topic"), f"no topic named {group.topic!r} (topics: {known})")
+        if group.topic in readers:
+            raise ReferenceProblem(("consumer_groups", index, "topic"), f"topic {group.topic!r} already has a consumer group; simbp models one group per topic")
+        readers[group.topic] = index
+
+
 class Scenario(Model):
     """A whole scenario: what produces, what holds, what consumes, for how long."""
 
@@ -413,6 +569,9 @@ class Scenario(Model):
     producers: list[ProducerSpec] = Field(min_length=1)
     buffers: list[BufferSpec] = Field(default_factory=list)
     consumers: list[ConsumerSpec] = Field(default_factory=list)
+    topics: list[TopicSpec] = Field(default_factory=list)
+    consumer_groups: list[ConsumerGroupSpec] = Field(default_factory=list)
+    downstreams: "list[DownstreamSpec]" = Field(default_factory=list)  # docs/systems.md
     expect: ExpectSpec | None = None
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -421,15 +580,17 @@ class Scenario(Model):
     @model_validator(mode="after")
     def _references(self) -> "Scenario":
         seen: dict[str, tuple[str | int, ...]] = {}
-        for group in ("producers", "buffers", "consumers"):
+        for group in ("producers", "buffers", "consumers", "topics", "consumer_groups", "downstreams"):
             for index, item in enumerate(getattr(self, group)):
                 if item.name in seen:
                     raise ReferenceProblem((group, index, "name"), f"name {item.name!r} is used twice; every component needs its own name")
                 seen[item.name] = (group, index)
         buffers = {b.name for b in self.buffers}
         known = ", ".join(sorted(buffers)) or "none defined"
+        _check_kafka_references(self)
+        topics = {t.name for t in self.topics}
         for index, producer in enumerate(self.producers):
-            if producer.to not in buffers:
+            if producer.to not in buffers and producer.to not in topics:
                 raise ReferenceProblem(("producers", index, "to"), f"no buffer named {producer.to!r} (buffers: {known})")
         for index, consumer in enumerate(self.consumers):
             if consumer.from_ not in buffers:
@@ -437,6 +598,7 @@ class Scenario(Model):
             if consumer.to is not None and consumer.to not in buffers:
                 raise ReferenceProblem(("consumers", index, "to"), f"no buffer named {consumer.to!r} (buffers: {known})")
         self._check_acyclic()
+        check_systems_references(self)
         if self.warmup >= self.duration:
             raise ReferenceProblem(("warmup",), "warmup must be shorter than duration")
         return self
@@ -748,3 +910,15 @@ def _format_path(loc: tuple[Any, ...]) -> str:
         else:
             text += ("." if text else "") + str(part)
     return text
+
+
+# The systems keys (docs/systems.md) extend the models above; imported last because they build on them.
+from .scenario_systems import (  # noqa: E402
+    CallSpec,
+    DownstreamSpec,
+    HighWaterMark,
+    OperatorSpec,
+    RateLimitSpec,
+    RetrySpec,
+    check_systems_references,
+)

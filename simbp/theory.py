@@ -268,3 +268,61 @@ def little_time(mean_number: float, arrival_rate: float) -> float:
     if arrival_rate <= 0:
         raise ValueError(f"arrival_rate must be > 0, got {arrival_rate!r}")
     return mean_number / arrival_rate
+
+
+# --- M/M/c tails and quantiles (capacity planning against latency percentiles) -----------------------
+
+__all__ += ["mmc_wait_tail", "mmc_sojourn_tail", "mmc_sojourn_quantile"]
+
+
+def mmc_wait_tail(arrival_rate: float, service_rate: float, workers: int, time: float) -> float:
+    """M/M/c P(Wq > t) = C e^(−(cμ − λ) t): the share of messages waiting longer than `time`."""
+    if utilisation(arrival_rate, service_rate, workers) >= 1:
+        return 1.0
+    return erlang_c(arrival_rate, service_rate, workers) * math.exp(-(workers * service_rate - arrival_rate) * time)
+
+
+def mmc_sojourn_tail(arrival_rate: float, service_rate: float, workers: int, time: float) -> float:
+    """M/M/c P(W > t) for the sojourn W = wait + service (FIFO).
+
+    A message waits with probability C, and then for an Exp(θ = cμ − λ) time, before its own
+    Exp(μ) service, so P(W > t) = (1 − C) e^(−μt) + C (θ e^(−μt) − μ e^(−θt)) / (θ − μ)
+    (the hypoexponential tail; (1 + μt) e^(−μt) when θ = μ). With one worker it reduces to the
+    M/M/1 sojourn tail e^(−(μ − λ) t).
+    """
+    if time <= 0:
+        return 1.0
+    if utilisation(arrival_rate, service_rate, workers) >= 1:
+        return 1.0
+    waits = erlang_c(arrival_rate, service_rate, workers)
+    theta = workers * service_rate - arrival_rate
+    mu = service_rate
+    if abs(theta - mu) <= 1e-9 * mu:
+        both = (1.0 + mu * time) * math.exp(-mu * time)
+    else:
+        both = (theta * math.exp(-mu * time) - mu * math.exp(-theta * time)) / (theta - mu)
+    return min(1.0, max(0.0, (1.0 - waits) * math.exp(-mu * time) + waits * both))
+
+
+def mmc_sojourn_quantile(arrival_rate: float, service_rate: float, workers: int, quantile: float) -> float:
+    """The `quantile` (e.g. 0.99) of the M/M/c sojourn time, by bisection on `mmc_sojourn_tail`.
+
+    `math.inf` for an unstable queue (λ ≥ cμ), whose waits grow without bound.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be between 0 and 1, got {quantile!r}")
+    if utilisation(arrival_rate, service_rate, workers) >= 1:
+        return math.inf
+    tail = 1.0 - quantile
+    low, high = 0.0, 1.0 / service_rate
+    while mmc_sojourn_tail(arrival_rate, service_rate, workers, high) > tail:
+        low, high = high, high * 2.0
+    for _ in range(200):
+        middle = (low + high) / 2
+        if mmc_sojourn_tail(arrival_rate, service_rate, workers, middle) > tail:
+            low = middle
+        else:
+            high = middle
+        if high - low <= 1e-12 * high:
+            break
+    return high

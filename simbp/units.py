@@ -6,7 +6,8 @@ import re
 
 __all__ = ["parse_duration", "parse_bytes", "parse_rate", "format_duration", "format_bytes"]
 
-_NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+# a sign is accepted so that "-5/s" reaches the schema, which says "greater than 0" at the field
+_NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 
 _DURATION_UNITS = {
     "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,

@@ -24,7 +24,7 @@ def test_scenario_runs_and_meets_its_expectation(path: Path) -> None:
     results = simbp.run(scenario)
     summary = results.summary
     accounted = (summary["consumed"] + summary["dropped"] + summary["timed_out"] + summary["lost_in_crash"]
-                 + summary["in_flight_at_end"] + summary.get("discarded", 0))
+                 + summary["in_flight_at_end"] + summary.get("discarded", 0) + summary.get("failed", 0))
     assert summary["produced"] == accounted
     assert summary["produced"] > 0
     assert summary["verdict"] == scenario.expect.verdict, summary["verdict_reason"]

@@ -276,6 +276,7 @@ class BatchWorker:
             elif code == DROPPED:
                 group.service.release(size)
         self.items = []
+        self._forward_at = 0  # held() is len(items) - _forward_at: the next batch starts from 0
         self._next()
 
     def _resume_forwarding(self) -> None:

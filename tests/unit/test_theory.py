@@ -140,3 +140,16 @@ def test_littles_law() -> None:
 def test_impossible_inputs_are_refused(call) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError):
         call()
+
+
+def test_mmc_sojourn_tail_and_quantile() -> None:
+    # one worker: the M/M/1 sojourn is exponential with rate μ − λ, so P(W > t) = e^{−(μ−λ)t}
+    assert theory.mmc_sojourn_tail(1, 3, 1, 0.5) == approx(math.exp(-1.0))
+    assert theory.mmc_sojourn_quantile(1, 3, 1, 0.99) == pytest.approx(math.log(100) / 2, rel=1e-9)
+    assert theory.mmc_sojourn_tail(2, 1, 3, 0.0) == 1.0
+    # λ = 2, μ = 1, c = 3: θ = cμ − λ = μ, the (1 + μt) e^{−μt} branch; C = 4/9
+    t = 1.0
+    expected = (5 / 9) * math.exp(-1.0) + (4 / 9) * 2 * math.exp(-1.0)
+    assert theory.mmc_sojourn_tail(2, 1, 3, t) == pytest.approx(expected, rel=1e-12)
+    q = theory.mmc_sojourn_quantile(2, 1, 3, 0.9)
+    assert theory.mmc_sojourn_tail(2, 1, 3, q) == pytest.approx(0.1, rel=1e-9)

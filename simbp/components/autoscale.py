@@ -1,0 +1,271 @@
+"""Horizontal scaling on lag: a threshold autoscaler for Kafka consumer groups and buffer workers.
+
+Every `check_every` the autoscaler reads the lag (a group's lag in messages, or a buffer's depth):
+at or above `scale_up_lag` it asks for `step` more consumers, at or below `scale_down_lag` it
+removes `step`, always within `min` and `max` (for Kafka also at most the partition count, since a
+member beyond it would sit idle). A scale-up takes effect `scale_up_delay` after the decision (a
+pod starting); a scale-down at once. No decision is taken while a scale-up is pending or within
+`cooldown` of the last change taking effect (as KEDA/HPA stabilisation windows do).
+
+`WorkerScaler` adapts a buffer's `WorkerGroup` to the same interface: added workers start taking
+items at once; a removed worker finishes the item it holds, then leaves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from .consumer import BatchWorker, Worker
+
+if TYPE_CHECKING:
+    import simpy
+
+    from ..scenario import AutoscaleSpec
+    from .consumer import WorkerGroup
+
+__all__ = ["Autoscaler", "WorkerScaler"]
+
+
+class Autoscaler:
+    """Threshold scaling with cooldown, scale-up delay and bounds; records every change as an event."""
+
+    def __init__(self, env: "simpy.Environment", spec: "AutoscaleSpec", name: str, *, measure: Callable[[], float],
+                 size: Callable[[], int], resize: Callable[[int], None], cap: int | None = None,
+                 noun: str = "consumers"):
+        self.env = env
+        self.noun = noun
+        self.spec = spec
+        self.name = name
+        self.measure = measure
+        self.size = size
+        self.resize = resize
+        self.cap = cap
+        self.maximum = min(spec.max, cap) if cap is not None else spec.max
+        self.minimum = min(spec.min, self.maximum)
+        self.pending: int | None = None
+        self.last_change = float("-inf")
+        self.events: list[dict[str, Any]] = []
+        self.changes: list[dict[str, Any]] = []
+        self.capped = False
+
+    def start(self) -> None:
+        self._arm()
+
+    def _arm(self) -> None:
+        timer = self.env.timeout(self.spec.check_every)
+        timer.callbacks.append(self._tick)
+
+    def _tick(self, _event: Any) -> None:
+        self.check()
+        self._arm()
+
+    def check(self) -> None:
+        """One evaluation: maybe request a scale-up (after the delay) or scale down now."""
+        now = self.env.now
+        if self.pending is not None or now - self.last_change < self.spec.cooldown - 1e-12:
+            return
+        lag = self.measure()
+        size = self.size()
+        spec = self.spec
+        if lag >= spec.scale_up_lag:
+            if size >= self.maximum:
+                if self.cap is not None and spec.max > self.cap and size >= self.cap:
+                    self.capped = True
+                return
+            target = min(size + spec.step, self.maximum)
+            self.events.append({"time_s": now, "event": "scale_up_requested", "component": self.name,
+                                "detail": f"lag {lag:,.0f} ≥ {spec.scale_up_lag:,.0f}: {size} → {target} in {spec.scale_up_delay:g}s"})
+            if spec.scale_up_delay > 0:
+                self.pending = target
+                timer = self.env.timeout(spec.scale_up_delay)
+                timer.callbacks.append(lambda _event, target=target, lag=lag: self._apply(target, lag))
+            else:
+                self._apply(target, lag)
+        elif lag <= spec.scale_down_lag and size > self.minimum:
+            self._apply(max(size - spec.step, self.minimum), lag)
+
+    def _apply(self, target: int, lag: float) -> None:
+        now = self.env.now
+        before = self.size()
+        self.pending = None
+        self.last_change = now
+        self.resize(target)
+        direction = "scale_up" if target > before else "scale_down"
+        self.events.append({"time_s": now, "event": direction, "component": self.name,
+                            "detail": f"{self.noun} {before} → {target}"})
+        self.changes.append({"time_s": now, "from": before, "to": target, "lag_at_decision": lag})
+
+    def summary(self) -> dict[str, Any]:
+        """What the autoscaler did, for the summary's component entry."""
+        sizes = [c["to"] for c in self.changes]
+        return {"min": self.spec.min, "max": self.spec.max, "effective_max": self.maximum,
+                "capped_by_partitions": self.cap is not None and self.spec.max > self.cap,
+                "scale_ups": sum(1 for c in self.changes if c["to"] > c["from"]),
+                "scale_downs": sum(1 for c in self.changes if c["to"] < c["from"]),
+                "peak_consumers": max(sizes + [self.changes[0]["from"] if self.changes else self.size()]),
+                "changes": self.changes}
+
+
+class _ScalableWorker(Worker):
+    """A `Worker` that can be told to leave the pool once it has finished the item it holds."""
+
+    __slots__ = ("scaler", "retiring")
+
+    def _next(self) -> None:
+        if self.retiring:
+            self.scaler.leave(self)
+        else:
+            Worker._next(self)
+
+
+class _ScalableBatchWorker(BatchWorker):
+    """A `BatchWorker` that can be told to leave the pool once its batch is done."""
+
+    __slots__ = ("scaler", "retiring")
+
+    def _next(self) -> None:
+        if self.retiring:
+            self.scaler.leave(self)
+        else:
+            BatchWorker._next(self)
+
+
+class WorkerScaler:
+    """Resizes a buffer consumer's `WorkerGroup`: new workers start taking at once; a removed worker
+    finishes what it holds first. Only an autoscaled group gets these workers (others pay nothing).
+    Counts worker-seconds so utilisation stays right while the pool changes."""
+
+    def __init__(self, group: "WorkerGroup"):
+        self.group = group
+        self.env = group.env
+        self.area = 0.0
+        self._since = self.env.now
+        self.retired = 0
+        kind = type(group.workers[0])
+        if kind not in (Worker, BatchWorker):
+            from ..errors import Problem, ScenarioError
+
+            raise ScenarioError([Problem(f"consumers.{group.name}.autoscale",
+                                         f"autoscale works with plain workers and batches, not yet with this consumer's kind ({kind.__name__})")])
+        group.workers = [self._new_worker(i) for i in range(len(group.workers))]
+
+    @property
+    def size(self) -> int:
+        return sum(1 for w in self.group.workers if not w.retiring)
+
+    def _track(self) -> None:
+        now = self.env.now
+        self.area += len(self.group.workers) * (now - self._since)
+        self._since = now
+
+    def worker_seconds(self, now: float) -> float:
+        return self.area + len(self.group.workers) * (now - self._since)
+
+    def _new_worker(self, index: int) -> Any:
+        group = self.group
+        if group.spec.batch is None:
+            worker: Any = _ScalableWorker(group, index)
+        else:
+            worker = _ScalableBatchWorker(group, index, group.spec.batch.size, group.spec.batch.timeout)
+        worker.scaler = self
+        worker.retiring = False
+        return worker
+
+    def resize(self, target: int) -> None:
+        """Grow or shrink the pool to `target` workers."""
+        group = self.group
+        self._track()
+        while self.size < target:
+            retiring = next((w for w in group.workers if w.retiring), None)
+            if retiring is not None:  # keep a worker that was about to leave
+                retiring.retiring = False
+                continue
+            worker = self._new_worker(max((w.index for w in group.workers), default=-1) + 1)
+            group.workers.append(worker)
+            if not group.service.down:
+                worker._next()
+        idle = group.source.idle
+        while self.size > target:
+            candidate = next((w for w in reversed(idle) if getattr(w, "scaler", None) is self and not w.retiring
+                              and not getattr(w, "collecting", False)), None)
+            if candidate is not None:  # an idle worker leaves at once
+                idle.remove(candidate)
+                group.workers.remove(candidate)
+                self.retired += 1
+                continue
+            busy = next(w for w in reversed(group.workers) if not w.retiring)
+            busy.retiring = True
+
+    def leave(self, worker: Any) -> None:
+        """A retiring worker finished its item: it leaves instead of taking the next."""
+        self._track()
+        worker.retiring = False
+        self.group.workers.remove(worker)
+        self.retired += 1
+
+
+class WorkerAutoscaling:
+    """Autoscalers for buffer consumers (`consumers[].autoscale`): lag is the depth of `from`.
+
+    Offers the engine's extension hooks (start, sample, components, events); built before the
+    workers start, so the scaled groups get scalable workers from the beginning."""
+
+    def __init__(self, model: Any):
+        self.env = model.env
+        self.pools: dict[str, WorkerScaler] = {}
+        self.scalers: dict[str, Autoscaler] = {}
+        self._last: dict[str, float] = {}
+        self._warm: dict[str, float] = {}
+        for spec in model.scenario.consumers:
+            if spec.autoscale is None:
+                continue
+            pool = WorkerScaler(model.groups[spec.name])
+            buffer = model.buffers[spec.from_]
+            self.pools[spec.name] = pool
+            self.scalers[spec.name] = Autoscaler(model.env, spec.autoscale, spec.name, measure=lambda b=buffer: float(b.depth),
+                                                 size=lambda p=pool: p.size, resize=pool.resize, noun="workers")
+
+    def start(self) -> None:
+        for scaler in self.scalers.values():
+            scaler.start()
+
+    def flush(self) -> None:
+        """Nothing buffered here."""
+
+    def totals(self) -> dict[str, int]:
+        return {}
+
+    def peak_queue_depth(self) -> int:
+        return 0
+
+    def end_warmup(self) -> None:
+        now = self.env.now
+        for name, pool in self.pools.items():
+            self._warm[f"{name}.busy"] = pool.group.busy_seconds(now)
+            self._warm[f"{name}.workers"] = pool.worker_seconds(now)
+
+    def sample(self, row: dict[str, float]) -> None:
+        """Worker count, and utilisation over the worker-seconds actually present in the interval."""
+        now = self.env.now
+        for name, pool in self.pools.items():
+            busy = pool.group.busy_seconds(now)
+            seconds = pool.worker_seconds(now)
+            span = seconds - self._last.get(f"{name}.workers", 0.0)
+            row[f"{name}.workers"] = pool.size
+            row[f"{name}.utilisation"] = (busy - self._last.get(f"{name}.busy", 0.0)) / span if span > 0 else 0.0
+            self._last[f"{name}.busy"] = busy
+            self._last[f"{name}.workers"] = seconds
+
+    def components(self) -> dict[str, dict[str, Any]]:
+        """Updates to the scaled consumers' summary entries."""
+        now = self.env.now
+        result = {}
+        for name, pool in self.pools.items():
+            busy = pool.group.busy_seconds(now) - self._warm.get(f"{name}.busy", 0.0)
+            seconds = pool.worker_seconds(now) - self._warm.get(f"{name}.workers", 0.0)
+            result[name] = {"workers": pool.size, "utilisation": busy / seconds if seconds > 0 else 0.0,
+                            "autoscale": self.scalers[name].summary()}
+        return result
+
+    def events(self) -> list[dict[str, Any]]:
+        return [event for scaler in self.scalers.values() for event in scaler.events]

@@ -1,0 +1,230 @@
+"""Where a sweep's replications run: in this process, in local processes, or on a Dask cluster.
+
+Every replication is a self-contained `Replication` task (the point's scenario as plain data, its
+seed, the engine mode) handled by the module-level `run_replication`, so any executor can ship it
+anywhere. Executors hand results back in whatever order they finish; the planner files each
+result under its (point, replication) and never looks at the order, so the tables are identical
+whichever executor ran them.
+
+- `SerialExecutor`: one job, in this process (no start-up cost; what `--jobs 1` gives).
+- `ProcessExecutor`: local processes (`--jobs N`, default all cores), started once and reused.
+- `DaskExecutor`: a Dask cluster by scheduler address (`--dask tcp://host:8786`), or a
+  `LocalCluster` started for the run (`--dask local`). Workers need simbp installed, and files a
+  scenario reads (traces, empirical CSVs) at the same paths.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Protocol
+
+__all__ = [
+    "Replication",
+    "Executor",
+    "SerialExecutor",
+    "ProcessExecutor",
+    "DaskExecutor",
+    "make_executor",
+    "run_replication",
+    "flatten_summary",
+    "available_cores",
+]
+
+# Summary keys that describe the run rather than measure it, or are text.
+_NOT_FIGURES = {"scenario", "seed", "mode", "verdict_reason", "kind", "policy", "expected_verdict"}
+
+
+@dataclass(frozen=True)
+class Replication:
+    """One simulation to run: a point's scenario (plain data), its seed and where it belongs."""
+
+    point: int
+    replication: int
+    seed: int
+    scenario: dict[str, Any] = field(repr=False)
+    base_dir: str = "."
+    mode: str | None = None
+    allow_large: bool = False
+
+
+def flatten_summary(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Numeric figures of a summary as dotted names (`latency_s.p99`, `components.queue.dropped`).
+
+    Missing values (`None`, e.g. latency when nothing was consumed) become NaN; text is left out
+    except the verdict.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_summary(value, name + "."))
+        elif key in _NOT_FIGURES or isinstance(value, (list, tuple)):
+            continue
+        elif key == "verdict" and isinstance(value, str):
+            flat[name] = value
+        elif isinstance(value, bool):
+            flat[name] = int(value)
+        elif isinstance(value, (int, float)):
+            flat[name] = value
+        elif value is None:
+            flat[name] = math.nan
+    return flat
+
+
+def run_replication(task: Replication) -> dict[str, Any]:
+    """Simulate one replication and return its row: point, replication, seed and every figure."""
+    import simbp
+    from .scenario import parse_scenario_dict
+
+    scenario = parse_scenario_dict(dict(task.scenario), label=f"point {task.point}", base_dir=Path(task.base_dir))
+    options: dict[str, Any] = {"allow_large": task.allow_large}
+    if task.mode is not None and "mode" in inspect.signature(simbp.run).parameters:
+        options["mode"] = task.mode
+    results = simbp.run(scenario, seed=task.seed, **options)
+    row: dict[str, Any] = {"point": task.point, "replication": task.replication, "seed": task.seed}
+    row.update(flatten_summary(results.summary))
+    return row
+
+
+class Executor(Protocol):
+    """Runs tasks and yields their results as they finish (any order)."""
+
+    jobs: int
+    description: str
+
+    def map(self, function: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class _ContextManager:
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # type: ignore[attr-defined]
+
+
+class SerialExecutor(_ContextManager):
+    """Runs every task here, one after another (no processes; for one job and for debugging)."""
+
+    jobs = 1
+    description = "this process (1 job)"
+
+    def map(self, function: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        for task in tasks:
+            yield function(task)
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessExecutor(_ContextManager):
+    """Runs tasks in `jobs` local processes, started on first use and kept for later batches.
+
+    Processes come from a `forkserver` (on Linux), so a pool started after threads exist (a Dask
+    client, a GUI) cannot inherit a held lock.
+    """
+
+    def __init__(self, jobs: int | None = None):
+        self.jobs = max(1, int(jobs or available_cores()))
+        self.description = f"{self.jobs} local processes"
+        self._pool: Any = None
+
+    def _ensure_pool(self) -> Any:
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+            if "forkserver" in methods:
+                context.set_forkserver_preload(["simbp.executors", "simbp.engine", "simbp.results"])
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+        return self._pool
+
+    def map(self, function: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        from concurrent.futures import as_completed
+
+        pool = self._ensure_pool()
+        futures = [pool.submit(function, task) for task in tasks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskExecutor(_ContextManager):
+    """Runs tasks on a Dask cluster: `address` of its scheduler, or "local" for a `LocalCluster`.
+
+    A local cluster has `jobs` single-threaded workers (default: all cores), in processes unless
+    `processes=False` (threads: quicker to start, for tests and small runs).
+    """
+
+    def __init__(self, address: str = "local", jobs: int | None = None, *, processes: bool = True):
+        from distributed import Client
+
+        self._cluster: Any = None
+        if address == "local":
+            from distributed import LocalCluster
+
+            workers = max(1, int(jobs or available_cores()))
+            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                         dashboard_address=None)
+            self._client = Client(self._cluster)
+            self.description = f"a local Dask cluster of {workers} workers"
+        else:
+            self._client = Client(address)
+            self.description = f"the Dask cluster at {address}"
+        self.jobs = max(1, sum(self._client.nthreads().values()))
+
+    def map(self, function: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        from distributed import as_completed
+
+        tasks = list(tasks)
+        if not tasks:
+            return
+        futures = self._client.map(function, tasks, pure=False)
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            self._client.cancel(futures)
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def available_cores() -> int:
+    """Cores this process may use (the affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def make_executor(jobs: int | None = None, dask: str | None = None) -> Executor:
+    """The executor the command line asks for: Dask when `dask` is given, else local processes.
+
+    `jobs=1` without Dask runs in this process; `jobs=None` uses every core.
+    """
+    if dask:
+        return DaskExecutor(dask, jobs)
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    if (jobs or available_cores()) == 1:
+        return SerialExecutor()
+    return ProcessExecutor(jobs)

@@ -1,0 +1,272 @@
+"""The dashboard through Streamlit's AppTest: each control and view, with values asserted.
+
+The app reads its scenario library from `SIMBP_SCENARIOS`; these tests point it at small scenarios
+(seconds of simulated time) so every rerun is quick, and one test opens the real library.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from simbp.scenario import VERDICTS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+QUICKSTART = """\
+name: small_quickstart
+description: Two workers at about 75% busy keep up with 300 messages a second.
+duration: 20s
+seed: 7
+memory: {limit: 4MiB}
+producers:
+  - name: web
+    to: queue
+    arrivals: {process: poisson, rate: 300/s}
+    size: 2KiB
+buffers:
+  - name: queue
+    capacity: 200
+    policy: drop_newest
+consumers:
+  - name: workers
+    from: queue
+    workers: 2
+    service: {dist: exponential, mean: 5ms}
+"""
+
+# one worker (200/s) against 300/s: drop_newest drops, block blocks, unbounded crashes at 1 MiB
+OVERLOAD = """\
+name: overload
+description: One worker cannot keep up with the web tier; the buffer policy decides how it fails.
+duration: 20s
+seed: 3
+memory: {limit: 1MiB}
+producers:
+  - name: web
+    to: queue
+    arrivals: {process: poisson, rate: 300/s}
+    size: 2KiB
+buffers:
+  - name: queue
+    capacity: 100
+    policy: drop_newest
+consumers:
+  - name: workers
+    from: queue
+    workers: 1
+    service: {dist: exponential, mean: 5ms}
+"""
+
+BURSTS = """\
+name: bursts
+description: Bursts of 600 a second for 2 s every 10 s against two workers (400 a second).
+duration: 20s
+seed: 4
+producers:
+  - name: campaigns
+    to: notifications
+    arrivals: {process: bursty, on: {rate: 600/s, duration: 2s}, off: {rate: 50/s, duration: 8s}}
+buffers:
+  - name: notifications
+    capacity: 100
+    policy: drop_newest
+consumers:
+  - name: senders
+    from: notifications
+    workers: 2
+    service: {dist: exponential, mean: 5ms}
+"""
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, text in (("quickstart.yaml", QUICKSTART), ("overload.yaml", OVERLOAD), ("bursts.yaml", BURSTS)):
+        (tmp_path / name).write_text(text)
+    monkeypatch.setenv("SIMBP_SCENARIOS", str(tmp_path))
+    return tmp_path
+
+
+def start(scenario: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    if scenario is not None:
+        chooser = at.sidebar.selectbox[0]
+        chooser.select_index(list(chooser.options).index(scenario)).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def knob(at: AppTest, kind: str, key: str) -> Any:
+    """The sidebar widget of one knob (keys are `<source id>:<knob key>`)."""
+    widgets = [w for w in getattr(at.sidebar, kind) if str(w.key).endswith(f":{key}")]
+    assert len(widgets) == 1, [w.key for w in getattr(at.sidebar, kind)]
+    return widgets[0]
+
+
+def metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert len(values) == 1, (label, [m.label for m in at.metric])
+    return values[0]
+
+
+def count(value: str) -> int:
+    return int(value.replace(",", ""))
+
+
+def element_types(at: AppTest) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        found.append(node.type)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    return found
+
+
+def test_first_page_shows_the_description_verdict_metrics_plots_and_downloads(library: Path) -> None:
+    at = start()
+    assert at.subheader[0].value == "small_quickstart"
+    assert any("Two workers at about 75% busy" in m.value for m in at.markdown)
+    assert metric(at, "verdict") == "healthy"
+    assert any(m.value.startswith("### Verdict: :green[healthy]") for m in at.markdown)
+    assert count(metric(at, "produced")) == pytest.approx(300 * 20, rel=0.1)
+    assert metric(at, "dropped") == "0"
+    types = element_types(at)
+    assert types.count("image") == 5  # lag, loss, memory, latency, blocked via st.pyplot
+    assert [b.label for b in at.download_button] == ["Download the scenario (YAML)", "Download the time series (CSV)",
+                                                     "Download the summary (JSON)"]
+    assert not at.error
+
+
+def test_raising_workers_changes_the_verdict(library: Path) -> None:
+    at = start("overload.yaml")
+    assert metric(at, "verdict") == "dropping"
+    assert count(metric(at, "dropped")) > 500
+    knob(at, "slider", "consumers.workers.workers").set_value(3).run()
+    assert metric(at, "verdict") == "healthy"
+    assert metric(at, "dropped") == "0"
+
+
+def test_load_multiplier_and_rate_push_a_healthy_system_over(library: Path) -> None:
+    at = start()
+    knob(at, "slider", "load_multiplier").set_value(2.0).run()
+    assert metric(at, "verdict") == "dropping"
+    knob(at, "slider", "load_multiplier").set_value(1.0).run()
+    assert metric(at, "verdict") == "healthy"
+    knob(at, "slider", "producers.web.arrivals.rate").set_value(600.0).run()
+    assert metric(at, "verdict") == "dropping"
+    assert count(metric(at, "produced")) == pytest.approx(600 * 20, rel=0.1)
+
+
+def test_policy_memory_and_capacity_controls(library: Path) -> None:
+    at = start("overload.yaml")
+    knob(at, "selectbox", "buffers.queue.policy").set_value("unbounded").run()
+    assert metric(at, "verdict") == "crashed"
+    assert knob(at, "number_input", "buffers.queue.capacity").disabled
+    assert count(metric(at, "lost in crash")) > 0
+    knob(at, "slider", "memory.limit").set_value(16.0).run()  # a backlog of ~100/s × 2 KiB fits 16 MiB for 20 s
+    assert metric(at, "verdict") == "falling_behind"
+    assert metric(at, "crashes") == "0"
+    knob(at, "selectbox", "buffers.queue.policy").set_value("block").run()
+    assert metric(at, "verdict") == "blocking"
+    knob(at, "number_input", "buffers.queue.capacity").set_value(5000).run()  # room for the whole 20 s backlog
+    assert metric(at, "verdict") == "falling_behind"
+    assert metric(at, "producers blocked") == "0.0%"
+
+
+def test_service_time_control(library: Path) -> None:
+    at = start("overload.yaml")
+    knob(at, "slider", "consumers.workers.service").set_value(2.0).run()
+    assert metric(at, "verdict") == "healthy"
+    assert metric(at, "dropped") == "0"
+
+
+def test_burst_shape_controls(library: Path) -> None:
+    at = start("bursts.yaml")
+    assert metric(at, "verdict") == "dropping"
+    knob(at, "slider", "producers.campaigns.arrivals.on.rate").set_value(300.0).run()
+    assert metric(at, "verdict") == "healthy" and metric(at, "dropped") == "0"
+    knob(at, "slider", "producers.campaigns.arrivals.on.duration").set_value(8.0).run()
+    knob(at, "slider", "producers.campaigns.arrivals.on.rate").set_value(900.0).run()
+    assert count(metric(at, "dropped")) > 1000
+
+
+def test_duration_and_seed_controls(library: Path) -> None:
+    at = start()
+    produced = count(metric(at, "produced"))
+    knob(at, "slider", "duration").set_value(10.0).run()
+    assert count(metric(at, "produced")) == pytest.approx(produced / 2, rel=0.1)
+    knob(at, "slider", "duration").set_value(20.0).run()
+    assert count(metric(at, "produced")) == produced  # same scenario and seed: the same result
+    knob(at, "number_input", "seed").set_value(8).run()
+    assert count(metric(at, "produced")) != produced
+
+
+def test_compare_view_shows_four_policies_side_by_side(library: Path) -> None:
+    at = start("overload.yaml")
+    at.radio[0].set_value("Compare policies").run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.metric if m.label == "verdict"] == ["dropping", "dropping", "blocking", "crashed"]
+    headings = [m.value for m in at.markdown if m.value.startswith("#### ")]
+    assert headings == ["#### drop_newest", "#### drop_oldest", "#### block", "#### unbounded"]
+    assert element_types(at).count("image") == 8  # lag and memory per policy
+    table = at.dataframe[0].value
+    assert list(table.index) == ["drop_newest", "drop_oldest", "block", "unbounded"]
+    assert table.loc["block", "dropped"] == 0 and table.loc["unbounded", "lost_in_crash"] > 0
+    # the compare view follows the controls: with three workers nothing fails
+    knob(at, "slider", "consumers.workers.workers").set_value(3).run()
+    assert [m.value for m in at.metric if m.label == "verdict"] == ["healthy"] * 4
+
+
+def test_broken_yaml_shows_an_error_with_the_line(library: Path) -> None:
+    at = start()
+    broken = QUICKSTART.replace("workers: 2", "workers: 0")
+    line = broken.splitlines().index("    workers: 0") + 1
+    at.text_area[0].set_value(broken).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert f"line {line}, consumers[0].workers:" in at.error[0].value
+    assert not at.metric  # nothing runs on a broken scenario
+
+    at.text_area[0].set_value("name: x\nproducers: [\n  {name: a\n").run()
+    assert not at.exception and "not valid YAML" in at.error[0].value and "line " in at.error[0].value
+
+
+def test_editing_the_yaml_reruns_with_the_edit(library: Path) -> None:
+    at = start()
+    at.text_area[0].set_value(QUICKSTART.replace("workers: 2", "workers: 1").replace("name: small_quickstart", "name: edited")).run()
+    assert at.subheader[0].value == "edited"
+    assert knob(at, "slider", "consumers.workers.workers").value == 1  # controls start from the edited text
+    assert metric(at, "verdict") == "dropping"
+
+
+def test_choosing_and_uploading_scenarios(library: Path) -> None:
+    at = start("bursts.yaml")
+    assert at.subheader[0].value == "bursts"
+    assert any(m.value.startswith("Bursts of 600 a second") for m in at.markdown)
+    at.sidebar.radio[0].set_value("Upload a file").run()
+    assert "Upload a scenario file" in at.info[0].value
+    at.sidebar.file_uploader[0].set_value(("mine.yaml", OVERLOAD.replace("name: overload", "name: mine").encode(), "application/x-yaml")).run()
+    assert not at.exception
+    assert at.subheader[0].value == "mine" and metric(at, "verdict") == "dropping"
+    at.sidebar.file_uploader[0].set_value(("bad.yaml", b"name: bad\nduration: soon\n", "application/x-yaml")).run()
+    assert "bad.yaml" in at.error[0].value and "line 2, duration:" in at.error[0].value
+
+
+def test_the_real_library_opens_on_the_quickstart() -> None:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value == "quickstart"
+    assert metric(at, "verdict") in VERDICTS
+    assert knob(at, "slider", "consumers.workers.workers").value == 4
