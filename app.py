@@ -23,7 +23,7 @@ from simbp.units import format_bytes, format_duration
 PROGRESS_FROM_MESSAGES = 150_000  # runs estimated above this many messages show a progress bar
 VERDICT_COLOURS = {"healthy": "green", "dropping": "red", "blocking": "orange", "falling_behind": "orange",
                    "crashed": "red"}
-VIEWS = ("What-if", "Compare policies")
+VIEWS = ("What-if", "Compare policies", "Capacity")
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -36,7 +36,14 @@ def simulate(text: str, seed: int, base_dir: str, label: str, mode: str, _progre
 def plot_png(text: str, seed: int, base_dir: str, label: str, mode: str, name: str, small: bool = False) -> bytes:
     """A library plot of a cached run as PNG (rendering is the slow part of a rerun, so it is cached too)."""
     results = simulate(text, seed, base_dir, label, mode)
-    return dashboard.figure_png(results, name, size=(5.5, 2.8) if small else None, dpi=110 if small else 120)
+    return dashboard.figure_png(results, name, size=(5.5, 2.8) if small else None, dpi=100)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def capacity_sweep(text: str, base_dir: str, question: dashboard.CapacityQuestion,
+                   _progress: Callable[[float], None] | None = None) -> Any:
+    """A capacity sweep, cached on the scenario text and the question."""
+    return dashboard.run_capacity_sweep(text, question, base_dir=base_dir, progress=_progress)
 
 
 @st.cache_data(show_spinner=False, ttl=60)
@@ -71,8 +78,8 @@ def run_with_progress(text: str, seed: int, base_dir: str, label: str, mode: str
         return None
 
 
-def simulate_showing_progress(caption: str, *args: Any) -> Results:
-    """Run `simulate` in a helper thread while this script thread moves a progress bar.
+def simulate_showing_progress(caption: str, *args: Any, function: Callable[..., Any] | None = None) -> Any:
+    """Run `simulate` (or `function`) in a helper thread while this script thread moves a progress bar.
 
     A cached function may not draw on elements created outside it (its drawing is replayed on a
     cache hit), so the simulation only reports its fraction and the page draws it from here.
@@ -81,7 +88,7 @@ def simulate_showing_progress(caption: str, *args: Any) -> Results:
 
     def work() -> None:
         try:
-            done["results"] = simulate(*args, _progress=lambda fraction: done.__setitem__("fraction", fraction))
+            done["results"] = (function or simulate)(*args, _progress=lambda fraction: done.__setitem__("fraction", fraction))
         except BaseException as error:  # noqa: BLE001 - handed to the script thread
             done["error"] = error
 
@@ -246,19 +253,25 @@ elif view == "Compare policies":
     st.markdown(
         f"The same load and seed under each policy on **{buffer}** (bounded policies at capacity "
         f"{int(capacity or dashboard.DEFAULT_CAPACITY):,}); every other setting is the one on the left. "
-        "Each component draws its own random numbers, so the arrivals are identical in all four runs.")
+        "Each component draws its own random numbers, so every run sees the same arrivals and service times "
+        "(a blocked producer skips the arrivals that fall due while it waits).")
     variants = dashboard.policy_variants(whatif_text, buffer, int(capacity) if capacity is not None else None)
+    valid, invalid = dashboard.split_valid(variants, base_dir=base_dir)
     runs: dict[str, Results] = {}
-    for policy, variant in variants.items():
+    for policy, variant in valid.items():
         result = run_with_progress(variant, seed, base_dir, label, mode, f"simulating {policy}…")
         if result is None:
             st.stop()
         runs[policy] = result
-    columns = st.columns(len(runs))
-    for column, (policy, result) in zip(columns, runs.items()):
-        summary = result.summary
+    columns = st.columns(len(variants))
+    for column, policy in zip(columns, variants):
         with column:
             st.markdown(f"#### {policy}")
+            if policy in invalid:
+                st.info("Not possible on this buffer: " + " ".join(invalid[policy]))
+                continue
+            result = runs[policy]
+            summary = result.summary
             verdict = summary["verdict"]
             st.markdown(f"**:{VERDICT_COLOURS.get(verdict, 'gray')}[{verdict.replace('_', ' ')}]**")
             st.metric("verdict", verdict)
@@ -269,10 +282,69 @@ elif view == "Compare policies":
             st.metric("producers blocked", f"{summary['producer_blocked_fraction']:.1%}")
             st.metric("crashes", f"{summary['crashes']:,}")
             for name in ("lag", "memory"):
-                st.image(plot_png(variants[policy], seed, base_dir, label, mode, name, small=True), width="stretch")
+                st.image(plot_png(valid[policy], seed, base_dir, label, mode, name, small=True), width="stretch")
             with st.expander("why"):
                 st.markdown(summary["verdict_reason"])
+    if not runs:
+        st.stop()
     table = dashboard.comparison_table(runs)
     st.dataframe(table)
     st.download_button("Download the comparison (CSV)", table.to_csv().encode("utf-8"),
                        file_name=f"{whatif.name}-policies.csv", mime="text/csv")
+
+elif view == "Capacity":
+    if not dashboard.capacity_available():
+        st.info("Capacity planning needs simbp.planning, which this installation does not have.")
+        st.stop()
+    sizable = dashboard.sizing_knobs(knobs, values)
+    if not sizable:
+        st.info("This scenario has no count to size (workers, consumers, partitions or a bounded capacity).")
+        st.stop()
+    st.markdown("How many do you need? A small sweep of the scenario as set on the left: every combination of the "
+                "values below, each run several times with its own seeds, judged on the 95% confidence interval "
+                "(see docs/planning.md).")
+    first, second = st.columns(2)
+    size = first.selectbox("what to size", sizable, format_func=lambda k: f"{k.group}: {k.label}")
+    current = int(values.get(size.key, size.value))
+    size_text = first.text_input("values to try", ", ".join(map(str, dashboard.default_size_values(current))),
+                                 key=f"capacity-values:{size.key}")
+    loads_text = second.text_input("load multipliers to try", "1, 2, 3",
+                                   help="set the scenario's load_multiplier (the what-if multiplier is replaced)")
+    columns = st.columns(4)
+    max_loss = columns[0].number_input("target: loss at most (%)", min_value=0.0, max_value=100.0, value=0.1, step=0.1,
+                                       format="%.3f")
+    max_p99 = columns[1].number_input("target: p99 latency at most (s, 0 = none)", min_value=0.0, value=2.0, step=0.5)
+    replications = columns[2].slider("replications per point", min_value=2, max_value=10, value=3)
+    run_length = columns[3].number_input("simulated time per run (s)", min_value=1.0,
+                                         value=float(min(whatif.duration, 60.0)), step=10.0)
+    try:
+        question = dashboard.CapacityQuestion(
+            size_path=size.key, size_values=dashboard.parse_number_list(size_text, int),
+            loads=dashboard.parse_number_list(loads_text), max_loss_ratio=max_loss / 100,
+            max_p99_s=max_p99 if max_p99 > 0 else None, replications=int(replications), duration_s=float(run_length),
+            seed=seed)
+    except ValueError as error:
+        st.error(f"Cannot read the values: {error}")
+        st.stop()
+    runs = len(question.size_values) * len(question.loads) * question.replications
+    st.caption(f"{len(question.size_values)} values × {len(question.loads)} loads × {question.replications} replications "
+               f"= {runs} simulations of {format_duration(question.duration_s)} each.")
+    request = (whatif_text, base_dir, question)
+    if st.button("Run the sweep", type="primary"):
+        st.session_state["capacity_request"] = request
+    if st.session_state.get("capacity_request") != request:
+        st.stop()
+    try:
+        sweep = simulate_showing_progress(f"sweeping {runs} runs…", whatif_text, base_dir, question, function=capacity_sweep)
+    except ScenarioError as error:
+        show_problems("The sweep cannot run:", error)
+        st.stop()
+    for line in dashboard.capacity_recommendations(sweep):
+        st.markdown(f"- {line}")
+    pictures = dashboard.capacity_figures(sweep)
+    for column, (name, png) in zip(st.columns(max(len(pictures), 1)), pictures):
+        column.image(png, caption=f"{name}: mean over replications; ✓ meets every target", width="stretch")
+    table = dashboard.capacity_table(sweep)
+    st.dataframe(table, hide_index=True)
+    st.download_button("Download the sweep (CSV, every replication)", sweep.table.to_csv(index=False).encode("utf-8"),
+                       file_name=f"{whatif.name}-capacity.csv", mime="text/csv")

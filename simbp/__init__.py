@@ -25,18 +25,37 @@ __version__ = "0.1.0"
 
 
 def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable[[float], None] | None = None,
-        allow_large: bool = False) -> Results:
+        allow_large: bool = False, mode: str = "auto") -> Results:
     """Simulate a scenario (a `Scenario`, a path or YAML text) and return its `Results`.
 
-    `seed` overrides the scenario's seed. A scenario estimated too large to simulate raises
-    `ScenarioTooLarge` with the estimate unless `allow_large` is set.
+    `seed` overrides the scenario's seed. `mode` is "exact" (every message simulated), "fast"
+    (message counts per quantum of time, for production-sized runs; see docs/performance.md) or
+    "auto" (fast above about two million messages when fast mode can model the scenario);
+    `summary["mode"]` and `summary["mode_reason"]` say which ran and why. A scenario estimated too
+    large for its mode raises `ScenarioTooLarge` with the estimate unless `allow_large` is set.
     """
-    from .engine import simulate
-    from .limits import check_size
+    from .limits import check_size, choose_mode
     from .results import build_results
 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    check_size(scenario, allow_large=allow_large)
-    model = simulate(scenario, seed=seed, progress=progress)
-    return build_results(model)
+    chosen, reason = choose_mode(scenario, mode)
+    check_size(scenario, allow_large=allow_large, mode=chosen)
+    if chosen == "fast":
+        from .fast import simulate_fast
+
+        model = simulate_fast(scenario, seed=seed, progress=progress)
+    else:
+        from .engine import simulate
+
+        model = simulate(scenario, seed=seed, progress=progress)
+    results = build_results(model)
+    summary = {}
+    for key, value in results.summary.items():  # mode_reason right after mode
+        summary[key] = value
+        if key == "mode":
+            summary["mode_reason"] = reason
+            if chosen == "fast":
+                summary["quantum_s"] = model.quantum  # type: ignore[attr-defined]
+    results.summary = summary
+    return results

@@ -156,7 +156,9 @@ def _validate(args: argparse.Namespace) -> int:
     messages = estimate_messages(scenario)
     print(f"{args.file}: ok: scenario {scenario.name!r}, {len(scenario.producers)} producer(s), "
           f"{len(scenario.buffers)} buffer(s), {len(scenario.consumers)} consumer group(s), "
-          f"about {messages:,.0f} messages")
+          + (f"{len(scenario.topics)} Kafka topic(s) read by {len(scenario.consumer_groups)} Kafka consumer group(s), "
+             if scenario.topics else "")
+          + f"about {messages:,.0f} messages")
     return EXIT_OK
 
 

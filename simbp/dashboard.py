@@ -43,6 +43,7 @@ __all__ = [
     "apply_knobs",
     "run_text",
     "policy_variants",
+    "split_valid",
     "compare_policies",
     "comparison_table",
     "headline_metrics",
@@ -54,6 +55,16 @@ __all__ = [
     "summary_json",
     "scenario_yaml_bytes",
     "run_modes",
+    "CapacityQuestion",
+    "capacity_available",
+    "sizing_knobs",
+    "default_size_values",
+    "parse_number_list",
+    "capacity_spec",
+    "run_capacity_sweep",
+    "capacity_recommendations",
+    "capacity_table",
+    "capacity_figures",
 ]
 
 LIBRARY_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -195,18 +206,18 @@ def _float_knob(key: str, label: str, group: str, value: float, paths: tuple[str
                 unit: str = "", scale: float = 1.0, write: str = "{:g}", action: KnobAction = "set",
                 help: str = "", positive: bool = True) -> Knob:
     step = _nice_step(high - low)
-    low = math.floor(low / step) * step
     if positive:
         low = max(low, step)  # rates, times and limits must stay above zero
-    high = math.ceil(high / step) * step
     value = _round_to(value, step)
+    low = value - math.floor((value - low) / step + 1e-9) * step  # the current value lies on the slider's grid
+    high = low + math.ceil((high - low) / step - 1e-9) * step
     return Knob(key, label, group, "slider", float(value), paths, action, float(_round_to(low, step)),
                 float(_round_to(max(high, value), step)), float(step), unit=unit, scale=scale, write=write, help=help)
 
 
 def _int_knob(key: str, label: str, group: str, value: int, paths: tuple[str, ...], *, low: int, high: int,
               widget: KnobWidget = "slider", action: KnobAction = "set", help: str = "") -> Knob:
-    step = max(1, int(_nice_step(high - low))) if widget == "slider" else 1
+    step = 1  # every whole number reachable (a slider of a few hundred positions is still usable)
     return Knob(key, label, group, widget, int(value), paths, action, int(low), int(max(high, value)), step, help=help)
 
 
@@ -231,16 +242,32 @@ def _named_collections(scenario: Scenario) -> list[str]:
     return names
 
 
+# Whole-number fields that size a component, and time distributions that say how long its work
+# takes: any component having one of these fields gets a control for it.
+_COUNT_FIELDS = {
+    "workers": ("workers", "identical workers taking from the buffer"),
+    "consumers": ("consumers", "members of the consumer group; a member without a partition sits idle"),
+    "partitions": ("partitions", "partitions of the topic: each is read by exactly one member of a group"),
+}
+_TIME_FIELDS = {
+    "service": ("mean service time", "time a worker spends per message; the distribution's shape is kept"),
+    "processing": ("mean processing time", "time a group member spends per message; the distribution's shape is kept"),
+    "latency": ("mean latency", "time the downstream takes per call at normal load; the shape is kept"),
+}
+_GROUP_NAMES = {"producers": "Producer", "buffers": "Buffer", "consumers": "Consumer", "topics": "Topic",
+                "consumer_groups": "Consumer group", "downstreams": "Downstream"}
+
+
 def _component_knobs(collection: str, index: int, item: BaseModel) -> list[Knob]:
     """The controls one component offers, found from the fields it has."""
     knobs: list[Knob] = []
     name = str(getattr(item, "name"))
     key = f"{collection}.{name}"
     path = f"{collection}[{index}]"
+    group = f"{_GROUP_NAMES.get(collection, collection.replace('_', ' ').capitalize())} {name}"
     fields = type(item).model_fields
     arrivals = getattr(item, "arrivals", None)
     if arrivals is not None:
-        group = f"Producer {name}"
         rate = getattr(arrivals, "rate", None)
         if isinstance(rate, (int, float)) and rate > 0:
             knobs.append(_float_knob(f"{key}.arrivals.rate", "rate", group, float(rate), (f"{path}.arrivals.rate",),
@@ -261,8 +288,12 @@ def _component_knobs(collection: str, index: int, item: BaseModel) -> list[Knob]
             knobs.append(_float_knob(f"{key}.arrivals.off.duration", "time between bursts", group, float(off.duration),
                                      (f"{path}.arrivals.off.duration",), low=0.0, high=4 * off.duration, unit="s",
                                      write="{:g}s", help="how long each quiet period lasts"))
+    limit = getattr(item, "rate_limit", None) if "rate_limit" in fields else None
+    if limit is not None and isinstance(getattr(limit, "rate", None), (int, float)):
+        knobs.append(_float_knob(f"{key}.rate_limit.rate", "rate limit", group, float(limit.rate),
+                                 (f"{path}.rate_limit.rate",), low=0.0, high=3 * limit.rate, unit="/s", write="{:g}/s",
+                                 help="the token bucket's refill rate: the most this producer sends per second"))
     if "policy" in fields and "capacity" in fields:
-        group = f"Buffer {name}"
         options = _literal_options(item, "policy")
         knobs.append(Knob(f"{key}.policy", "policy", group, "select", str(getattr(item, "policy")), (f"{path}.policy",),
                           "policy", options=options,
@@ -272,27 +303,43 @@ def _component_knobs(collection: str, index: int, item: BaseModel) -> list[Knob]
         knobs.append(_int_knob(f"{key}.capacity", "capacity", group, int(capacity if capacity is not None else DEFAULT_CAPACITY),
                                (f"{path}.capacity",), low=0, high=10**9, widget="number", action="capacity",
                                help="items that may wait (an unbounded buffer ignores this until bounded)"))
-    if "partitions" in fields and isinstance(getattr(item, "partitions"), int):
-        partitions = int(getattr(item, "partitions"))
-        knobs.append(_int_knob(f"{key}.partitions", "partitions", f"{collection.rstrip('s').capitalize()} {name}", partitions,
-                               (f"{path}.partitions",), low=1, high=max(4 * partitions, partitions + 8),
-                               help="partitions of the topic: at most one consumer per partition works at a time"))
-    if "workers" in fields and isinstance(getattr(item, "workers"), int):
-        workers = int(getattr(item, "workers"))
-        knobs.append(_int_knob(f"{key}.workers", "workers", f"Consumer {name}", workers, (f"{path}.workers",),
-                               low=1, high=max(4 * workers, workers + 8), help="identical workers taking from the buffer"))
-    service = getattr(item, "service", None) if "service" in fields else None
+    elif "capacity" in fields and isinstance(getattr(item, "capacity"), int):
+        capacity = int(getattr(item, "capacity"))
+        knobs.append(_int_knob(f"{key}.capacity", "capacity", group, capacity, (f"{path}.capacity",), low=1,
+                               high=max(4 * capacity, capacity + 8), help="calls it serves at once at its normal latency"))
+    mark = getattr(item, "high_water_mark", None) if "high_water_mark" in fields else None
+    if mark is not None and isinstance(getattr(mark, "objects", None), int):
+        knobs.append(_int_knob(f"{key}.high_water_mark", "high water mark (chunks)", group, int(mark.objects),
+                               (f"{path}.high_water_mark",), low=0, high=max(4 * mark.objects, 64),
+                               help="write() returns false once the stream holds this many chunks"))
+    elif mark is not None and isinstance(getattr(mark, "bytes", None), (int, float)):
+        kib = float(mark.bytes) / 1024
+        knobs.append(_float_knob(f"{key}.high_water_mark", "high water mark", group, kib, (f"{path}.high_water_mark",),
+                                 low=0.0, high=max(4 * kib, 64.0), unit="KiB", scale=1024.0, write="{:g}KiB",
+                                 help="write() returns false once the stream holds this many bytes"))
+    for field_name, (label, help_text) in _COUNT_FIELDS.items():
+        count = getattr(item, field_name, None) if field_name in fields else None
+        if isinstance(count, int) and not isinstance(count, bool):
+            low, high = 1, max(4 * count, count + 8)
+            autoscale = getattr(item, "autoscale", None)
+            if field_name == "consumers" and autoscale is not None:  # must stay within the autoscaler's range
+                low, high = int(autoscale.min), int(autoscale.max)
+            knobs.append(_int_knob(f"{key}.{field_name}", label, group, count, (f"{path}.{field_name}",),
+                                   low=low, high=high, help=help_text))
     batch = getattr(item, "batch", None) if "batch" in fields else None
-    mean_service = getattr(item, "mean_service", None)
-    if callable(mean_service) and (service is not None or batch is not None):
-        dists = [service] if service is not None else [batch.fixed, batch.per_item]
-        paths = (f"{path}.service",) if service is not None else (f"{path}.batch.fixed", f"{path}.batch.per_item")
-        mean = float(mean_service())
+    for field_name, (label, help_text) in _TIME_FIELDS.items():
+        dist = getattr(item, field_name, None) if field_name in fields else None
+        if field_name == "service" and dist is None and batch is not None:
+            dists, paths = [batch.fixed, batch.per_item], (f"{path}.batch.fixed", f"{path}.batch.per_item")
+            mean = float(item.mean_service()) if callable(getattr(item, "mean_service", None)) else float("nan")
+            label = "mean cost per item (batch)"
+        elif dist is not None and hasattr(dist, "dist"):
+            dists, paths, mean = [dist], (f"{path}.{field_name}",), float(dist.mean)
+        else:
+            continue
         if mean > 0 and all(_time_quantities(d) for d in dists):
-            label = "mean service time" if service is not None else "mean cost per item (batch)"
-            knobs.append(_float_knob(f"{key}.service", label, f"Consumer {name}", mean * 1e3, paths,
-                                     low=0.0, high=3 * mean * 1e3, unit="ms", scale=1e-3, action="scale_time",
-                                     help="time a worker spends per message; the distribution's shape is kept"))
+            knobs.append(_float_knob(f"{key}.{field_name}", label, group, mean * 1e3, paths, low=0.0,
+                                     high=3 * mean * 1e3, unit="ms", scale=1e-3, action="scale_time", help=help_text))
     return knobs
 
 
@@ -398,8 +445,9 @@ def apply_knobs(text: str, knobs: list[Knob], values: dict[str, Any]) -> str:
             if new != "block":
                 _delete_path(data, f"{buffer_path}.block_timeout")
         elif knob.action == "capacity":
-            buffer_path = knob.paths[0].rsplit(".", 1)[0]
-            if _policy_in(data, buffer_path) != "unbounded":
+            policy_key = knob.key.rsplit(".", 1)[0] + ".policy"
+            policy = values.get(policy_key, by_key[policy_key].value if policy_key in by_key else None)
+            if policy != "unbounded":  # the effective policy (a schema default may make a buffer unbounded)
                 set_path(data, knob.paths[0], int(new))
     for knob in bounded_again:  # a buffer leaving `unbounded` needs a capacity
         buffer_path = knob.paths[0].rsplit(".", 1)[0]
@@ -424,13 +472,6 @@ _ScenarioDumper.add_representer(str, _represent_text)
 
 def _dump(data: dict[str, Any]) -> str:
     return yaml.dump(data, Dumper=_ScenarioDumper, sort_keys=False, allow_unicode=True, width=100)
-
-
-def _policy_in(data: dict[str, Any], buffer_path: str) -> str:
-    try:
-        return str(get_path(data, f"{buffer_path}.policy"))
-    except KeyError:
-        return "block"  # the schema's default
 
 
 # --------------------------------------------------------------------------- running
@@ -500,22 +541,38 @@ def policy_variants(text: str, buffer: str | None = None, capacity: int | None =
     return variants
 
 
+def split_valid(variants: dict[str, str], *, base_dir: Path | str | None = None) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Variants that validate, and the problems of those that do not (a Node.js writable only
+    allows `unbounded`; a caller timeout rules out `drop_oldest`, …)."""
+    valid: dict[str, str] = {}
+    invalid: dict[str, list[str]] = {}
+    for policy, variant in variants.items():
+        try:
+            load_text(variant, base_dir=base_dir)
+        except ScenarioError as error:
+            invalid[policy] = problem_lines(error)
+        else:
+            valid[policy] = variant
+    return valid, invalid
+
+
 def compare_policies(text: str, seed: int | None = None, *, buffer: str | None = None, capacity: int | None = None,
-                     runner: Callable[[str, int | None], Results] | None = None,
+                     base_dir: Path | str | None = None, runner: Callable[[str, int | None], Results] | None = None,
                      progress: Callable[[float], None] | None = None) -> dict[str, Results]:
     """Run the same scenario and seed under each policy on one buffer (see `policy_variants`).
 
+    Policies the scenario does not allow on that buffer are left out (`split_valid` says why).
     `runner(text, seed)` runs one variant (the dashboard passes its cached runner); `progress`
     gets the overall fraction done.
     """
-    variants = policy_variants(text, buffer, capacity)
+    variants, _ = split_valid(policy_variants(text, buffer, capacity), base_dir=base_dir)
     results: dict[str, Results] = {}
     for number, (policy, variant) in enumerate(variants.items()):
         if runner is not None:
             results[policy] = runner(variant, seed)
         else:
             part = (lambda f, n=number: progress((n + f) / len(variants))) if progress else None
-            results[policy] = run_text(variant, seed, progress=part)
+            results[policy] = run_text(variant, seed, base_dir=base_dir, progress=part)
         if progress is not None:
             progress((number + 1) / len(variants))
     return results
@@ -563,6 +620,224 @@ def headline_metrics(summary: dict[str, Any]) -> list[tuple[str, str]]:
     ordered = [label for label in KEY_FIGURES if label in figures]
     ordered += [label for label in figures if label not in KEY_FIGURES]
     return [(label, figures[label]) for label in ordered]
+
+
+# --------------------------------------------------------------------------- capacity (simbp.planning)
+@dataclass(frozen=True)
+class CapacityQuestion:
+    """A small sweep the capacity view runs: one count to size, the loads, the targets, the effort."""
+
+    size_path: str
+    size_values: tuple[int, ...]
+    loads: tuple[float, ...]
+    max_loss_ratio: float | None = 0.001
+    max_p99_s: float | None = 2.0
+    replications: int = 3
+    duration_s: float = 60.0
+    seed: int = 1
+
+
+def capacity_available() -> bool:
+    """Whether this simbp has capacity planning (`simbp.planning.sweep`)."""
+    try:
+        from .planning import load_study, sweep  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def sizing_knobs(knobs: list[Knob], values: dict[str, Any] | None = None) -> list[Knob]:
+    """The whole-number knobs a capacity sweep can size (workers, consumers, partitions, capacities).
+
+    A buffer's capacity counts only while the buffer is bounded. Workers and consumers come first.
+    A knob's key is also its field path by component name (`consumers.workers.workers`), which is
+    what a sweep varies.
+    """
+    values = values or {}
+    chosen = []
+    for knob in knobs:
+        if not knob.is_int or knob.key == "seed" or knob.widget == "select":
+            continue
+        if knob.action == "capacity":
+            policy_key = knob.key.rsplit(".", 1)[0] + ".policy"
+            policy = values.get(policy_key, next((k.value for k in knobs if k.key == policy_key), None))
+            if policy == "unbounded":
+                continue
+        chosen.append(knob)
+    rank = {"workers": 0, "consumers": 0, "partitions": 1}  # what people usually buy first
+    return sorted(chosen, key=lambda k: (rank.get(k.key.rsplit(".", 1)[-1], 2), k.action == "capacity"))
+
+
+def default_size_values(value: int) -> tuple[int, ...]:
+    """Values around the current one to try: half, as is, double, triple."""
+    return tuple(sorted({max(1, value // 2), max(1, value), 2 * max(1, value), 3 * max(1, value)}))
+
+
+def parse_number_list(text: str, kind: type = float) -> tuple[Any, ...]:
+    """ "1, 2, 3" → (1.0, 2.0, 3.0); raises ValueError naming the entry that is not a number."""
+    items = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+    if not items:
+        raise ValueError("give at least one value, separated by commas")
+    numbers = []
+    for item in items:
+        try:
+            number = kind(float(item)) if kind is int else float(item)
+        except ValueError:
+            raise ValueError(f"{item!r} is not a number") from None
+        if kind is int and float(item) != int(float(item)):
+            raise ValueError(f"{item!r} is not a whole number")
+        if number <= 0:
+            raise ValueError(f"{item!r} must be above zero")
+        numbers.append(number)
+    return tuple(dict.fromkeys(numbers))
+
+
+def capacity_spec(question: CapacityQuestion, base_file: str = "base.yaml") -> str:
+    """The planning spec (YAML) a capacity question amounts to (see docs/planning.md)."""
+    targets: dict[str, Any] = {}
+    if question.max_loss_ratio is not None:
+        targets["loss_ratio"] = {"max": float(question.max_loss_ratio)}
+    if question.max_p99_s is not None:
+        targets["latency_s.p99"] = {"max": float(question.max_p99_s)}
+    spec: dict[str, Any] = {
+        "name": "dashboard_capacity",
+        "description": "A capacity sweep started from the dashboard.",
+        "base": base_file,
+        "seed": int(question.seed),
+        "fixed": {"duration": float(question.duration_s)},
+        "replications": {"min": int(question.replications), "max": int(question.replications)},
+        "vary": {question.size_path: [int(v) for v in question.size_values],
+                 "load_multiplier": [float(v) for v in question.loads]},
+        "targets": targets,
+        "judge": "upper_bound" if question.replications >= 2 else "mean",
+        "cost": [question.size_path],
+    }
+    if targets:
+        figure = "loss_ratio" if "loss_ratio" in targets else "latency_s.p99"
+        spec["report"] = {"heatmap": figure, "curve": "latency_s.p99" if "latency_s.p99" in targets else figure}
+    return _dump(spec)
+
+
+class _CountingExecutor:
+    """Wraps an executor so that each finished replication reports the share done so far."""
+
+    def __init__(self, inner: Any, progress: Callable[[float], None] | None):
+        self.inner = inner
+        self.jobs = inner.jobs
+        self.description = inner.description
+        self.progress = progress
+        self.done = 0
+        self.total = 0
+
+    def map(self, function: Callable[[Any], Any], tasks: Any) -> Any:
+        tasks = list(tasks)
+        self.total += len(tasks)
+        for result in self.inner.map(function, tasks):
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done / max(self.total, 1))
+            yield result
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _referenced_files(data: Any) -> list[str]:
+    """Relative file names a scenario reads (traces, empirical CSVs): every `file:` value."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "file" and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(_referenced_files(value))
+    elif isinstance(data, list):
+        for value in data:
+            found.extend(_referenced_files(value))
+    return found
+
+
+def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path | str | None = None,
+                       progress: Callable[[float], None] | None = None, jobs: int | None = None) -> Any:
+    """Run a capacity question on a scenario's YAML with `simbp.planning.sweep`; returns its `SweepResult`.
+
+    The scenario is written to a temporary folder as the spec's base (files it reads are linked
+    beside it). Small sweeps run in this process; larger ones on every core (`jobs` overrides).
+    """
+    import tempfile
+
+    from .executors import SerialExecutor, make_executor
+    from .limits import estimate_messages
+    from .planning import load_study, sweep
+
+    source = Path(base_dir) if base_dir is not None else Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="simbp-capacity-") as folder:
+        (Path(folder) / "base.yaml").write_text(text, encoding="utf-8")
+        for name in _referenced_files(_raw(text)):
+            target, link = (source / name).resolve(), Path(folder) / name
+            if target.exists() and not Path(name).is_absolute() and not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(target)
+        study = load_study(capacity_spec(question), base_dir=Path(folder))
+        work = sum(estimate_messages(point.scenario) for point in study.points) * question.replications
+        if jobs is None:
+            jobs = 1 if work < 3_000_000 else None
+        inner = SerialExecutor() if jobs == 1 else make_executor(jobs)
+        executor = _CountingExecutor(inner, progress)
+        try:
+            return sweep(study, executor, progress=False)
+        finally:
+            executor.close()
+
+
+def capacity_recommendations(result: Any) -> list[str]:
+    """The sweep's answer per load, in words: the cheapest value meeting every target, or why none does."""
+    study = result.study
+    targets = ", ".join(f"{t.figure} {t.describe()}" for t in study.targets) or "no targets"
+    lines = []
+    for entry in result.summary.get("recommendations", []):
+        load = entry.get("load_multiplier")
+        at = f"At {float(load):g}× load" if load is not None else "At the scenario's load"
+        choice = entry.get("recommendation")
+        if choice:
+            setting = ", ".join(f"{path} = {value:g}" if isinstance(value, float) else f"{path} = {value}"
+                                for path, value in choice.items())
+            lines.append(f"{at}: **{setting}** is the cheapest setting tried that meets every target ({targets}).")
+        else:
+            lines.append(f"{at}: {entry.get('reason', 'no recommendation')} ({targets}).")
+    return lines
+
+
+def capacity_table(result: Any) -> pd.DataFrame:
+    """Per point: the varied values, replications, the targeted figures (mean and 95% interval), pass."""
+    points = result.points
+    varied = [c for c in points.columns if c in result.study.vary_values]
+    figures = [t.figure for t in result.study.targets] or ["loss_ratio", "latency_s.p99"]
+    columns = [*varied, "replications"]
+    for figure in figures:
+        columns += [c for c in (f"{figure}.mean", f"{figure}.low", f"{figure}.high") if c in points.columns]
+    columns += [c for c in points.columns if c.startswith("pass.")] + (["passed"] if "passed" in points.columns else [])
+    return points[columns].reset_index(drop=True)
+
+
+def capacity_figures(result: Any) -> list[tuple[str, bytes]]:
+    """The sweep's pictures as PNG: heatmaps of each targeted figure, else the curve against load."""
+    import io
+
+    from .planning_report import plot_heatmap, plot_load_curve
+
+    pictures: list[tuple[str, bytes]] = []
+    figures = [t.figure for t in result.study.targets] or ["loss_ratio"]
+    for name in figures:
+        figure = plot_heatmap(result, name)
+        if figure is None:
+            figure = plot_load_curve(result, name)
+        if figure is None:
+            continue
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110)
+        pictures.append((name, buffer.getvalue()))
+    return pictures
 
 
 # --------------------------------------------------------------------------- pictures, tables and downloads

@@ -35,7 +35,8 @@ __all__ = [
 ]
 
 # Summary keys that describe the run rather than measure it, or are text.
-_NOT_FIGURES = {"scenario", "seed", "mode", "verdict_reason", "kind", "policy", "expected_verdict"}
+_NOT_FIGURES = {"scenario", "seed", "verdict_reason", "mode_reason", "kind", "policy", "expected_verdict"}
+_TEXT_KEPT = {"verdict", "mode"}  # text figures kept in the table
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def flatten_summary(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]
     """Numeric figures of a summary as dotted names (`latency_s.p99`, `components.queue.dropped`).
 
     Missing values (`None`, e.g. latency when nothing was consumed) become NaN; text is left out
-    except the verdict.
+    except the verdict and the engine mode that ran.
     """
     flat: dict[str, Any] = {}
     for key, value in summary.items():
@@ -64,7 +65,7 @@ def flatten_summary(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]
             flat.update(flatten_summary(value, name + "."))
         elif key in _NOT_FIGURES or isinstance(value, (list, tuple)):
             continue
-        elif key == "verdict" and isinstance(value, str):
+        elif key in _TEXT_KEPT and isinstance(value, str):
             flat[name] = value
         elif isinstance(value, bool):
             flat[name] = int(value)

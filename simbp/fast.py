@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import deque
-from itertools import chain
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -115,13 +114,13 @@ def require_supported(scenario: Scenario) -> None:
                              for path in found])
 
 
-def choose_quantum(scenario: Scenario) -> float:
-    """The quantum: fine enough for the fastest service, coarse enough for `MAX_QUANTA`, and a
+def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
+    """The quantum: fine enough for the fastest service, coarse enough for `max_quanta`, and a
     whole fraction of the sample interval so samples fall on quantum boundaries."""
     means = [c.mean_service() for c in scenario.consumers]
     means = [m for m in means if m > 0 and math.isfinite(m)]
     fine = SERVICE_FRACTION * min(means) if means else scenario.duration
-    quantum = max(scenario.duration / MAX_QUANTA, fine)
+    quantum = max(scenario.duration / max_quanta, fine)
     interval = scenario.effective_sample_interval
     per_sample = max(1, math.ceil(interval / quantum - 1e-9))
     return interval / per_sample
@@ -229,8 +228,29 @@ class Cohorts:
 
 
 # --------------------------------------------------------------------------- random inputs
-def _arrival_counts(spec: ProducerSpec, rng: np.random.Generator, dt: float, scenario: Scenario) -> Iterator[int]:
-    """Messages the producer emits in each quantum [k·dt, (k+1)·dt), k = 0, 1, …"""
+class _Arrivals:
+    """Messages a producer emits in each quantum [k·dt, (k+1)·dt), k = 0, 1, …: `next()` is the
+    count for the next quantum, and `expected` what the arrival process expected in it."""
+
+    def __init__(self, blocks: Iterator[tuple[list[int], list[float]]]):
+        self._blocks = blocks
+        self._counts: list[int] = []
+        self._expected: list[float] = []
+        self._index = 0
+        self.expected = 0.0
+
+    def next(self) -> int:
+        index = self._index
+        if index == len(self._counts):
+            self._counts, self._expected = next(self._blocks)
+            index = 0
+        self._index = index + 1
+        self.expected = self._expected[index]
+        return self._counts[index]
+
+
+def _arrival_counts(spec: ProducerSpec, rng: np.random.Generator, dt: float, scenario: Scenario) -> _Arrivals:
+    """The per-quantum arrival counts of a producer, drawn `_BLOCK` quanta at a time."""
     arrivals = spec.arrivals
     multiplier = scenario.load_multiplier
     start = spec.start
@@ -291,7 +311,7 @@ def _arrival_counts(spec: ProducerSpec, rng: np.random.Generator, dt: float, sce
 
     whole, fraction = math.floor(multiplier), multiplier % 1
 
-    def blocks() -> Iterator[list[int]]:
+    def blocks() -> Iterator[tuple[list[int], list[float]]]:
         first = 0
         total = 0.0  # running expected arrivals for evenly spaced processes (whole messages by floor)
         done = 0.0
@@ -300,6 +320,7 @@ def _arrival_counts(spec: ProducerSpec, rng: np.random.Generator, dt: float, sce
             clipped = np.clip(edges, start, max(stop, start))
             if exact_counts is not None:
                 counts = np.diff(exact_counts(clipped - start)).astype(np.int64)
+                expected = counts * multiplier
                 if multiplier != 1.0:
                     counts = whole * counts + rng.binomial(counts, fraction)
             else:
@@ -315,10 +336,10 @@ def _arrival_counts(spec: ProducerSpec, rng: np.random.Generator, dt: float, sce
                     floors = np.floor(running + 1e-9)
                     counts = np.diff(np.concatenate([[done], floors])).astype(np.int64)
                     total, done = float(running[-1]), float(floors[-1])
-            yield counts.tolist()
+            yield counts.tolist(), expected.tolist()
             first += _BLOCK
 
-    return chain.from_iterable(blocks())
+    return _Arrivals(blocks())
 
 
 class _ByteSums:
@@ -382,7 +403,7 @@ class _WorkStream:
 class FastProducer:
     """Emits a count of messages per quantum into its buffer; blocked, it holds one item."""
 
-    def __init__(self, spec: ProducerSpec, buffer: "FastBuffer", counts: Iterator[int], sizes: _ByteSums):
+    def __init__(self, spec: ProducerSpec, buffer: "FastBuffer", counts: _Arrivals, sizes: _ByteSums):
         self.spec = spec
         self.name = spec.name
         self.buffer = buffer
@@ -394,10 +415,11 @@ class FastProducer:
         self.blocked_time = 0.0
         self.held: tuple[float, float] | None = None  # (created, bytes) of the item a blocked producer holds
         self._offer = (0, 0, None)  # this quantum: (offered, new arrivals, item held before)
+        self._blocked_excess = 0.0
 
     def emit(self, t0: float, t1: float, down: bool, merge_within: float) -> int:
         """Offer this quantum's arrivals (and a held item first) to the buffer; returns how many."""
-        k = next(self.counts)
+        k = self.counts.next()
         if down:  # the service is down: what arrives is lost
             self.produced += k
             self.lost_in_crash += k
@@ -423,12 +445,20 @@ class FastProducer:
             return
         admitted = offered - returned
         had = 1 if old is not None else 0
-        if admitted < had:  # its old item still does not fit: nothing new is produced
+        dt = t1 - t0
+        if admitted < had:  # its old item still does not fit: blocked all quantum, nothing produced
             self.held = old
-        else:
-            self.produced += admitted - had + 1
-            self.held = (t0 + (t1 - t0) * admitted / offered, returned_bytes / returned)
-        self.blocked_time += (t1 - t0) * returned / offered
+            self.blocked_time += dt
+            return
+        self.produced += admitted - had + 1
+        self.held = (t0 + dt * admitted / offered, returned_bytes / returned)
+        # arrivals fall due at the process's rate while it is blocked: skipped / rate estimates how long
+        # (clipped to the quantum, the excess carried on: a Poisson count is often above its mean)
+        skipped = k - (admitted - had) - 1
+        expected = self.counts.expected
+        estimate = self._blocked_excess + (skipped * dt / expected if expected > 0 else dt * returned / offered)
+        self.blocked_time += min(dt, estimate)
+        self._blocked_excess = max(estimate - dt, 0.0)
 
     def holds_item(self) -> int:
         return 0 if self.held is None else 1
@@ -566,6 +596,7 @@ class FastGroup:
         self.workers = range(spec.workers)  # only len() is used by the shared sampling code
         self.count = spec.workers
         self.work = work
+        self.mean_service = spec.mean_service()
         self.in_service = Cohorts()  # items taken, not finished; `entered` = when taken
         self.blocked = Cohorts()  # finished items waiting for room downstream (each holds a worker)
         self.taken = 0  # index of the next item to take (in `work` order)
@@ -597,8 +628,11 @@ class FastGroup:
             self._on_latencies(self._values, self._weights)
             self._values, self._weights = [], []
 
-    def step(self, t0: float, t1: float, merge_within: float) -> None:
-        """One quantum: forward what was blocked, then take, serve, and finish items FIFO."""
+    def step(self, t0: float, t1: float, merge_within: float, arrived: int = 0) -> None:
+        """One quantum: forward what was blocked, then take, serve, and finish items FIFO.
+
+        `arrived` of the items waiting came in during this quantum: spread over it, each is there
+        for half of it on average, so it keeps a worker busy for half the quantum."""
         target = self.target
         room = math.inf
         if target is not None and target.policy == "block":
@@ -610,16 +644,19 @@ class FastGroup:
         workers = self.count - self.blocked.count
         in_service = self.taken - self.done
         available = self.source.queue.count
-        busy = min(workers, in_service + available)
+        arrived = min(arrived, available)
+        busy = min(workers, in_service + available - 0.5 * arrived)
         if busy > 0:
-            self._serve(t0, t1, merge_within, workers, in_service, available, busy, room)
+            # an item arriving in the last mean service time of the quantum cannot finish in it
+            late = arrived if self.mean_service >= t1 - t0 else math.ceil(arrived * self.mean_service / (t1 - t0))
+            self._serve(t0, t1, merge_within, workers, in_service, available, busy, room, available - late)
         self.blocked_time += self.blocked.count * (t1 - t0)
 
     def _serve(self, t0: float, t1: float, merge_within: float, workers: int, in_service: int, available: int,
-               busy: int, room: float) -> None:
+               busy: float, room: float, reachable: int) -> None:
         work = self.work
         done = self.done
-        limit = self.taken + available  # the last item this group could reach this quantum
+        limit = self.taken + reachable  # the items this group could finish this quantum
         work.ensure(limit)
         start_work = work.work(done) + self.carry
         end_work = start_work + busy * (t1 - t0)
@@ -788,7 +825,7 @@ class FastModel(Model):
             for producer in buffer.producers:
                 offered += producer.emit(t0, t1, down, merge_within)
             if not down and buffer.reader is not None:
-                buffer.reader.step(t0, t1, merge_within)
+                buffer.reader.step(t0, t1, merge_within, offered)
             if not down:
                 buffer.settle_arrivals(offered, t0, t1)
             buffer.area += 0.5 * (start_depth + buffer.queue.count) * dt

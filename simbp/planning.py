@@ -561,12 +561,11 @@ class _Validator:
     def _mode(self) -> None:
         if self.spec.mode is None:
             return
-        import inspect
-
-        import simbp
-
-        if "mode" not in inspect.signature(simbp.run).parameters:
+        modes = _modes()
+        if not modes:
             self.problem(("mode",), "this simbp runs every message exactly and has no modes; remove `mode`")
+        elif self.spec.mode not in modes:
+            self.problem(("mode",), f"unknown mode {self.spec.mode!r}; expected one of {', '.join(modes)}")
 
     # ------------------------------------------------------------------ figures and targets
     def _figures(self, base: Scenario) -> dict[str, str]:
@@ -577,7 +576,7 @@ class _Validator:
 
         probe = base.with_changes({"duration": min(base.duration, 1e-3), "warmup": 0.0})
         summary = simbp.run(probe, seed=0, allow_large=True).summary
-        return {name: figure_kind(name) for name, value in flatten_summary(summary).items() if name != "verdict"}
+        return {name: figure_kind(name) for name, value in flatten_summary(summary).items() if not isinstance(value, str)}
 
     def _unknown_figure(self, name: str, figures: dict[str, str]) -> str:
         import difflib
@@ -659,8 +658,6 @@ class _Validator:
 
     # ------------------------------------------------------------------ points
     def _grid(self, study: Study, vary_values: dict[str, list[Any]]) -> list[Point]:
-        from .limits import estimate_messages
-
         entries = self.spec.points or [{}]
         names = list(vary_values)
         points: list[Point] = []
@@ -681,18 +678,34 @@ class _Validator:
                     continue
                 seen.add(point.identity)
                 if not self.allow_large:
-                    self._size(point, estimate_messages)
+                    self._size(point)
                 points.append(point)
         return points
 
-    def _size(self, point: Point, estimate_messages: Callable[[Scenario], float]) -> None:
-        from .limits import MAX_EXACT_MESSAGES
+    def _size(self, point: Point) -> None:
+        """Refuse a point too large to simulate (in the mode it would run in) before anything runs."""
+        import inspect
 
-        messages = estimate_messages(point.scenario)
-        if messages > MAX_EXACT_MESSAGES and not any(p.field == "base" for p in self.problems):
-            self.problem(("base",), f"the point {point.label()} would simulate about {messages:,.0f} messages per "
-                                    f"replication (limit {MAX_EXACT_MESSAGES:,}); shorten the duration with "
-                                    f"`fixed: {{duration: ...}}`, or set `allow_large: true` (--allow-large)")
+        from .errors import ScenarioTooLarge
+        from .limits import check_size
+
+        if any(p.field in ("base", "mode") for p in self.problems):
+            return  # one size problem says it; an unknown mode is reported already
+        options: dict[str, Any] = {}
+        if "mode" in inspect.signature(check_size).parameters:
+            from .limits import choose_mode
+
+            try:
+                options["mode"] = choose_mode(point.scenario, self.spec.mode or "auto")[0]
+            except ScenarioError as error:  # fast mode asked for a mechanism it cannot model
+                self.problem(("mode",), f"at point {point.label()}: {error.problems[0].message}")
+                return
+        try:
+            check_size(point.scenario, **options)
+        except ScenarioTooLarge as error:
+            self.problem(("base",), f"at point {point.label()}, each replication: {error.problems[0].message} "
+                                    f"In a spec: shorten the duration with `fixed: {{duration: ...}}` (or --duration), "
+                                    f"or set `allow_large: true` (--allow-large).")
 
     def _plan_space(self, study: Study) -> None:
         plan = self.spec.plan
@@ -710,6 +723,19 @@ class _Validator:
             except (ValidationError, KeyError) as error:
                 self.problem(("plan", "search"), f"the combination {_describe(changes)} is not a valid scenario: {_reason(error)}")
                 return
+
+
+def _modes() -> tuple[str, ...]:
+    """The engine modes `simbp.run` accepts (none when it has no `mode` parameter)."""
+    import inspect
+
+    import simbp
+
+    if "mode" not in inspect.signature(simbp.run).parameters:
+        return ()
+    from . import limits
+
+    return tuple(getattr(limits, "MODES", ("auto", "exact", "fast")))
 
 
 def _describe(changes: dict[str, Any]) -> str:
@@ -992,8 +1018,16 @@ def sweep(spec: "Study | str | Path", executor: "Executor | None" = None, *, job
     summary["vary"] = {path: values for path, values in _resolved_vary(study).items()}
     summary["points"] = [_point_summary(r, study) for r in results]
     summary["replications_run"] = int(sum(r.replications for r in results))
+    summary["modes"] = _modes_run(table)
     summary["recommendations"] = _recommendations(study, results)
     return SweepResult(study, results, table, points, summary)
+
+
+def _modes_run(table: "pd.DataFrame") -> dict[str, int]:
+    """How many replications ran in each engine mode (mixed modes make points less comparable)."""
+    if "mode" not in table.columns:
+        return {}
+    return {str(mode): int(count) for mode, count in sorted(table["mode"].value_counts().items())}
 
 
 def _resolved_vary(study: Study) -> dict[str, list[Any]]:
@@ -1374,6 +1408,7 @@ def plan(spec: "Study | str | Path", executor: "Executor | None" = None, *, jobs
     summary["margin"] = margin.as_dict() if margin is not None else None
     summary["points"] = [dict(_point_summary(r, study), phase=extra[r.point.index]["phase"]) for r in evaluated]
     summary["replications_run"] = int(sum(r.replications for r in evaluated))
+    summary["modes"] = _modes_run(table)
     phases = {index: entry["phase"] for index, entry in extra.items()}
     return PlanResult(study, load, chosen, cheaper, answer, at_choice, margin, evaluated, table, points, summary, phases)
 

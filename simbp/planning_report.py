@@ -236,6 +236,7 @@ def plot_load_curve(result: "SweepResult", figure_name: str) -> "Figure | None":
     axes.set_xlabel(_label(x_path))
     axes.set_ylabel(figure_name)
     _value_axis(axes, kind)
+    _from_zero(axes, [r.estimates[figure_name].mean for r in result.results if figure_name in r.estimates])
     axes.legend(fontsize=8, loc="upper left")
     return figure
 
@@ -302,48 +303,64 @@ def plot_plan_search(result: "PlanResult", figure_name: str) -> "Figure | None":
     axes.set_xlabel(path)
     axes.set_ylabel(figure_name)
     _value_axis(axes, kind)
+    _from_zero(axes, [r.estimates[figure_name].mean for r in searched if figure_name in r.estimates])
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.legend(fontsize=8)
     return figure
 
 
-def plot_margin(result: "PlanResult", figure_name: str) -> "Figure | None":
-    """The chosen configuration under rising load: the figure with its 95% band, the target,
+def plot_margin(result: "PlanResult", figure_names: Sequence[str]) -> "Figure | None":
+    """The chosen configuration under rising load, one panel per figure: its 95% band, the target,
     the planning load and the knee (the highest load that still meets every target)."""
     import numpy as np
-
-    from .planning import format_figure
+    from matplotlib.figure import Figure
 
     margin = result.margin
-    if margin is None or len(margin.curve) < 2:
+    if margin is None or len(margin.curve) < 2 or not figure_names:
         return None
     study = result.study
-    kind = study.figures.get(figure_name, "number")
-    figure, axes = _figure(f"{figure_name} of the chosen configuration against load (band: 95% interval)")
+    figure = Figure(figsize=(8, 0.4 + 2.6 * len(figure_names)), dpi=100, layout="constrained")
+    panels = figure.subplots(len(figure_names), 1, sharex=True, squeeze=False)[:, 0]
+    figure.suptitle("The chosen configuration against load (bands: 95% intervals; green meets every target)",
+                    x=0.01, ha="left", fontsize=11)
     x = np.array([load for load, _ in margin.curve])
-    estimates = [r.estimates.get(figure_name) for _, r in margin.curve]
-    mean = np.array([e.mean if e else math.nan for e in estimates])
-    low = np.array([e.low if e else math.nan for e in estimates])
-    high = np.array([e.high if e else math.nan for e in estimates])
-    axes.plot(x, mean, marker="o", color="#1f77b4", label=figure_name)
-    axes.fill_between(x, np.where(np.isfinite(low), low, mean), np.where(np.isfinite(high), high, mean), color="#1f77b4", alpha=0.2)
-    for (load, r), m in zip(margin.curve, mean):
-        axes.plot([load], [m], "o", color=_PASS if r.passed else _FAIL)
-    target = study.target(figure_name)
-    if target is not None:
-        for limit in (target.high, target.low):
-            if limit is not None:
-                axes.axhline(limit, color=_FAIL, linestyle="--", linewidth=1, label=f"target {target.describe()}")
-    axes.axvline(margin.planning_load, color="grey", linestyle=":", label=f"planning load {_display(margin.planning_load)}×")
     knee = next((i for i, (load, _) in enumerate(margin.curve) if load == margin.max_load), None)
-    if knee is not None:
-        axes.plot([x[knee]], [mean[knee]], marker="D", markersize=11, markerfacecolor="none", markeredgecolor="black",
-                  markeredgewidth=1.5, label=f"knee: meets every target up to {_display(margin.max_load)}×")
-    axes.set_xlabel("load multiplier")
-    axes.set_ylabel(figure_name)
-    _value_axis(axes, kind)
-    axes.legend(fontsize=8, loc="upper left")
+    for axes, figure_name in zip(panels, figure_names):
+        kind = study.figures.get(figure_name, "number")
+        axes.grid(True, alpha=0.3)
+        estimates = [r.estimates.get(figure_name) for _, r in margin.curve]
+        mean = np.array([e.mean if e else math.nan for e in estimates])
+        low = np.array([e.low if e else math.nan for e in estimates])
+        high = np.array([e.high if e else math.nan for e in estimates])
+        axes.plot(x, mean, color="#1f77b4", label=figure_name)
+        axes.fill_between(x, np.where(np.isfinite(low), low, mean), np.where(np.isfinite(high), high, mean),
+                          color="#1f77b4", alpha=0.2)
+        for (load, r), m in zip(margin.curve, mean):
+            axes.plot([load], [m], "o", color=_PASS if r.passed else _FAIL)
+        target = study.target(figure_name)
+        if target is not None:
+            for limit in (target.high, target.low):
+                if limit is not None:
+                    axes.axhline(limit, color=_FAIL, linestyle="--", linewidth=1, label=f"target {target.describe()}")
+        axes.axvline(margin.planning_load, color="grey", linestyle=":", label=f"planning load {_display(margin.planning_load)}×")
+        if knee is not None:
+            axes.plot([x[knee]], [mean[knee]], marker="D", markersize=11, markerfacecolor="none", markeredgecolor="black",
+                      markeredgewidth=1.5, label=f"knee: meets every target up to {_display(margin.max_load)}×")
+        axes.set_ylabel(figure_name)
+        _value_axis(axes, kind)
+        _from_zero(axes, mean)
+        axes.legend(fontsize=8, loc="upper left")
+    panels[-1].set_xlabel("load multiplier")
     return figure
+
+
+def _from_zero(axes: Any, means: Any) -> None:
+    """Summary figures are never negative: start the axis at 0 even where an interval dips below."""
+    import numpy as np
+
+    values = np.asarray(means, dtype=float)
+    if np.isfinite(values).any() and np.nanmin(values) >= 0:
+        axes.set_ylim(bottom=0)
 
 
 # ====================================================================================== HTML
@@ -376,7 +393,8 @@ def _interval(result: "PointResult", figure: str, kind: str) -> str:
         return "n/a"
     if not math.isfinite(e.half_width):
         return format_figure(e.mean, kind)
-    return f"{format_figure(e.mean, kind)} [{format_figure(e.low, kind)} – {format_figure(e.high, kind)}]"
+    low = max(e.low, 0.0) if e.mean >= 0 else e.low  # summary figures are never negative
+    return f"{format_figure(e.mean, kind)} [{format_figure(low, kind)} – {format_figure(e.high, kind)}]"
 
 
 def _points_table(results: list["PointResult"], study: "Study", phases: dict[int, str] | None = None) -> str:
@@ -400,7 +418,7 @@ def _points_table(results: list["PointResult"], study: "Study", phases: dict[int
             f"{''.join(rows)}</table></div>")
 
 
-def _method(study: "Study") -> str:
+def _method(study: "Study", modes: dict[str, int] | None = None) -> str:
     from .planning import JUDGE_RULES
 
     rule = study.spec.replications
@@ -414,7 +432,16 @@ def _method(study: "Study") -> str:
             f"replication index), so the numbers do not depend on where they ran. Every figure is the mean over "
             f"replications with a 95% confidence interval (Student's t). Pass/fail is judged on "
             f"{_esc(JUDGE_RULES[study.judge])}. Base scenario: <code>{_esc(study.base.name)}</code>"
-            f" ({_esc(study.base.duration)} s simulated per replication).</p>")
+            f" ({_esc(study.base.duration)} s simulated per replication).{_modes_note(modes)}</p>")
+
+
+def _modes_note(modes: dict[str, int] | None) -> str:
+    if not modes:
+        return ""
+    text = ", ".join(f"{count} in {mode} mode" for mode, count in modes.items())
+    warning = (" <b>Points ran in different engine modes, so compare them with care; set <code>mode:</code> in the "
+               "spec to run them all alike.</b>") if len(modes) > 1 else ""
+    return f" Replications: {_esc(text)}.{warning}"
 
 
 def _page(title: str, body: str) -> str:
@@ -440,7 +467,7 @@ def render_sweep_html(result: "SweepResult", images: dict[str, tuple[bytes, str]
         else:
             answers.append(f"<div class='answer none'><b>At {load}× load:</b> {_esc(entry['reason'])}.</div>")
     description = f"<p>{_esc(study.spec.description.strip())}</p>" if study.spec.description.strip() else ""
-    body = (f"<h1>Sweep: {_esc(study.spec.name)}</h1>{description}{''.join(answers)}{_images(images)}{_method(study)}"
+    body = (f"<h1>Sweep: {_esc(study.spec.name)}</h1>{description}{''.join(answers)}{_images(images)}{_method(study, result.summary.get('modes'))}"
             f"<h3>Points</h3><p class='note'>{len(result.results)} points, {result.summary['replications_run']} "
             f"replications. ✓ meets the target, ✗ misses it.</p>{_points_table(result.results, study)}")
     return _page(study.spec.name, body)
@@ -499,7 +526,7 @@ def render_plan_html(result: "PlanResult", images: dict[str, tuple[bytes, str]])
         parts.append(f"<h3>Confirmation</h3><p>The next cheaper value of <code>{_esc(study.search[0][0])}</code> was simulated "
                      f"with every choice of the other fields, and each missed a target:</p><ul>{items}</ul>")
     parts.append(_images(images))
-    parts.append(_method(study))
+    parts.append(_method(study, summary.get("modes")))
     phases = {r.point.index: result.phase(r) for r in result.evaluated}
     parts.append(f"<h3>Every configuration simulated</h3><p class='note'>{len(result.evaluated)} configurations, "
                  f"{summary['replications_run']} replications.</p>{_points_table(result.evaluated, study, phases)}")
@@ -565,11 +592,11 @@ def write_plan_report(result: "PlanResult", out_dir: Path, *, plots: bool = True
                 images[f"plan_search_{_file_part(figure_name)}"] = (
                     _png(search), f"{figure_name} of each configuration simulated at the planning load, beside the "
                                   f"theory curve; the dotted line marks the choice.")
-        curve_figure = study.plot_figure("curve")
-        margin = plot_margin(result, curve_figure)
+        shown = [t.figure for t in study.targets][:3] or [study.plot_figure("curve")]
+        margin = plot_margin(result, shown)
         if margin is not None:
-            images["plan_margin"] = (_png(margin), f"{curve_figure} of the chosen configuration as the load rises; the "
-                                     f"diamond marks the knee, the highest load that still meets every target.")
+            images["plan_margin"] = (_png(margin), f"{', '.join(shown)} of the chosen configuration as the load rises; "
+                                     f"the diamond marks the knee, the highest load that still meets every target.")
         for name, (png, _) in images.items():
             written.append(atomic_write(out_dir / f"{name}.png", png))
     written.append(atomic_write(out_dir / "plan_report.html", render_plan_html(result, images).encode("utf-8")))

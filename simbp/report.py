@@ -41,10 +41,13 @@ def headline_figures(summary: dict[str, Any]) -> list[tuple[str, str]]:
     first = summary.get("first_crash_s")
     return [
         ("produced", f"{summary['produced']:,}"),
+        *([("of which retries", f"{summary['retries']:,}")] if summary.get("retries") else []),
         ("consumed", f"{summary['consumed']:,}"),
         ("dropped", f"{summary['dropped']:,}"),
         ("timed out", f"{summary['timed_out']:,}"),
         ("lost in crash", f"{summary['lost_in_crash']:,}"),
+        *[(label, f"{summary[key]:,}") for key, label in (("discarded", "discarded on purpose"), ("failed", "failed downstream"))
+          if summary.get(key)],
         ("in flight at end", f"{summary['in_flight_at_end']:,}"),
         ("loss ratio", f"{summary['loss_ratio']:.3%}"),
         ("p99 latency", format_duration(p99) if p99 is not None else "n/a"),
@@ -111,7 +114,8 @@ img {{ max-width: 100%; }} .expect.ok {{ color: #2ca02c; }} .expect.bad {{ color
 {expectation}
 <div class="figures">{figures}</div>
 <p>Simulated {format_duration(summary['duration_s'])} with seed {summary['seed']} in {mode} mode.
-Conservation: produced = consumed + dropped + timed out + lost in crash + in flight at end.
+Conservation: produced = consumed + dropped + timed out + lost in crash + in flight at end
+(+ discarded on purpose + failed downstream, where a scenario has them).
 Latency quantiles are within {summary.get('latency_relative_error', 0.01):.0%} (relative).</p>
 {plots}
 <h3>Components</h3>

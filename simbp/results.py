@@ -130,7 +130,7 @@ def build_results(model: "Model") -> Results:
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "seed": model.seed,
-        "mode": "exact",
+        "mode": getattr(model, "mode", "exact"),  # "fast" for simbp.fast.FastModel
         "duration_s": now,
         "warmup_s": scenario.warmup,
         "produced": produced,
@@ -163,7 +163,8 @@ def build_results(model: "Model") -> Results:
         summary["expected_verdict"] = scenario.expect.verdict
         summary["expectation_met"] = verdict == scenario.expect.verdict
     events = _events(model)
-    return Results(scenario=scenario, seed=model.seed, summary=summary, timeseries=timeseries, events=events)
+    return Results(scenario=scenario, seed=model.seed, summary=summary, timeseries=timeseries, events=events,
+                   mode=summary["mode"])
 
 
 def _events(model: "Model") -> pd.DataFrame:
@@ -221,8 +222,10 @@ def verdict_for(summary: dict[str, Any], timeseries: pd.DataFrame, scenario: "Sc
             f"while consumers ran at {_busiest(summary):.0%} utilisation."
         )
     if summary["producer_blocked_fraction"] > BLOCKED_THRESHOLD:
+        paused = any(c.get("pauses") for c in summary["components"].values() if c["kind"] == "producer")
+        where = "paused on write() returning false until 'drain'" if paused else "blocked on a full buffer"
         return "blocking", (
-            f"producers spent {summary['producer_blocked_fraction']:.1%} of the time blocked on a full buffer, so "
+            f"producers spent {summary['producer_blocked_fraction']:.1%} of the time {where}, so "
             f"the load upstream was slowed down (consumers at {_busiest(summary):.0%} utilisation)."
         )
     items_per_s, bytes_per_s = growth_rate(timeseries)

@@ -46,7 +46,6 @@ class Autoscaler:
         self.last_change = float("-inf")
         self.events: list[dict[str, Any]] = []
         self.changes: list[dict[str, Any]] = []
-        self.capped = False
 
     def start(self) -> None:
         self._arm()
@@ -69,8 +68,6 @@ class Autoscaler:
         spec = self.spec
         if lag >= spec.scale_up_lag:
             if size >= self.maximum:
-                if self.cap is not None and spec.max > self.cap and size >= self.cap:
-                    self.capped = True
                 return
             target = min(size + spec.step, self.maximum)
             self.events.append({"time_s": now, "event": "scale_up_requested", "component": self.name,

@@ -332,8 +332,15 @@ class UpstreamProducer:
             entry["priority"] = self.spec.priority
         for operator in self.operators:
             by[operator.kind] = by.get(operator.kind, 0) + operator.discarded
-        if self.operators:
-            entry["operators"] = [operator.stats() for operator in self.operators]
+        if self.operators:  # keyed by the RxJS name (a repeated one gets _2, _3 …), in pipe order
+            stages: dict[str, Any] = {}
+            for operator in self.operators:
+                key, n = operator.kind, 1
+                while key in stages:
+                    n += 1
+                    key = f"{operator.kind}_{n}"
+                stages[key] = operator.stats()
+            entry["operators"] = stages
         entry["discarded_by"] = by
         if self.retry is not None:
             entry["retries"] = self.retries

@@ -14,7 +14,6 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from simbp.scenario import VERDICTS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -87,20 +86,20 @@ consumers:
 
 @pytest.fixture
 def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scenario library of the small scenarios above; the app opens `quickstart.yaml` first."""
     for name, text in (("quickstart.yaml", QUICKSTART), ("overload.yaml", OVERLOAD), ("bursts.yaml", BURSTS)):
         (tmp_path / name).write_text(text)
     monkeypatch.setenv("SIMBP_SCENARIOS", str(tmp_path))
     return tmp_path
 
 
-def start(scenario: str | None = None) -> AppTest:
+def start(library: Path, scenario: str | None = None) -> AppTest:
+    """The app opened on one scenario (written as the library's quickstart, which opens first)."""
+    if scenario is not None:
+        (library / "quickstart.yaml").write_text((library / scenario).read_text())
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     assert not at.exception, at.exception
-    if scenario is not None:
-        chooser = at.sidebar.selectbox[0]
-        chooser.select_index(list(chooser.options).index(scenario)).run()
-        assert not at.exception, at.exception
     return at
 
 
@@ -134,42 +133,43 @@ def element_types(at: AppTest) -> list[str]:
 
 
 def test_first_page_shows_the_description_verdict_metrics_plots_and_downloads(library: Path) -> None:
-    at = start()
+    at = start(library)
     assert at.subheader[0].value == "small_quickstart"
     assert any("Two workers at about 75% busy" in m.value for m in at.markdown)
     assert metric(at, "verdict") == "healthy"
     assert any(m.value.startswith("### Verdict: :green[healthy]") for m in at.markdown)
     assert count(metric(at, "produced")) == pytest.approx(300 * 20, rel=0.1)
     assert metric(at, "dropped") == "0"
-    types = element_types(at)
-    assert types.count("image") == 5  # lag, loss, memory, latency, blocked via st.pyplot
+    assert element_types(at).count("image") == 5  # the library's lag, loss, memory, latency and blocked plots
     assert [b.label for b in at.download_button] == ["Download the scenario (YAML)", "Download the time series (CSV)",
                                                      "Download the summary (JSON)"]
     assert not at.error
 
 
-def test_raising_workers_changes_the_verdict(library: Path) -> None:
-    at = start("overload.yaml")
+def test_workers_and_service_time_change_the_verdict(library: Path) -> None:
+    at = start(library, "overload.yaml")
     assert metric(at, "verdict") == "dropping"
     assert count(metric(at, "dropped")) > 500
     knob(at, "slider", "consumers.workers.workers").set_value(3).run()
     assert metric(at, "verdict") == "healthy"
     assert metric(at, "dropped") == "0"
+    knob(at, "slider", "consumers.workers.workers").set_value(1)
+    knob(at, "slider", "consumers.workers.service").set_value(2.0).run()  # one worker, 2 ms: 500/s against 300/s
+    assert metric(at, "verdict") == "healthy"
 
 
 def test_load_multiplier_and_rate_push_a_healthy_system_over(library: Path) -> None:
-    at = start()
+    at = start(library)
     knob(at, "slider", "load_multiplier").set_value(2.0).run()
     assert metric(at, "verdict") == "dropping"
-    knob(at, "slider", "load_multiplier").set_value(1.0).run()
-    assert metric(at, "verdict") == "healthy"
+    knob(at, "slider", "load_multiplier").set_value(1.0)
     knob(at, "slider", "producers.web.arrivals.rate").set_value(600.0).run()
     assert metric(at, "verdict") == "dropping"
     assert count(metric(at, "produced")) == pytest.approx(600 * 20, rel=0.1)
 
 
 def test_policy_memory_and_capacity_controls(library: Path) -> None:
-    at = start("overload.yaml")
+    at = start(library, "overload.yaml")
     knob(at, "selectbox", "buffers.queue.policy").set_value("unbounded").run()
     assert metric(at, "verdict") == "crashed"
     assert knob(at, "number_input", "buffers.queue.capacity").disabled
@@ -184,25 +184,18 @@ def test_policy_memory_and_capacity_controls(library: Path) -> None:
     assert metric(at, "producers blocked") == "0.0%"
 
 
-def test_service_time_control(library: Path) -> None:
-    at = start("overload.yaml")
-    knob(at, "slider", "consumers.workers.service").set_value(2.0).run()
-    assert metric(at, "verdict") == "healthy"
-    assert metric(at, "dropped") == "0"
-
-
 def test_burst_shape_controls(library: Path) -> None:
-    at = start("bursts.yaml")
+    at = start(library, "bursts.yaml")
     assert metric(at, "verdict") == "dropping"
     knob(at, "slider", "producers.campaigns.arrivals.on.rate").set_value(300.0).run()
     assert metric(at, "verdict") == "healthy" and metric(at, "dropped") == "0"
-    knob(at, "slider", "producers.campaigns.arrivals.on.duration").set_value(8.0).run()
+    knob(at, "slider", "producers.campaigns.arrivals.on.duration").set_value(8.0)
     knob(at, "slider", "producers.campaigns.arrivals.on.rate").set_value(900.0).run()
     assert count(metric(at, "dropped")) > 1000
 
 
 def test_duration_and_seed_controls(library: Path) -> None:
-    at = start()
+    at = start(library)
     produced = count(metric(at, "produced"))
     knob(at, "slider", "duration").set_value(10.0).run()
     assert count(metric(at, "produced")) == pytest.approx(produced / 2, rel=0.1)
@@ -213,7 +206,7 @@ def test_duration_and_seed_controls(library: Path) -> None:
 
 
 def test_compare_view_shows_four_policies_side_by_side(library: Path) -> None:
-    at = start("overload.yaml")
+    at = start(library, "overload.yaml")
     at.radio[0].set_value("Compare policies").run()
     assert not at.exception, at.exception
     assert [m.value for m in at.metric if m.label == "verdict"] == ["dropping", "dropping", "blocking", "crashed"]
@@ -229,7 +222,7 @@ def test_compare_view_shows_four_policies_side_by_side(library: Path) -> None:
 
 
 def test_broken_yaml_shows_an_error_with_the_line(library: Path) -> None:
-    at = start()
+    at = start(library)
     broken = QUICKSTART.replace("workers: 2", "workers: 0")
     line = broken.splitlines().index("    workers: 0") + 1
     at.text_area[0].set_value(broken).run()
@@ -243,7 +236,7 @@ def test_broken_yaml_shows_an_error_with_the_line(library: Path) -> None:
 
 
 def test_editing_the_yaml_reruns_with_the_edit(library: Path) -> None:
-    at = start()
+    at = start(library)
     at.text_area[0].set_value(QUICKSTART.replace("workers: 2", "workers: 1").replace("name: small_quickstart", "name: edited")).run()
     assert at.subheader[0].value == "edited"
     assert knob(at, "slider", "consumers.workers.workers").value == 1  # controls start from the edited text
@@ -251,7 +244,10 @@ def test_editing_the_yaml_reruns_with_the_edit(library: Path) -> None:
 
 
 def test_choosing_and_uploading_scenarios(library: Path) -> None:
-    at = start("bursts.yaml")
+    at = start(library)
+    chooser = at.sidebar.selectbox[0]
+    assert list(chooser.options) == ["bursts.yaml", "overload.yaml", "quickstart.yaml"]
+    chooser.select_index(0).run()
     assert at.subheader[0].value == "bursts"
     assert any(m.value.startswith("Bursts of 600 a second") for m in at.markdown)
     at.sidebar.radio[0].set_value("Upload a file").run()
@@ -263,10 +259,25 @@ def test_choosing_and_uploading_scenarios(library: Path) -> None:
     assert "bad.yaml" in at.error[0].value and "line 2, duration:" in at.error[0].value
 
 
-def test_the_real_library_opens_on_the_quickstart() -> None:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
+def test_capacity_view_runs_a_sweep_and_recommends_the_fewest_workers(library: Path) -> None:
+    at = start(library, "overload.yaml")
+    at.radio[0].set_value("Capacity").run()
     assert not at.exception, at.exception
-    assert at.subheader[0].value == "quickstart"
-    assert metric(at, "verdict") in VERDICTS
-    assert knob(at, "slider", "consumers.workers.workers").value == 4
+    assert at.selectbox[0].value.key == "consumers.workers.workers"  # workers are offered first
+    assert not at.dataframe  # nothing runs before the button
+    at.text_input[0].set_value("1, 2, 3")
+    at.text_input[1].set_value("1, 1.5")
+    at.number_input[0].set_value(1.0)  # loss at most 1%
+    at.slider[0].set_value(2)  # replications
+    at.number_input[2].set_value(10.0).run()  # 10 s per run
+    assert any("3 values × 2 loads × 2 replications = 12 simulations" in c.value for c in at.caption)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    lines = [m.value for m in at.markdown if m.value.startswith("- At ")]
+    assert lines[0].startswith("- At 1× load: **consumers.workers.workers = 2**")
+    assert lines[1].startswith("- At 1.5× load: **consumers.workers.workers = 3**")
+    table = at.dataframe[0].value
+    assert len(table) == 6 and list(table["passed"]) == [False, False, True, False, True, True]
+    assert element_types(at).count("image") == 2  # heatmaps of loss and p99
+    at.text_input[0].set_value("1, two").run()
+    assert "'two' is not a number" in at.error[0].value

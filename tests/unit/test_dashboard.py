@@ -303,3 +303,51 @@ def test_importing_simbp_and_the_dashboard_loads_no_streamlit() -> None:
             "print('streamlit' in sys.modules, 'matplotlib' in sys.modules)")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert output.split() == ["False", "False"]
+
+
+def test_compare_leaves_out_policies_the_scenario_does_not_allow() -> None:
+    text = (ROOT / "scenarios" / "node_pipe.yaml").read_text()
+    buffer = dashboard.load_text(text, base_dir=ROOT / "scenarios").buffers[0].name
+    valid, invalid = dashboard.split_valid(dashboard.policy_variants(text, buffer), base_dir=ROOT / "scenarios")
+    assert list(valid) == ["unbounded"]  # a Node.js writable never refuses a chunk
+    assert set(invalid) == {"drop_newest", "drop_oldest", "block"}
+    assert all(lines and lines[0].startswith("line ") and "high_water_mark" in lines[0] for lines in invalid.values())
+
+
+# --------------------------------------------------------------------------- capacity
+def test_sizing_knobs_put_workers_first_and_skip_unbounded_capacities() -> None:
+    knobs = dashboard.derive_knobs(dashboard.load_text(OVERLOAD))
+    assert [k.key for k in dashboard.sizing_knobs(knobs)] == ["consumers.workers.workers", "buffers.queue.capacity"]
+    unbounded = dashboard.sizing_knobs(knobs, {"buffers.queue.policy": "unbounded"})
+    assert [k.key for k in unbounded] == ["consumers.workers.workers"]
+    kafka = dashboard.derive_knobs(dashboard.load_text((ROOT / "scenarios" / "kafka_3_consumers_6_partitions.yaml").read_text()))
+    assert [k.key for k in dashboard.sizing_knobs(kafka)] == ["consumer_groups.billing.consumers", "topics.orders.partitions"]
+
+
+def test_number_lists_are_read_or_refused_with_the_entry() -> None:
+    assert dashboard.parse_number_list("1, 2,3;3", int) == (1, 2, 3)
+    assert dashboard.parse_number_list("0.5, 1.5") == (0.5, 1.5)
+    assert dashboard.default_size_values(4) == (2, 4, 8, 12)
+    for text, kind, message in (("1, two", int, "'two' is not a number"), ("1.5", int, "not a whole number"),
+                                ("0", float, "above zero"), (" ", float, "at least one")):
+        with pytest.raises(ValueError, match=message):
+            dashboard.parse_number_list(text, kind)
+
+
+def test_capacity_sweep_finds_the_fewest_workers_per_load() -> None:
+    question = dashboard.CapacityQuestion("consumers.workers.workers", (1, 2, 3), (1.0, 1.5), max_loss_ratio=0.01,
+                                          max_p99_s=1.0, replications=2, duration_s=10.0)
+    spec = dashboard.capacity_spec(question)
+    assert "consumers.workers.workers:" in spec and "loss_ratio:" in spec and "latency_s.p99:" in spec
+    seen: list[float] = []
+    result = dashboard.run_capacity_sweep(OVERLOAD, question, progress=seen.append)
+    assert seen[-1] == pytest.approx(1.0) and len(seen) == 3 * 2 * 2
+    # 300/s (450/s at 1.5×) against 200/s per worker: two workers at 1×, three at 1.5×
+    lines = dashboard.capacity_recommendations(result)
+    assert lines[0].startswith("At 1× load: **consumers.workers.workers = 2**")
+    assert lines[1].startswith("At 1.5× load: **consumers.workers.workers = 3**")
+    table = dashboard.capacity_table(result)
+    assert len(table) == 6 and set(table["replications"]) == {2}
+    one_worker = table[table["consumers.workers.workers"] == 1]
+    assert not one_worker["passed"].any() and (one_worker["loss_ratio.mean"] > 0.2).all()
+    assert [name for name, png in dashboard.capacity_figures(result)] == ["loss_ratio", "latency_s.p99"]
