@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import traceback
-from pathlib import Path
 from typing import Any, Callable
 
 import streamlit as st
@@ -154,7 +153,7 @@ if source == "Library":
         st.warning(f"No scenario files in {folder}.")
         st.stop()
     choice = side.selectbox("library scenario", range(len(entries)), index=dashboard.default_library_index(entries),
-                            format_func=lambda i: entries[i].file)
+                            format_func=lambda i: entries[i].file + ("  (has problems)" if entries[i].problem else ""))
     entry = entries[choice]
     base_text = entry.path.read_text(encoding="utf-8")
     label, base_dir = entry.file, str(entry.path.parent)
@@ -198,7 +197,9 @@ for knob in knobs:
     disabled = knob.action == "capacity" and values.get(knob.key.rsplit(".", 1)[0] + ".policy") == "unbounded"
     values[knob.key] = knob_widget(side, knob, f"{prefix}:{knob.key}", disabled)
 modes = dashboard.run_modes()
-mode = side.selectbox("simulation mode", modes) if len(modes) > 1 else "exact"
+mode = side.selectbox("simulation mode", modes, help="exact: every message simulated; fast: message counts per "
+                      "small step of time, for production-sized runs; auto: fast only for very large runs "
+                      "(see docs/performance.md)") if len(modes) > 1 else modes[0]
 
 try:
     whatif_text = dashboard.apply_knobs(text, knobs, values)
@@ -217,6 +218,8 @@ if view == "What-if":
     summary = results.summary
     verdict_block(summary)
     metric_rows(summary)
+    ran = f"Simulated {format_duration(summary['duration_s'])} with seed {summary['seed']} in {summary.get('mode', 'exact')} mode"
+    st.caption(ran + (f": {summary['mode_reason']}." if summary.get("mode_reason") else "."))
     names = dashboard.plot_names()
     for start in range(0, len(names), 2):
         columns = st.columns(2)
@@ -272,15 +275,15 @@ elif view == "Compare policies":
                 continue
             result = runs[policy]
             summary = result.summary
-            verdict = summary["verdict"]
-            st.markdown(f"**:{VERDICT_COLOURS.get(verdict, 'gray')}[{verdict.replace('_', ' ')}]**")
-            st.metric("verdict", verdict)
-            st.metric("loss", f"{summary['loss_ratio']:.2%}")
-            st.metric("peak memory", format_bytes(summary["peak_memory_bytes"]))
+            st.metric("verdict", summary["verdict"])
+            left, right = st.columns(2)
             p99 = (summary.get("latency_s") or {}).get("p99")
-            st.metric("p99 latency", format_duration(p99) if p99 is not None else "n/a")
-            st.metric("producers blocked", f"{summary['producer_blocked_fraction']:.1%}")
-            st.metric("crashes", f"{summary['crashes']:,}")
+            left.metric("loss", f"{summary['loss_ratio']:.2%}")
+            right.metric("peak memory", format_bytes(summary["peak_memory_bytes"]))
+            left.metric("p99 latency", format_duration(p99) if p99 is not None else "n/a")
+            right.metric("producers blocked", f"{summary['producer_blocked_fraction']:.1%}")
+            left.metric("crashes", f"{summary['crashes']:,}")
+            right.metric("dropped", f"{summary['dropped']:,}")
             for name in ("lag", "memory"):
                 st.image(plot_png(valid[policy], seed, base_dir, label, mode, name, small=True), width="stretch")
             with st.expander("why"):
@@ -322,7 +325,7 @@ elif view == "Capacity":
             size_path=size.key, size_values=dashboard.parse_number_list(size_text, int),
             loads=dashboard.parse_number_list(loads_text), max_loss_ratio=max_loss / 100,
             max_p99_s=max_p99 if max_p99 > 0 else None, replications=int(replications), duration_s=float(run_length),
-            seed=seed)
+            seed=seed, mode=mode if len(modes) > 1 else None)
     except ValueError as error:
         st.error(f"Cannot read the values: {error}")
         st.stop()

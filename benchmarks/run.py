@@ -106,6 +106,16 @@ consumers:
              note="no Kafka component yet: modelled as 12 unbounded buffers (partitions), each fed by a Poisson "
                   "producer at 1/12 of the topic's rate (random partitioning) and read by one single-worker "
                   "consumer (the group's member for that partition)"),
+        Case("kafka_topic_12_partitions", "the same load on simbp's Kafka component: a topic of 12 partitions, a group of 12 consumers",
+             """
+name: kafka_topic_12_partitions
+duration: 25
+producers: [{name: source, to: events, arrivals: {process: poisson, rate: 12000}, key: {strategy: round_robin}}]
+topics: [{name: events, partitions: 12}]
+consumer_groups: [{name: readers, topic: events, consumers: 12, processing: {dist: exponential, mean: 0.0008}}]
+""", [Queue(1000, [Stage(1, 0.0008, None, "drop")]) for _ in range(12)], 25, modes=("exact",),
+             note="Kafka component (topics, consumer_groups): exact mode only, fast mode does not model it; "
+                  "the baseline is the same 12 independent queues as above"),
         Case("million_messages", "M/M/4/K at rho=0.9, capacity 1000, drop_newest: 1,000,000 messages",
              """
 name: million_messages
@@ -174,9 +184,8 @@ def child(name: str, mode: str) -> None:
     """Run one scenario once in this fresh process and print its memory figures as JSON."""
     case = next(c for c in cases() if c.name == name)
     scenario = simbp.load_scenario(case.yaml)
-    import numpy  # noqa: F401  (counted in the start-up RSS, as simbp imports it)
-    import pandas  # noqa: F401
-
+    # warm up on one simulated second, so that modules imported on first use are not counted
+    _run_simbp(scenario.with_changes({"duration": min(1.0, scenario.duration), "sample_interval": None}), mode)
     start = _rss_kib()
     began = time.perf_counter()
     results = _run_simbp(scenario, mode)
@@ -266,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="alternating repeats per scenario (medians)")
     parser.add_argument("--quick", action="store_true", help="one repeat, no memory subprocesses")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory subprocesses (no timing)")
     parser.add_argument("--modes", nargs="*", help="restrict to these modes (exact, fast)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -287,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             if not case.modes:
                 continue
         print(f"\n# {case.name}: {case.what}" + (f"\n  note: {case.note}" if case.note else ""), flush=True)
+        if args.memory_only:
+            case.memory_only = True
         case_rows = measure(case, repeats, memory)
         print_table(case_rows)
         rows += case_rows

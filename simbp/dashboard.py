@@ -476,20 +476,26 @@ def _dump(data: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- running
 def run_modes() -> tuple[str, ...]:
-    """Simulation modes `simbp.run` accepts (just `exact` until a fast mode exists)."""
+    """Simulation modes `simbp.run` accepts, its default first (just `exact` where it has no modes)."""
     from . import run
 
-    if "mode" not in inspect.signature(run).parameters:
+    parameter = inspect.signature(run).parameters.get("mode")
+    if parameter is None:
         return ("exact",)
-    for module_name in ("simbp.fast", "simbp.engine"):
+    modes: tuple[str, ...] = ()
+    for module_name in ("simbp.limits", "simbp.fast", "simbp.engine"):
         try:
             module = __import__(module_name, fromlist=["MODES"])
         except ImportError:
             continue
-        modes = getattr(module, "MODES", None)
-        if modes:
-            return tuple(str(m) for m in modes)
-    return ("exact",)
+        if getattr(module, "MODES", None):
+            modes = tuple(str(m) for m in module.MODES)
+            break
+    default = parameter.default if isinstance(parameter.default, str) else None
+    if default and default not in modes:
+        modes = (default, *modes)
+    ordered = tuple(dict.fromkeys([*([default] if default else []), *modes]))
+    return ordered or ("exact",)
 
 
 def run_text(text: str, seed: int | None = None, *, base_dir: Path | str | None = None, label: str = "<scenario>",
@@ -498,7 +504,7 @@ def run_text(text: str, seed: int | None = None, *, base_dir: Path | str | None 
     from . import run
 
     scenario = load_text(text, label=label, base_dir=base_dir)
-    if mode is not None and mode != "exact":
+    if mode is not None and "mode" in inspect.signature(run).parameters:
         return run(scenario, seed, progress=progress, mode=mode)  # type: ignore[call-arg]
     return run(scenario, seed, progress=progress)
 
@@ -635,6 +641,7 @@ class CapacityQuestion:
     replications: int = 3
     duration_s: float = 60.0
     seed: int = 1
+    mode: str | None = None
 
 
 def capacity_available() -> bool:
@@ -712,6 +719,8 @@ def capacity_spec(question: CapacityQuestion, base_file: str = "base.yaml") -> s
         "judge": "upper_bound" if question.replications >= 2 else "mean",
         "cost": [question.size_path],
     }
+    if question.mode is not None:
+        spec["mode"] = question.mode
     if targets:
         figure = "loss_ratio" if "loss_ratio" in targets else "latency_s.p99"
         spec["report"] = {"heatmap": figure, "curve": "latency_s.p99" if "latency_s.p99" in targets else figure}

@@ -186,7 +186,7 @@ class DaskExecutor(_ContextManager):
             self._client = Client(self._cluster)
             self.description = f"a local Dask cluster of {workers} workers"
         else:
-            self._client = Client(address)
+            self._client = Client(address, timeout="10s")
             self.description = f"the Dask cluster at {address}"
         self.jobs = max(1, sum(self._client.nthreads().values()))
 

@@ -57,7 +57,7 @@ from .scenario import (
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum",
            "MAX_QUANTA", "SERVICE_FRACTION", "REPRESENTATIVES"]
 
-MAX_QUANTA = 200_000  # quanta per run at most: bounds the run time whatever the message count
+MAX_QUANTA = 100_000  # quanta per run at most: bounds the run time whatever the message count
 SERVICE_FRACTION = 0.25  # a quantum need not be shorter than this fraction of the shortest mean service
 REPRESENTATIVES = 8  # latency values per cohort slice given to the sketch (weighted)
 COHORT_RESOLUTION = 256  # a queue keeps about this many cohorts over its age (latency error ~ age/512)
@@ -122,7 +122,7 @@ def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     fine = SERVICE_FRACTION * min(means) if means else scenario.duration
     quantum = max(scenario.duration / max_quanta, fine)
     interval = scenario.effective_sample_interval
-    per_sample = max(1, math.ceil(interval / quantum - 1e-9))
+    per_sample = max(1, math.floor(interval / quantum + 1e-9))
     return interval / per_sample
 
 

@@ -398,6 +398,10 @@ def _short(path: str) -> str:
 
 
 def _display(value: Any) -> str:
+    if isinstance(value, dict):
+        if value.get("dist") == "constant" and "value" in value:
+            return _display(value["value"])
+        return json.dumps({k: v for k, v in value.items() if v is not None}, separators=(",", ":"))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -925,8 +929,8 @@ def _parquet_safe(frame: "pd.DataFrame") -> "pd.DataFrame":
     for column in frame.columns:
         if frame[column].dtype == object:
             kinds = {type(v) for v in frame[column].dropna()}
-            if len(kinds) > 1:
-                frame[column] = frame[column].map(lambda v: v if v is None else str(v))
+            if len(kinds) > 1 or kinds & {dict, list}:
+                frame[column] = frame[column].map(lambda v: v if v is None else _display(v))
     return frame
 
 
@@ -1101,6 +1105,9 @@ def theory_prediction(scenario: Scenario) -> TheoryPrediction | str:
     from . import theory
     from .scenario import PoissonArrivals, TraceArrivals, _Exponential
 
+    beyond = _beyond_core(scenario)
+    if beyond:
+        return f"theory here covers producers, one buffer and one consumer group; it does not model {', '.join(beyond)}"
     if len(scenario.consumers) != 1 or len(scenario.buffers) != 1:
         return "theory covers one buffer drained by one consumer group; this scenario is a pipeline"
     group = scenario.consumers[0]
@@ -1156,6 +1163,38 @@ def theory_prediction(scenario: Scenario) -> TheoryPrediction | str:
     if capacity is None and rate >= workers * service_rate:
         notes.append("unstable: arrivals reach or exceed what the workers can serve, so the backlog grows without end")
     return TheoryPrediction(model, exact, notes, rate, service_rate, workers, capacity, figures)
+
+
+_CORE_FIELDS = {
+    "Scenario": {"name", "description", "duration", "seed", "sample_interval", "warmup", "load_multiplier", "memory",
+                 "producers", "buffers", "consumers", "expect"},
+    "ProducerSpec": {"name", "to", "arrivals", "size", "start", "stop"},
+    "BufferSpec": {"name", "capacity", "policy", "block_timeout"},
+    "ConsumerSpec": {"name", "from_", "workers", "service", "to", "batch"},
+}
+
+
+def _beyond_core(scenario: Scenario) -> list[str]:
+    """Fields set away from their defaults that the queueing formulas know nothing about
+    (Kafka topics, retries, autoscaling, …): with any of them, theory is not offered."""
+    found: list[str] = []
+
+    def check(model: Any, where: str) -> None:
+        core = _CORE_FIELDS.get(type(model).__name__)
+        if core is None:
+            return
+        for name, info in type(model).model_fields.items():
+            if name in core:
+                continue
+            value = getattr(model, name)
+            if value != info.get_default(call_default_factory=True):
+                found.append(f"{where}{info.alias or name}")
+
+    check(scenario, "")
+    for group in ("producers", "buffers", "consumers"):
+        for item in getattr(scenario, group):
+            check(item, f"{group}.{item.name}.")
+    return found
 
 
 @dataclass
@@ -1321,7 +1360,8 @@ class _Planner:
         return known[high], cheaper
 
     def _failed_with(self, path: str, value: Any) -> list[PointResult]:
-        return [r for r in self.evaluator.order if r.point.changes.get(path) == value and not r.passed
+        resolved = get_path(self.study.base.with_changes({path: value}).model_dump(by_alias=True), path)
+        return [r for r in self.evaluator.order if r.point.changes.get(path) == resolved and not r.passed
                 and self.phase.get(r.point.index) == "search"]
 
     def margin(self, chosen: PointResult) -> Margin:

@@ -208,10 +208,15 @@ def plot_load_curve(result: "SweepResult", figure_name: str) -> "Figure | None":
     for r in result.results:
         lines.setdefault(tuple(r.point.changes.get(p) for p in groups), []).append(r)
     colours = itertools.cycle(["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"])
+    levels = sorted({r.point.changes[x_path] for r in result.results}, key=_sort_key)
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
+    position = (lambda v: float(v)) if numeric else (lambda v: float(levels.index(v)))
+    if not numeric:  # words (a policy, say): one tick per value
+        axes.set_xticks(range(len(levels)), [_display(v) for v in levels])
     knee_label = False
     for key in sorted(lines, key=lambda t: tuple(map(_sort_key, t))):
         members = sorted(lines[key], key=lambda r: _sort_key(r.point.changes[x_path]))
-        x = np.array([float(r.point.changes[x_path]) for r in members])
+        x = np.array([position(r.point.changes[x_path]) for r in members])
         estimates = [r.estimates.get(figure_name) for r in members]
         mean = np.array([e.mean if e else math.nan for e in estimates])
         low = np.array([e.low if e else math.nan for e in estimates])
@@ -226,7 +231,8 @@ def plot_load_curve(result: "SweepResult", figure_name: str) -> "Figure | None":
             axes.plot([x[knee]], [mean[knee]], marker="D", markersize=10, markerfacecolor="none", markeredgecolor="black",
                       markeredgewidth=1.5, label="knee (last load meeting the target)" if passes and not knee_label else
                       ("knee" if not knee_label else None))
-            axes.annotate(f"{_display(float(x[knee]))}×" if x_path == "load_multiplier" else _display(float(x[knee])),
+            axes.annotate(f"{_display(float(x[knee]))}×" if x_path == "load_multiplier"
+                          else _display(members[knee].point.changes[x_path]),
                           (x[knee], mean[knee]), textcoords="offset points", xytext=(6, 8), fontsize=8)
             knee_label = True
     if target is not None:
@@ -250,9 +256,7 @@ def _short(path: str) -> str:
 def plot_plan_search(result: "PlanResult", figure_name: str) -> "Figure | None":
     """The search at the planning load: simulated configurations (mean and 95% interval, green
     pass / red fail) against the first search field, with the theory prediction beside them."""
-    import numpy as np
-
-    from .planning import TheoryPrediction, format_figure, theory_prediction
+    from .planning import TheoryPrediction, theory_prediction
 
     study = result.study
     path = study.search[0][0]

@@ -68,6 +68,14 @@ def plot_lag(results: "Results") -> Figure:
     columns = [c for c in frame.columns if c.endswith(".depth") or (c.endswith(".lag") and c.count(".") == 1)]
     for column in columns:
         axes.plot(x, frame[column].to_numpy(dtype=float), label=column.rsplit(".", 1)[0] + (" (lag)" if column.endswith(".lag") else ""))
+    partitions = [c for c in frame.columns if c.endswith(".lag") and c.count(".") == 2 and ".p" in c]
+    if 0 < len(partitions) <= 24:  # per-partition lag, thin, so a hot partition stands out
+        hottest = max(partitions, key=lambda c: float(frame[c].max()))
+        for index, column in enumerate(partitions):
+            is_hot = column == hottest and len(partitions) > 1
+            axes.plot(x, frame[column].to_numpy(dtype=float), linewidth=2 if is_hot else 0.8, alpha=0.9, zorder=3 if is_hot else 1,
+                      linestyle=":" if is_hot else "-", color="#d62728" if is_hot else "#999999",
+                      label=f"{column[:-4]} (hottest partition)" if is_hot else ("other partitions" if index == 0 else None))
     for component in results.summary.get("components", {}).values():
         capacity = component.get("capacity") if component.get("kind") == "buffer" else None
         if capacity:

@@ -41,6 +41,7 @@ class WritableBuffer(Buffer):
         self.need_drain = False
         self.writes = 0
         self.writes_false = 0
+        self._largest = 0.0  # the largest chunk written: bounds what the readers can hold
         self.drains = 0
         self._drain: Any = None
         self._policy_put = self.put
@@ -58,7 +59,16 @@ class WritableBuffer(Buffer):
         code = self._policy_put(created, size)
         self.writes += 1
         if code == ACCEPTED:
-            ok = self.length() < self.high_water_mark
+            # fast path: even if every reader held a chunk (as large as the largest yet), below the mark
+            readers = 0
+            for group in self.readers:
+                readers += len(group.workers)
+            if self.counts_bytes:
+                if size > self._largest:
+                    self._largest = size
+                ok = self.bytes + readers * self._largest < self.high_water_mark or self.length() < self.high_water_mark
+            else:
+                ok = self.depth + readers < self.high_water_mark or self.length() < self.high_water_mark
             if not ok:
                 self.need_drain = True
                 self.writes_false += 1

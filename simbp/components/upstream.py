@@ -18,10 +18,10 @@ in_flight_at_end stays exact:
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
-from collections import deque
 
 from .buffer import ACCEPTED, DROPPED, WAITING, Buffer
 from .operators import Operator, build_chain
@@ -118,6 +118,11 @@ class UpstreamProducer:
         limiter = self.limiter
         operators = self.operators
         head = operators[0].push if operators else None
+        service = self.service
+        buffer = self.buffer
+        put = buffer.put
+        pauses = self.pauses
+        plain = self.shed_at is None and self.caller_timeout is None
         for created in self.times:
             if created >= stop:
                 if operators and stop > env._now:
@@ -145,10 +150,24 @@ class UpstreamProducer:
             if head is not None:
                 head(created, size)
                 continue
-            code = self._offer(created, size, 0, True)
+            if plain:  # the common case, inlined: no shedding, no caller timeout
+                if service.down:
+                    self.lost_in_crash += 1
+                    continue
+                code = put(created, size)
+                if code == ACCEPTED:
+                    service.hold(size)
+                elif code == DROPPED:
+                    self._dropped(size, 0)
+                    continue
+                elif self.per_request:
+                    self._wait_alone(created, size, 0)
+                    continue
+            else:
+                code = self._offer(created, size, 0, True)
             if code == WAITING and not self.per_request:  # blocking: producer — it waits, as in the core
                 yield from self._block(created, size)
-            elif code == ACCEPTED and self.pauses and not self.buffer.write_ok:
+            elif code == ACCEPTED and pauses and not buffer.write_ok:
                 self.pauses_made += 1
                 self._paused = True
                 self.blocked_since = env._now
@@ -181,13 +200,17 @@ class UpstreamProducer:
                 self._watch(created, attempt, size)
             self.service.hold(size)
         elif code == DROPPED:
-            if self.retry_on_drop and attempt < self.retry.max:  # type: ignore[union-attr]
-                self._schedule_retry(size, attempt)
-            else:
-                self.gave_up += 1
+            self._dropped(size, attempt)
         elif not (from_loop and not self.per_request):
             self._wait_alone(created, size, attempt)
         return code
+
+    def _dropped(self, size: float, attempt: int) -> None:
+        """The buffer dropped this attempt: retry it, or the caller has lost it."""
+        if self.retry_on_drop and attempt < self.retry.max:  # type: ignore[union-attr]
+            self._schedule_retry(size, attempt)
+        else:
+            self.gave_up += 1
 
     def _block(self, created: float, size: float) -> Any:
         """The core's blocking: the producer emits nothing until its item gets in or times out."""

@@ -203,6 +203,12 @@ def test_duration_and_seed_controls(library: Path) -> None:
     assert count(metric(at, "produced")) == produced  # same scenario and seed: the same result
     knob(at, "number_input", "seed").set_value(8).run()
     assert count(metric(at, "produced")) != produced
+    assert any(c.value.startswith("Simulated 20s with seed 8 in exact mode") for c in at.caption)
+    modes = [s for s in at.sidebar.selectbox if s.label == "simulation mode"]
+    if modes and "fast" in modes[0].options:
+        modes[0].set_value("fast").run()
+        assert any(c.value.startswith("Simulated 20s with seed 8 in fast mode") for c in at.caption)
+        assert metric(at, "verdict") == "healthy"
 
 
 def test_compare_view_shows_four_policies_side_by_side(library: Path) -> None:

@@ -92,7 +92,13 @@ def test_combinations_and_plan_search_are_checked(tmp_path: Path) -> None:
 
 
 def test_a_point_too_large_is_refused_up_front(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path, "fixed: {duration: 1000h}\n")
+    spec = write_spec(tmp_path, "mode: exact\nfixed: {duration: 1000h}\n")  # 180 million messages
     [(field, line, message)] = problems(spec)
-    assert field == "base" and "messages per replication" in message and "allow_large" in message
+    assert (field, line) == ("base", 2) and "180,000,000 messages" in message and "allow_large" in message
     assert load_study(spec, allow_large=True).points[0].scenario.duration == 3.6e6
+
+
+def test_an_unknown_mode(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, "mode: quick\n")
+    [(field, line, message)] = problems(spec)
+    assert (field, line) == ("mode", 3) and "exact" in message

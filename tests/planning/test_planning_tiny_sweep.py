@@ -166,3 +166,48 @@ def test_knee_rules() -> None:
     assert find_knee([1, 2, 3], [0, 0, 0], [True, True, True]) is None
     # without: the point farthest from the chord (a hockey stick bends at x = 3)
     assert find_knee([1, 2, 3, 4, 5], [1.0, 1.1, 1.2, 3.0, 5.0]) == 2
+
+
+def test_plan_over_values_with_units(folder: Path) -> None:
+    # one worker, an arrival every 250 ms: a service of 500 or 375 ms drops, 200 ms keeps up
+    (folder / "plan.yaml").write_text("""\
+name: clockwork_speed
+base: clockwork.yaml
+replications: {min: 2}
+targets:
+  loss_ratio: {max: 0}
+plan:
+  search:
+    consumers.workers.service: [500ms, 375ms, 200ms]   # slowest (cheapest) first
+  margin: {enabled: false}
+""")
+    with SerialExecutor() as executor:
+        result = plan(load_study(folder / "plan.yaml"), executor)
+    assert result.recommendation is not None
+    assert result.recommendation.point.changes["consumers.workers.service"]["value"] == 0.2
+    [cheaper] = result.cheaper_failed
+    assert cheaper.point.changes["consumers.workers.service"]["value"] == 0.375
+    assert cheaper.estimates["loss_ratio"].mean == 19 / 39
+    assert result.margin is None
+    assert list(result.table["consumers.workers.service"]) == ["0.5", "0.5", "0.375", "0.375", "0.2", "0.2"]
+    write_plan_report(result, folder / "out", plots=False)  # a column of distributions is stored as text
+    assert (folder / "out" / "plan_table.parquet").is_file()
+
+
+def test_plots_with_words_and_three_fields(folder: Path, tmp_path: Path) -> None:
+    (folder / "words.yaml").write_text("""\
+name: words
+base: noisy.yaml
+replications: {min: 2}
+vary:
+  buffers.queue.policy: [drop_newest, drop_oldest]
+  consumers.workers.workers: [2, 3]
+  buffers.queue.capacity: [5, 20]
+targets:
+  latency_s.p99: {max: 50ms}
+""")
+    with SerialExecutor() as executor:
+        result = sweep(load_study(folder / "words.yaml"), executor)
+    written = {p.name for p in write_sweep_report(result, tmp_path / "words")}
+    assert {"sweep_heatmap.png", "sweep_load.png"} <= written
+    assert len(result.table) == 16 and set(result.table["buffers.queue.policy"]) == {"drop_newest", "drop_oldest"}

@@ -276,4 +276,4 @@ def test_conservation_capacity_and_block_in_any_topology(data: dict[str, Any]) -
             assert buffer["dropped"] == 0
     for spec in data["consumers"]:
         group = components[spec["name"]]
-        assert 0.0 <= group["utilisation"] <= 1.0 + 1e-9
+        assert -1e-9 <= group["utilisation"] <= 1.0 + 1e-9  # busy time is a float difference

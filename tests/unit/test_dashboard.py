@@ -294,8 +294,19 @@ def test_series_columns_are_the_numeric_columns_that_exist() -> None:
     assert dashboard.series_columns(frame) == ["queue.depth", "orders.lag_s"]
 
 
-def test_run_modes_include_exact() -> None:
-    assert "exact" in dashboard.run_modes()
+def test_run_modes_start_with_the_default_and_each_runs() -> None:
+    import inspect
+
+    modes = dashboard.run_modes()
+    assert "exact" in modes
+    parameter = inspect.signature(simbp.run).parameters.get("mode")
+    if parameter is not None:
+        assert modes[0] == parameter.default
+    for mode in modes:
+        summary = dashboard.run_text(OVERLOAD, 3, mode=mode).summary
+        assert summary["verdict"] == "dropping"
+        if mode in ("exact", "fast"):
+            assert summary["mode"] == mode
 
 
 def test_importing_simbp_and_the_dashboard_loads_no_streamlit() -> None:

@@ -1,0 +1,83 @@
+"""Fast mode's error against exact mode on the scenario library, over several seeds.
+
+    python benchmarks/fast_error.py                      # every scenario fast mode can model, seeds 1-3
+    python benchmarks/fast_error.py --seeds 1 2 3 4 5 --quanta 20000 100000 --only quickstart
+
+For each scenario it runs exact mode and fast mode (at each `--quanta`: the most quanta per run)
+with the same seeds and prints the mean ± standard deviation over seeds of the figures the issue
+names: loss ratio, peak queue depth, p99 and mean latency, peak memory, time to the first crash,
+and the producers' blocked fraction. The two modes draw different random numbers, so compare the
+difference of the means with the seed-to-seed spread. The figures are in docs/performance.md; the
+tolerances tested in tests/test_fast_mode.py were set from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import simbp  # noqa: E402
+from simbp.engine import simulate  # noqa: E402
+from simbp.fast import MAX_QUANTA, choose_quantum, simulate_fast, unsupported  # noqa: E402
+from simbp.results import build_results  # noqa: E402
+
+FIGURES = ("loss_ratio", "peak_queue_depth", "p99_s", "mean_s", "peak_memory_bytes", "first_crash_s", "blocked_fraction")
+
+
+def figures(summary: dict[str, Any]) -> dict[str, float | None]:
+    return {"loss_ratio": summary["loss_ratio"], "peak_queue_depth": summary["peak_queue_depth"],
+            "p99_s": summary["latency_s"]["p99"], "mean_s": summary["latency_s"]["mean"],
+            "peak_memory_bytes": summary["peak_memory_bytes"], "first_crash_s": summary["first_crash_s"],
+            "blocked_fraction": summary["producer_blocked_fraction"]}
+
+
+def spread(values: list[float | None]) -> str:
+    present = [v for v in values if v is not None]
+    if not present:
+        return "-"
+    deviation = statistics.stdev(present) if len(present) > 1 else 0.0
+    return f"{statistics.mean(present):.4g} ±{deviation:.2g}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
+    parser.add_argument("--quanta", nargs="*", type=int, default=[MAX_QUANTA])
+    parser.add_argument("--only", nargs="*")
+    args = parser.parse_args(argv)
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        if args.only and path.stem not in args.only:
+            continue
+        scenario = simbp.load_scenario(path)
+        if unsupported(scenario):
+            continue
+        runs: dict[str, list[dict[str, Any]]] = {"exact": []}
+        seconds: dict[str, float] = {"exact": 0.0}
+        for seed in args.seeds:
+            began = time.perf_counter()
+            runs["exact"].append(figures(build_results(simulate(scenario, seed=seed)).summary))
+            seconds["exact"] += time.perf_counter() - began
+            for quanta in args.quanta:
+                key = f"fast {quanta // 1000}k"
+                began = time.perf_counter()
+                model = simulate_fast(scenario, seed=seed, quantum=choose_quantum(scenario, quanta))
+                runs.setdefault(key, []).append(figures(build_results(model).summary))
+                seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - began
+        timing = ", ".join(f"{key} {value / len(args.seeds):.1f} s" for key, value in seconds.items())
+        print(f"\n## {path.stem} (mean ± sd over seeds {args.seeds}; {timing} a run)")
+        print("| figure | " + " | ".join(runs) + " |")
+        print("|---|" + "---|" * len(runs))
+        for figure in FIGURES:
+            print(f"| {figure} | " + " | ".join(spread([r[figure] for r in rows]) for rows in runs.values()) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
