@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--duration", help='override the simulated time, e.g. "30s", "5m"')
     run.add_argument("--sample-interval", help='time-series sampling interval, e.g. "1s"')
+    run.add_argument("--mode", choices=("auto", "exact", "fast"), default="auto",
+                     help="exact: every message; fast: message counts per quantum (production-sized runs); "
+                          "auto (default): fast for large scenarios it can model, and says so")
     run.add_argument("--allow-large", action="store_true", help="run even when the estimated size is over the limit")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots (the report then has none)")
     run.add_argument("--check-expect", action="store_true", help="exit 1 when the scenario's `expect` does not hold")
@@ -128,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
     progress, close = _progress_bar(interactive)
     started = time.perf_counter()
     try:
-        results = simbp.run(scenario, seed=args.seed, progress=progress, allow_large=args.allow_large)
+        results = simbp.run(scenario, seed=args.seed, progress=progress, allow_large=args.allow_large, mode=args.mode)
     finally:
         close()
     elapsed = time.perf_counter() - started
@@ -140,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
         for label, value in headline_figures(summary):
             print(f"  {label:<{width}}  {value}")
         print(f"  {'mode':<{width}}  {summary.get('mode', 'exact')}, simulated in {elapsed:.2f}s")
+        if summary.get("mode") == "fast" or args.mode != "auto":
+            print(f"  {'':<{width}}  ({summary.get('mode_reason', '')})")
         if "expected_verdict" in summary:
             state = "held" if summary["expectation_met"] else "DID NOT HOLD"
             print(f"expectation: verdict {summary['expected_verdict']} {state} (got {summary['verdict']})")

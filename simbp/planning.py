@@ -482,17 +482,16 @@ def load_study(source: str | Path, *, base_dir: Path | None = None, allow_large:
         problems = _problems(error, label, root)
         raise ScenarioError([Problem(p.field, p.message.replace("the README's scenario keys", "docs/planning.md"),
                                      p.line, p.file) for p in problems]) from None
-    if overrides:
-        spec.fixed = {**spec.fixed, **overrides}
-    return _Validator(spec, label, root, folder, allow_large, need_plan).study()
+    return _Validator(spec, label, root, folder, allow_large, need_plan, overrides or {}).study()
 
 
 class _Validator:
     """Checks a structurally valid spec against its base scenario, collecting every problem."""
 
     def __init__(self, spec: SweepSpec, label: str, root: yaml.Node | None, folder: Path,
-                 allow_large: bool | None, need_plan: bool):
+                 allow_large: bool | None, need_plan: bool, overrides: dict[str, Any] | None = None):
         self.spec = spec
+        self.overrides = dict(overrides or {})
         self.label = label
         self.root = root
         self.folder = folder
@@ -554,10 +553,16 @@ class _Validator:
     def _fixed(self, base: Scenario) -> Scenario:
         for path, value in self.spec.fixed.items():
             self._check_value(base, ("fixed", path), path, value)
+        for path, value in self.overrides.items():  # from the command line: no line in the spec
+            before = len(self.problems)
+            self._check_value(base, ("fixed", path), path, value)
+            for index in range(before, len(self.problems)):
+                problem = self.problems[index]
+                self.problems[index] = Problem(f"--{path.replace('_', '-')}", problem.message, None, "command line")
         if self.problems:
             return base
         try:
-            return base.with_changes(dict(self.spec.fixed))
+            return base.with_changes({**self.spec.fixed, **self.overrides})
         except (ValidationError, KeyError) as error:
             self.problem(("fixed",), f"these fixed values do not make a valid scenario together: {_reason(error)}")
             return base

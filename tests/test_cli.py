@@ -115,18 +115,16 @@ def test_validate_accepts_the_quickstart(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_too_large_is_refused_up_front_with_an_estimate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _write(tmp_path, SMALL.replace("duration: 20s", "duration: 1000h"))
-    assert main(["run", str(path), "--out", str(tmp_path / "o"), "--mode", "exact"] if _has_mode() else
-                ["run", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert main(["run", str(path), "--out", str(tmp_path / "o"), "--mode", "exact"]) == 2
     err = capsys.readouterr().err
-    assert re.search(r"about [0-9,]+ messages", err) and "--allow-large" in err
-
-
-def _has_mode() -> bool:
-    from simbp.cli import build_parser
-
-    return "--mode" in build_parser().format_help() or any(
-        "--mode" in action.option_strings for sub in build_parser()._subparsers._group_actions  # type: ignore[union-attr]
-        for parser in sub.choices.values() for action in parser._actions)
+    assert re.search(r"about 1,08[0-9],[0-9]{3},[0-9]{3} messages", err), err  # 300/s × 3.6e6 s
+    assert "--allow-large" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+    # even fast mode refuses what would take absurdly long, before starting
+    absurd = _write(tmp_path, SMALL.replace("duration: 20s", "duration: 100000000h"), "absurd.yaml")
+    assert main(["run", str(absurd), "--out", str(tmp_path / "o")]) == 2
+    assert "--allow-large" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused up front: nothing simulated, nothing written
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
