@@ -255,7 +255,7 @@ class Model:
             busy = group.busy_seconds(now)
             delta = busy - self._last.get(f"{group.name}.busy", 0.0)
             self._last[f"{group.name}.busy"] = busy
-            row[f"{group.name}.utilisation"] = delta / (elapsed * len(group.workers)) if elapsed > 0 else 0.0
+            row[f"{group.name}.utilisation"] = max(0.0, delta) / (elapsed * len(group.workers)) if elapsed > 0 else 0.0
             row[f"{group.name}.consumed"] = group.processed - self._last.get(f"{group.name}.processed", 0)
             self._last[f"{group.name}.processed"] = group.processed
         row["latency_p50_s"], row["latency_p99_s"] = self.interval_sketch.quantiles((0.5, 0.99))

@@ -379,19 +379,17 @@ class _WorkStream:
         self.prefix: list[float] = [0.0]
         self.base = 0  # prefix[j] = work(base + j)
 
-    def ensure(self, index: int) -> None:
-        """Make sure work(index) is known."""
-        while self.base + len(self.prefix) - 1 < index:
-            need = index - (self.base + len(self.prefix) - 1)
-            block = self.draw(max(_BLOCK, need))
-            self.prefix.extend((self.prefix[-1] + np.cumsum(block)).tolist())
-
     def work(self, index: int) -> float:
         return self.prefix[index - self.base]
 
     def last_within(self, low: int, high: int, work: float) -> int:
-        """The largest i in [low, high] with work(i) <= `work` (ensure(high) first)."""
-        return bisect_right(self.prefix, work, low - self.base, high - self.base + 1) - 1 + self.base
+        """The largest i in [low, high] with work(i) <= `work`. Service times are drawn only as far
+        as this search needs, so a long queue does not cost a service time per item."""
+        prefix = self.prefix
+        while self.base + len(prefix) - 1 < high and prefix[-1] <= work:
+            prefix.extend((prefix[-1] + np.cumsum(self.draw(_BLOCK))).tolist())
+        top = min(high, self.base + len(prefix) - 1)
+        return bisect_right(prefix, work, low - self.base, top - self.base + 1) - 1 + self.base
 
     def forget_before(self, index: int) -> None:
         if index - self.base > 4 * _BLOCK:
@@ -657,7 +655,6 @@ class FastGroup:
         work = self.work
         done = self.done
         limit = self.taken + reachable  # the items this group could finish this quantum
-        work.ensure(limit)
         start_work = work.work(done) + self.carry
         end_work = start_work + busy * (t1 - t0)
         natural = work.last_within(done, limit, end_work) - done  # finishes if nothing stops the workers

@@ -115,7 +115,7 @@ def build_results(model: "Model") -> Results:
             "kind": "consumer", "workers": len(group.workers), "processed": group.processed,
             "consumed": group.consumed, "forwarded": group.forwarded, "timed_out": group.timed_out,
             "lost_in_crash": group.lost_in_crash, "in_flight_at_end": group.held_items(),
-            "utilisation": busy / (span * len(group.workers)), "blocked_s": group.blocked_seconds(now),
+            "utilisation": max(0.0, busy) / (span * len(group.workers)), "blocked_s": group.blocked_seconds(now),
         }
         if group.sink:
             entry["latency_s"] = _latency(model.sketch_by_group[group.name])
