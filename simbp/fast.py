@@ -391,6 +391,12 @@ class _WorkStream:
         top = min(high, self.base + len(prefix) - 1)
         return bisect_right(prefix, work, low - self.base, top - self.base + 1) - 1 + self.base
 
+    def skip_to(self, index: int) -> None:
+        """Items before `index` are gone (lost in a crash): make work(index) known."""
+        prefix = self.prefix
+        while self.base + len(prefix) - 1 < index:
+            prefix.extend((prefix[-1] + np.cumsum(self.draw(_BLOCK))).tolist())
+
     def forget_before(self, index: int) -> None:
         if index - self.base > 4 * _BLOCK:
             del self.prefix[: index - self.base]
@@ -737,6 +743,7 @@ class FastGroup:
         self.in_service.clear()
         self.blocked.clear()
         self.done = self.taken
+        self.work.skip_to(self.taken)
         self.carry = 0.0
 
 

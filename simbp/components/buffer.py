@@ -171,23 +171,12 @@ class Buffer:
 
     def take(self) -> tuple[float, float] | None:
         """The oldest waiting item for a worker, or None when empty (blocked putters move up)."""
-        head = self._head
-        created_column = self._created
-        if head < len(created_column):  # `_pop` inlined: this runs once per message
-            created = created_column[head]
-            size = self._sizes[head]
-            head += 1
-            self.exit_sum += self.env._now
-            self.bytes -= size
+        if self._head < len(self._created):
+            item = self._pop()
             self.taken += 1
-            if head >= _COMPACT_AT and head * 2 >= len(created_column):
-                del created_column[:head]
-                del self._sizes[:head]
-                head = 0
-            self._head = head
             if self.putters:
                 self._admit_waiting()
-            return created, size
+            return item
         while self.putters:  # no waiting room (capacity 0): hand a blocked putter's item over
             waiting = self.putters.popleft()
             if waiting.active:
