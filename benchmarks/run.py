@@ -257,15 +257,15 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = (f"{'scenario':<22} {'mode':<5} {'messages':>11} {'wall s':>7} {'msgs/s':>10} {'us/msg':>7} "
-              f"{'ev/msg':>6} {'SimPy msgs/s':>12} {'ratio':>6} {'peak RSS':>9} {'growth':>8}")
+    header = (f"{'scenario':<25} {'mode':<5} {'messages':>11} {'wall s':>7} {'msgs/s':>10} {'us/msg':>7} "
+              f"{'ev/msg':>6} {'SimPy msgs/s':>12} {'SimPy ev/msg':>12} {'ratio':>6} {'peak RSS':>9} {'growth':>8}")
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row['scenario']:<22} {row['mode']:<5} {_fmt(row.get('messages'), ',d'):>11} {_fmt(row.get('wall_s'), '.2f'):>7} "
+        print(f"{row['scenario']:<25} {row['mode']:<5} {_fmt(row.get('messages'), ',d'):>11} {_fmt(row.get('wall_s'), '.2f'):>7} "
               f"{_fmt(row.get('messages_per_s'), ',.0f'):>10} {_fmt(row.get('us_per_message'), '.2f'):>7} "
               f"{_fmt(row.get('events_per_message'), '.2f'):>6} {_fmt(row.get('baseline_messages_per_s'), ',.0f'):>12} "
-              f"{_fmt(row.get('ratio_vs_baseline'), '.2f'):>6} "
+              f"{_fmt(row.get('baseline_events_per_message'), '.2f'):>12} {_fmt(row.get('ratio_vs_baseline'), '.2f'):>6} "
               f"{_fmt(row.get('rss_peak_mib'), '.0f'):>6} MiB {_fmt(row.get('growth_mib'), '.0f'):>5} MiB")
 
 

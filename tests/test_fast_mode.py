@@ -243,7 +243,9 @@ def test_auto_picks_fast_mode_for_production_sized_scenarios() -> None:
 
 
 def test_forcing_fast_runs_it_and_says_so() -> None:
-    results = simbp.run(_scenario(STEADY, duration=5), mode="fast")
+    reported: list[float] = []
+    results = simbp.run(_scenario(STEADY, duration=5), mode="fast", progress=reported.append)
+    assert reported and reported == sorted(reported) and reported[-1] == 1.0
     summary = results.summary
     assert summary["mode"] == "fast" and "as asked" in summary["mode_reason"]
     assert summary["quantum_s"] == pytest.approx(choose_quantum(results.scenario))
