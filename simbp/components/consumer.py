@@ -60,6 +60,29 @@ class WorkerGroup:
             worker.reset()
             self.source.idle.append(worker)
 
+    def finish(self, worker: Any, created: float, size: float) -> bool:
+        """One message served: record it at a sink, or forward it. False when `worker` must hold it
+        and wait for room downstream (it is then called back through `_forwarded` / `_gave_up`)."""
+        self.processed += 1
+        if self.sink:
+            self.consumed += 1
+            latencies = self.latencies
+            latencies.append(self.env._now - created)
+            if len(latencies) >= _FLUSH_EVERY:
+                self.flush_latencies()
+            self.service.release(size)
+            return True
+        code = self.target.put(created, size)  # type: ignore[union-attr]
+        if code == WAITING:
+            worker.blocked_since = self.env._now
+            worker.waiting = self.target.wait(created, size, worker._forwarded, worker._gave_up, worker)  # type: ignore[union-attr]
+            return False
+        if code == ACCEPTED:
+            self.forwarded += 1
+        else:
+            self.service.release(size)
+        return True
+
     def flush_latencies(self) -> None:
         if self.latencies:
             self._on_latencies(self.latencies)
@@ -126,26 +149,8 @@ class Worker:
         if event is not self.pending:  # the service crashed while this item was in progress
             return
         self.pending = None
-        group = self.group
-        group.processed += 1
-        if group.sink:
-            group.consumed += 1
-            latencies = group.latencies
-            latencies.append(self.env._now - self.created)
-            if len(latencies) >= _FLUSH_EVERY:
-                group.flush_latencies()
-            group.service.release(self.size)
-        else:
-            code = group.target.put(self.created, self.size)  # type: ignore[union-attr]
-            if code == WAITING:
-                self.blocked_since = self.env._now
-                self.waiting = group.target.wait(self.created, self.size, self._forwarded, self._gave_up, self)  # type: ignore[union-attr]
-                return
-            if code == ACCEPTED:
-                group.forwarded += 1
-            else:
-                group.service.release(self.size)
-        self._next()
+        if self.group.finish(self, self.created, self.size):
+            self._next()
 
     def _forwarded(self) -> None:
         group = self.group

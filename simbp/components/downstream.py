@@ -17,7 +17,6 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..metrics import LatencySketch
-from .buffer import ACCEPTED, WAITING
 from .consumer import WorkerGroup
 
 if TYPE_CHECKING:
@@ -250,26 +249,8 @@ class CallingWorker:
         self._acquire()
 
     def _finish(self) -> None:
-        group = self.group
-        group.processed += 1
-        if group.sink:
-            group.consumed += 1
-            latencies = group.latencies
-            latencies.append(self.env._now - self.created)
-            if len(latencies) >= 1 << 14:
-                group.flush_latencies()
-            group.service.release(self.size)
-        else:
-            code = group.target.put(self.created, self.size)  # type: ignore[union-attr]
-            if code == WAITING:
-                self.blocked_since = self.env._now
-                self.waiting = group.target.wait(self.created, self.size, self._forwarded, self._gave_up, self)  # type: ignore[union-attr]
-                return
-            if code == ACCEPTED:
-                group.forwarded += 1
-            else:
-                group.service.release(self.size)
-        self._done_with_message()
+        if self.group.finish(self, self.created, self.size):
+            self._done_with_message()
 
     def _forwarded(self) -> None:
         self.group.forwarded += 1
