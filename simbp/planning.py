@@ -761,6 +761,9 @@ def _reason(error: Exception) -> str:
 
 
 # ====================================================================================== evaluation
+FALLING_BEHIND = "falling_behind"  # the implicit target every point must meet: the backlog is not growing
+
+
 @dataclass
 class PointResult:
     """A point's replications, the estimate of each figure and pass/fail per target."""
@@ -894,6 +897,11 @@ class _Evaluator:
                                     study.plot_figure("heatmap"), study.plot_figure("curve")]))
         estimates = {name: estimate(row.get(name, math.nan) for row in rows) for name in names if name in study.figures}
         verdicts = {t.figure: t.passes(estimates[t.figure], study.judge) for t in study.targets}
+        # A backlog that is still growing at the end of the run meets no target for long, whatever
+        # the figures of a short run say: such a point fails (more time would only make it worse).
+        behind = sum(1 for row in rows if row.get("verdict") == "falling_behind")
+        if behind * 2 > len(rows):
+            verdicts[FALLING_BEHIND] = False
         return PointResult(point, rows, estimates, verdicts)
 
 
