@@ -819,7 +819,9 @@ def _problems(error: ValidationError, label: str, root: yaml.Node | None) -> lis
         elif item["type"] == "missing":
             message = "required field is missing"
         elif item["type"] == "union_tag_invalid":
-            message = f"unknown kind {item.get('input', {}).get(ctx.get('discriminator', '').strip(chr(39)), '')!r}; expected one of {ctx.get('expected_tags')}"
+            key = str(ctx.get("discriminator", "")).strip("'")
+            given = item.get("input", {}).get(key, "") if isinstance(item.get("input"), dict) else ""
+            message = f"unknown kind {given!r}; expected one of {ctx.get('expected_tags')}"
         elif item["type"] == "union_tag_not_found":
             message = f"needs the key {ctx.get('discriminator')} (one of its kinds)"
         loc = _clean_loc(loc, root)
@@ -850,16 +852,18 @@ def _clean_loc(loc: tuple[Any, ...], root: yaml.Node | None) -> tuple[Any, ...]:
         child = _child(node, part)
         if child is None and isinstance(node, yaml.MappingNode) and isinstance(part, str):
             # a union tag such as 'poisson' or 'ExponentialTime': not a key in the file
-            if part not in _keys(node) and _looks_like_tag(part):
+            if part not in _keys(node) and _looks_like_tag(part, node):
                 continue
         cleaned.append(part)
         node = child
     return tuple(cleaned)
 
 
-def _looks_like_tag(part: str) -> bool:
-    tags = {"constant", "poisson", "bursty", "schedule", "trace", "exponential", "uniform", "lognormal", "gamma", "erlang", "pareto", "empirical"}
-    return part in tags or part.endswith(("Time", "Size"))
+def _looks_like_tag(part: str, node: yaml.MappingNode) -> bool:
+    """Whether `part` is a union tag pydantic put in the path (a kind such as 'poisson' that is the
+    value of a key in this mapping, or a generated class name), not a key of the file."""
+    values = {value.value for _, value in node.value if isinstance(value, yaml.ScalarNode)}
+    return part in values or part.endswith(("Time", "Size", "Spec"))
 
 
 def _keys(node: yaml.MappingNode) -> list[str]:
