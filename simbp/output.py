@@ -45,6 +45,9 @@ def _umask() -> int:
 def write_results(results: "Results", out_dir: Path, *, plots: bool = True) -> list[Path]:
     """Write all of a run's outputs into `out_dir`; returns the paths written, summary last."""
     out_dir = Path(out_dir)
+    # The previous run's summary goes first: until this run's is written, the folder is visibly
+    # unfinished, never a mix of old and new files that looks complete.
+    (out_dir / "summary.json").unlink(missing_ok=True)
     written: list[Path] = []
     frame = results.timeseries
     written.append(atomic_write(out_dir / "timeseries.csv", frame.to_csv(index=False, float_format="%.9g").encode()))
@@ -66,5 +69,10 @@ def write_results(results: "Results", out_dir: Path, *, plots: bool = True) -> l
     from .report import render_report
 
     written.append(atomic_write(out_dir / "report.html", render_report(results, images).encode("utf-8")))
+    from .plots import PLOT_NAMES
+
+    for stale in ("events.csv", *(f"{name}.png" for name in PLOT_NAMES)):  # a previous run's, not this one's
+        if out_dir / stale not in written:
+            (out_dir / stale).unlink(missing_ok=True)
     written.append(atomic_write(out_dir / "summary.json", results.to_json().encode("utf-8")))
     return written

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from .results import Results
 
-__all__ = ["plot_lag", "plot_loss", "plot_memory", "plot_latency", "plot_blocked", "PLOTS", "LOSS_REASONS"]
+__all__ = ["plot_lag", "plot_loss", "plot_memory", "plot_latency", "plot_blocked", "PLOTS", "PLOT_NAMES", "LOSS_REASONS"]
 
 LOSS_REASONS = ("dropped", "timed_out", "lost_in_crash")
 _COLOURS = {"dropped": "#d62728", "timed_out": "#ff7f0e", "lost_in_crash": "#7f0000", "discarded": "#9467bd",
@@ -188,3 +188,4 @@ PLOTS: dict[str, Callable[["Results"], Figure]] = {
     "latency": plot_latency,
     "blocked": plot_blocked,
 }
+PLOT_NAMES = tuple(PLOTS)

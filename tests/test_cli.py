@@ -157,3 +157,30 @@ def test_import_simbp_loads_neither_streamlit_nor_matplotlib() -> None:
            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('streamlit', 'matplotlib')))"
     done = subprocess.run([sys.executable, "-c", code, str(QUICKSTART)], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_rerun_into_the_same_folder_leaves_nothing_of_the_previous_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["run", str(_write(tmp_path, SMALL)), "--out", str(out), "--quiet"]) == 0
+    assert (out / "events.csv").exists() and (out / "lag.png").exists()
+    healthy = SMALL.replace("rate: 300/s", "rate: 20/s").replace("verdict: crashed", "verdict: healthy")
+    assert main(["run", str(_write(tmp_path, healthy, "h.yaml")), "--out", str(out), "--quiet", "--no-plots"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert "events.csv" not in names and not [n for n in names if n.endswith(".png")]
+    assert json.loads((out / "summary.json").read_text())["verdict"] == "healthy"
+
+
+def test_an_interrupted_run_leaves_no_summary_and_no_partial_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    path = _write(tmp_path, SMALL)
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--no-plots"]) == 0
+    import simbp.report
+
+    def interrupted(*_args: object, **_kwargs: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simbp.report, "render_report", interrupted)
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--no-plots", "--seed", "9"]) == 130
+    names = {p.name for p in out.iterdir()}
+    assert "summary.json" not in names  # the old summary is gone: the folder is visibly unfinished
+    assert not [n for n in names if n.startswith(".") or n.endswith(".part")]
