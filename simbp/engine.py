@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import simpy
 
 from .components.buffer import ACCEPTED, WAITING, Buffer
 from .components.consumer import WorkerGroup
-from .components.producer import arrival_times
+from .components.producer import ProducerState, arrival_times
 from .components.service import Service
 from .metrics import LatencySketch
 from .random import SeedTree, sampler
-from .scenario import ProducerSpec, Scenario
+from .scenario import Scenario
 from .systems import Systems, uses_systems
 
 __all__ = ["Model", "Producer", "simulate"]
@@ -28,28 +28,8 @@ __all__ = ["Model", "Producer", "simulate"]
 _ADMITTED, _TIMED_OUT, _LOST = 1, 2, 3
 
 
-class Producer:
+class Producer(ProducerState):
     """A SimPy process emitting messages into one buffer; blocks on a full `block` buffer."""
-
-    def __init__(self, env: simpy.Environment, spec: ProducerSpec, buffer: Buffer, service: Service,
-                 times: Iterator[float], sizes: Iterator[float], overhead: float, stop: float):
-        self.env = env
-        self.spec = spec
-        self.name = spec.name
-        self.buffer = buffer
-        self.service = service
-        self.times = times
-        self.sizes = sizes
-        self.overhead = overhead
-        self.stop = stop
-        self.produced = 0
-        self.timed_out = 0
-        self.lost_in_crash = 0
-        self.blocked_time = 0.0
-        self.blocked_since: float | None = None
-        self.blocks = 0
-        self._wake: simpy.Event | None = None
-        self._crashes_at_admit = 0
 
     def run(self) -> Any:
         env = self.env
@@ -96,9 +76,6 @@ class Producer:
         """The service crashed while this producer waited: its item is lost."""
         self.lost_in_crash += 1
         self._wake.succeed(_LOST)  # type: ignore[union-attr]
-
-    def blocked_seconds(self, now: float) -> float:
-        return self.blocked_time + (now - self.blocked_since if self.blocked_since is not None else 0.0)
 
     def holds_item(self) -> int:
         return 1 if self.blocked_since is not None and self._wake is not None and not self._wake.triggered else 0

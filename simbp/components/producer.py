@@ -24,9 +24,38 @@ from ..scenario import (
 if TYPE_CHECKING:
     from ..scenario import Scenario
 
-__all__ = ["arrival_times", "schedule_rate_function", "check_files", "read_trace"]
+__all__ = ["ProducerState", "arrival_times", "schedule_rate_function", "check_files", "read_trace"]
 
 _CHUNK = 4096
+
+
+class ProducerState:
+    """What every producer process holds: its spec, arrival and size streams, target buffer, and
+    the counters the results read (`produced`, `timed_out`, `lost_in_crash`, blocked time)."""
+
+    def __init__(self, env: Any, spec: Any, buffer: Any, service: Any, times: Iterator[float],
+                 sizes: Iterator[float], overhead: float, stop: float):
+        self.env = env
+        self.spec = spec
+        self.name = spec.name
+        self.buffer = buffer
+        self.service = service
+        self.times = times
+        self.sizes = sizes
+        self.overhead = overhead
+        self.stop = stop
+        self.produced = 0
+        self.timed_out = 0
+        self.lost_in_crash = 0
+        self.blocked_time = 0.0
+        self.blocked_since: float | None = None
+        self.blocks = 0
+        self._wake: Any = None
+        self._crashes_at_admit = 0
+
+    def blocked_seconds(self, now: float) -> float:
+        """Seconds spent blocked up to `now`, counting a wait still in progress."""
+        return self.blocked_time + (now - self.blocked_since if self.blocked_since is not None else 0.0)
 
 
 def arrival_times(spec: Any, rng: np.random.Generator, *, multiplier: float = 1.0, start: float = 0.0,

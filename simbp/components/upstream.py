@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from .buffer import ACCEPTED, DROPPED, WAITING, Buffer
+from .producer import ProducerState
 from .operators import Operator, build_chain
 from .ratelimit import TokenBucket
 
@@ -38,21 +39,13 @@ __all__ = ["UpstreamProducer"]
 _ADMITTED, _TIMED_OUT, _LOST = 1, 2, 3
 
 
-class UpstreamProducer:
+class UpstreamProducer(ProducerState):
     """A SimPy process emitting messages into one buffer, with the caller behaviours of its spec."""
 
     def __init__(self, env: "simpy.Environment", spec: "ProducerSpec", buffer: Buffer, service: "Service",
                  times: Iterator[float], sizes: Iterator[float], overhead: float, stop: float, *,
                  pauses: bool, shed_at: int | None, retry_rng: np.random.Generator | None):
-        self.env = env
-        self.spec = spec
-        self.name = spec.name
-        self.buffer = buffer
-        self.service = service
-        self.times = times
-        self.sizes = sizes
-        self.overhead = overhead
-        self.stop = stop
+        super().__init__(env, spec, buffer, service, times, sizes, overhead, stop)
         self.pauses = pauses  # honours write() returning false (pipe)
         self.per_request = spec.blocking == "request"
         self.shed_at = shed_at
@@ -67,13 +60,7 @@ class UpstreamProducer:
         self.limiter = TokenBucket(limit.rate, limit.burst, spec.start) if limit is not None else None
         self.limit_waits = limit is not None and limit.on_limit == "wait"
         self.operators: list[Operator] = build_chain(env, spec.operators, self._emitted, spec.start) if spec.operators else []
-        # counters (the core producer's, then this class's)
-        self.produced = 0
-        self.timed_out = 0
-        self.lost_in_crash = 0
-        self.blocked_time = 0.0
-        self.blocked_since: float | None = None
-        self.blocks = 0
+        # counters beyond the core producer's
         self.retries = 0
         self.gave_up = 0
         self.shed = 0
@@ -89,8 +76,6 @@ class UpstreamProducer:
         self._paused = False
         self._waits: list[Any] = []  # this producer's per-request waits (pruned as they settle)
         self._own: Any = None  # the producer's own blocked put (blocking: producer)
-        self._wake: Any = None
-        self._crashes_at_admit = 0
         service.on_crash(self._crash)
 
     # ------------------------------------------------------------------ the core producer's interface
@@ -105,9 +90,6 @@ class UpstreamProducer:
         for operator in self.operators:
             held += operator.held()
         return held
-
-    def blocked_seconds(self, now: float) -> float:
-        return self.blocked_time + (now - self.blocked_since if self.blocked_since is not None else 0.0)
 
     # ------------------------------------------------------------------ the process
     def run(self) -> Any:
