@@ -1,7 +1,7 @@
 """The simbp what-if dashboard: `streamlit run app.py`.
 
 A thin layer of widgets over the library: choosing, validating and editing scenarios, deriving the
-controls, applying them and comparing policies all happen in `simbp.dashboard`; the pictures are
+controls, applying them and comparing policies all happen in `simbp.dashboard.page`; the pictures are
 `simbp.plots`. Results are cached on the scenario text and seed, so moving a control back is instant.
 """
 
@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from simbp import ScenarioError, dashboard, report
+from simbp import ScenarioError, report
+from simbp.dashboard import page as dashboard
 from simbp.limits import estimate_messages
 from simbp.results import Results
 from simbp.units import format_bytes, format_duration
@@ -297,7 +298,7 @@ elif view == "Compare policies":
 
 elif view == "Capacity":
     if not dashboard.capacity_available():
-        st.info("Capacity planning needs simbp.planning, which this installation does not have.")
+        st.info("Capacity planning needs simbp.planning.core, which this installation does not have.")
         st.stop()
     sizable = dashboard.sizing_knobs(knobs, values)
     if not sizable:

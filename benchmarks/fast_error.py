@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import simbp  # noqa: E402
-from simbp.engine import simulate  # noqa: E402
-from simbp.fast import MAX_QUANTA, choose_quantum, simulate_fast, unsupported  # noqa: E402
+from simbp.exact.model import simulate  # noqa: E402
+from simbp.fast.model import MAX_QUANTA, choose_quantum, simulate_fast, unsupported  # noqa: E402
 from simbp.results import build_results  # noqa: E402
 
 FIGURES = ("loss_ratio", "peak_queue_depth", "p99_s", "mean_s", "peak_memory_bytes", "first_crash_s", "blocked_fraction")

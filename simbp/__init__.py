@@ -17,7 +17,7 @@ from typing import Callable
 
 from .errors import Problem, ScenarioError, ScenarioTooLarge
 from .results import Results
-from .scenario import Scenario, load_scenario
+from .scenario.schema import Scenario, load_scenario
 
 __all__ = ["load_scenario", "run", "Scenario", "Results", "ScenarioError", "ScenarioTooLarge", "Problem", "__version__"]
 
@@ -42,11 +42,11 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
     chosen, reason = choose_mode(scenario, mode)
     check_size(scenario, allow_large=allow_large, mode=chosen)
     if chosen == "fast":
-        from .fast import simulate_fast
+        from .fast.model import simulate_fast
 
         model = simulate_fast(scenario, seed=seed, progress=progress)
     else:
-        from .engine import simulate
+        from .exact.model import simulate
 
         model = simulate(scenario, seed=seed, progress=progress)
     results = build_results(model)

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", help="scenario YAML file")
     validate.set_defaults(handler=_validate)
 
-    from .planning_report import add_planning_commands
+    from .planning.report import add_planning_commands
 
     add_planning_commands(commands)  # `simbp sweep SPEC`, `simbp plan SPEC`
     return parser
@@ -74,7 +74,7 @@ def _print_problems(problems: list[Problem]) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from .scenario import load_scenario
+    from .scenario.schema import load_scenario
 
     path = Path(args.file)
     if not path.is_file():
@@ -83,7 +83,7 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _overrides(args: argparse.Namespace, scenario: Any) -> Any:
-    from .scenario import parse_scenario_dict
+    from .scenario.schema import parse_scenario_dict
     from .units import parse_duration
 
     changes: dict[str, Any] = {}

@@ -1,7 +1,7 @@
 """How big a run is, before it starts: which mode runs it, and refusing what is absurd.
 
 Exact mode simulates every message, so its cost is the message count (rates × duration): above
-`MAX_EXACT_MESSAGES` it is refused unless allowed. Fast mode (`simbp.fast`) costs a number of
+`MAX_EXACT_MESSAGES` it is refused unless allowed. Fast mode (`simbp.fast.model`) costs a number of
 quantum steps per component, bounded by design, plus a little per message: it is refused only when
 that would be absurd. `choose_mode` picks the mode for `mode="auto"` and says why.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .errors import Problem, ScenarioTooLarge
-from .scenario import Scenario
+from .scenario.schema import Scenario
 from .units import format_duration
 
 __all__ = ["check_size", "choose_mode", "estimate_messages", "estimate_fast_steps", "MODES", "MAX_EXACT_MESSAGES",
@@ -28,8 +28,8 @@ MAX_FAST_SECONDS = 3600.0  # fast mode refuses only what would take over an hour
 
 def estimate_messages(scenario: Scenario) -> float:
     """Messages the scenario's producers will emit (traces: counted from the file)."""
-    from .components.producer import read_trace
-    from .scenario import TraceArrivals
+    from .exact.producer import read_trace
+    from .scenario.schema import TraceArrivals
 
     total = 0.0
     for producer in scenario.producers:
@@ -47,7 +47,7 @@ def estimate_messages(scenario: Scenario) -> float:
 
 def estimate_fast_steps(scenario: Scenario) -> float:
     """Quantum steps fast mode would take: quanta × (producers + buffers + consumer groups)."""
-    from .fast import choose_quantum
+    from .fast.model import choose_quantum
 
     quanta = math.ceil(scenario.duration / choose_quantum(scenario))
     return float(quanta * (len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers)))
@@ -88,7 +88,7 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
     scenario uses a mechanism fast mode cannot model. Forcing `"fast"` on such a scenario raises
     `ScenarioError` naming the mechanism.
     """
-    from .fast import choose_quantum, require_supported, unsupported
+    from .fast.model import choose_quantum, require_supported, unsupported
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")

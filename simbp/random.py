@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .scenario import _Constant, _Distribution, _Empirical, _Erlang, _Exponential, _Gamma, _Lognormal, _Pareto, _Uniform
+from .scenario.schema import _Constant, _Distribution, _Empirical, _Erlang, _Exponential, _Gamma, _Lognormal, _Pareto, _Uniform
 
 __all__ = ["SeedTree", "sampler", "block_sampler", "BLOCK"]
 

@@ -19,8 +19,8 @@ from .metrics import RELATIVE_ERROR, LatencySketch
 from .units import format_bytes, format_duration
 
 if TYPE_CHECKING:
-    from .engine import Model
-    from .scenario import Scenario
+    from .exact.model import Model
+    from .scenario.schema import Scenario
 
 __all__ = ["Results", "build_results", "verdict_for", "DROP_RATIO_THRESHOLD", "BLOCKED_THRESHOLD"]
 
@@ -130,7 +130,7 @@ def build_results(model: "Model") -> Results:
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "seed": model.seed,
-        "mode": getattr(model, "mode", "exact"),  # "fast" for simbp.fast.FastModel
+        "mode": getattr(model, "mode", "exact"),  # "fast" for simbp.fast.model.FastModel
         "duration_s": now,
         "warmup_s": scenario.warmup,
         "produced": produced,

@@ -29,8 +29,8 @@ import pytest
 
 import simbp
 from simbp import ScenarioError, ScenarioTooLarge
-from simbp.engine import simulate
-from simbp.fast import MAX_QUANTA, Cohorts, choose_quantum, simulate_fast, unsupported
+from simbp.exact.model import simulate
+from simbp.fast.model import MAX_QUANTA, Cohorts, choose_quantum, simulate_fast, unsupported
 from simbp.limits import AUTO_FAST_ABOVE, check_size, choose_mode
 from simbp.results import build_results
 

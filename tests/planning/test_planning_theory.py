@@ -10,8 +10,8 @@ from typing import Callable
 import pytest
 
 from simbp import theory
-from simbp.executors import make_executor
-from simbp.planning import load_study, plan
+from simbp.planning.executors import make_executor
+from simbp.planning.core import load_study, plan
 
 # λ = 100/s, mean service 50 ms (μ = 20/s per worker): a = 5 erlangs, stable from 6 workers.
 MMC = """\

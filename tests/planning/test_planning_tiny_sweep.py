@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from simbp.executors import SerialExecutor
-from simbp.planning import load_study, plan, replication_seed, sweep
-from simbp.planning_report import find_knee, write_plan_report, write_sweep_report
+from simbp.planning.executors import SerialExecutor
+from simbp.planning.core import load_study, plan, replication_seed, sweep
+from simbp.planning.report import find_knee, write_plan_report, write_sweep_report
 
 SWEEP = """\
 name: clockwork_sweep
@@ -153,7 +153,7 @@ targets:
             assert value.relative_half_width() <= 0.02
         # the rule was not met one step earlier (else it would have stopped there)
         if n > 3:
-            from simbp.planning import estimate
+            from simbp.planning.core import estimate
 
             earlier = estimate(row["latency_s.mean"] for row in point.rows[: n - 2])
             assert earlier.relative_half_width() > 0.02

@@ -8,7 +8,7 @@ import pytest
 import simpy
 
 import simbp
-from simbp.components.autoscale import Autoscaler
+from simbp.exact.autoscale import Autoscaler
 from simbp.scenario import AutoscaleSpec
 
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simbp
-from simbp.components.downstream import Downstream, Semaphore
-from simbp.engine import Model
-from simbp.scenario_systems import DownstreamSpec
+from simbp.exact.systems.downstream import Downstream, Semaphore
+from simbp.exact.model import Model
+from simbp.scenario import DownstreamSpec
 
 
 def _downstream(**overrides: object) -> tuple[simpy.Environment, Downstream]:

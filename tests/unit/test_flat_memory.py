@@ -8,10 +8,10 @@ import sys
 import simpy
 
 import simbp
-from simbp.components.buffer import ACCEPTED, Buffer
-from simbp.components.consumer import _FLUSH_EVERY
-from simbp.components.service import Service
-from simbp.engine import Model
+from simbp.exact.buffer import ACCEPTED, Buffer
+from simbp.exact.consumer import _FLUSH_EVERY
+from simbp.exact.service import Service
+from simbp.exact.model import Model
 from simbp.scenario import BufferSpec
 
 

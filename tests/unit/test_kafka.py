@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simbp
-from simbp.components.kafka import (
+from simbp.exact.kafka import (
     OK, STALL, STOP, WARN, Partition, Topic, burrow_status, murmur2, partition_for_key, range_assignment,
     round_robin_assignment,
 )
-from simbp.engine import Model
+from simbp.exact.model import Model
 from simbp.errors import ScenarioError
 from simbp.results import build_results
 from simbp.scenario import TopicSpec
@@ -204,7 +204,7 @@ def test_auto_offset_reset_latest_skips_to_the_end_and_counts_the_skipped_as_los
 
 def test_compacting_the_log_arrays_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dropping the deleted head of a partition's arrays (normally past 65,536 entries) keeps offsets right."""
-    import simbp.components.kafka as kafka
+    import simbp.exact.kafka as kafka
 
     monkeypatch.setattr(kafka, "_COMPACT_AT", 2)
     summary = run(RETENTION_TRACE).summary

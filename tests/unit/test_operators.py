@@ -8,7 +8,7 @@ import pytest
 import simpy
 
 import simbp
-from simbp.components.operators import BufferTime, DebounceTime, Operator, ThrottleTime
+from simbp.exact.systems.operators import BufferTime, DebounceTime, Operator, ThrottleTime
 
 
 def _drive(make: Any, pushes: list[float], until: float, complete_at: float | None = None) -> tuple[Operator, list[tuple[float, float]]]:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simbp
-from simbp.components.ratelimit import TokenBucket
+from simbp.exact.systems.ratelimit import TokenBucket
 
 
 def test_token_bucket_hand_trace() -> None:

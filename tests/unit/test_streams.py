@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simbp
-from simbp.components.service import Service
-from simbp.components.streams import WritableBuffer
-from simbp.engine import Model
+from simbp.exact.service import Service
+from simbp.exact.systems.streams import WritableBuffer
+from simbp.exact.model import Model
 from simbp.errors import ScenarioError
 from simbp.scenario import BufferSpec, parse_scenario_dict, set_path
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .buffer import ACCEPTED, Buffer
-from .consumer import Worker, WorkerGroup
+from ..buffer import ACCEPTED, Buffer
+from ..consumer import Worker, WorkerGroup
 
 if TYPE_CHECKING:
     import simpy
 
-    from ..scenario import BufferSpec
-    from .service import Service
+    from ...scenario.schema import BufferSpec
+    from ..service import Service
 
 __all__ = ["WritableBuffer", "PipingGroup", "PipingWorker"]
 

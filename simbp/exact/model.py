@@ -14,14 +14,14 @@ from typing import Any, Callable
 
 import simpy
 
-from .components.buffer import ACCEPTED, WAITING, Buffer
-from .components.consumer import WorkerGroup
-from .components.producer import ProducerState, arrival_times
-from .components.service import Service
-from .metrics import LatencySketch
-from .random import SeedTree, sampler
-from .scenario import Scenario
-from .systems import Systems, uses_systems
+from .buffer import ACCEPTED, WAITING, Buffer
+from .consumer import WorkerGroup
+from .producer import ProducerState, arrival_times
+from .service import Service
+from ..metrics import LatencySketch
+from ..random import SeedTree, sampler
+from ..scenario.schema import Scenario
+from .systems.extension import Systems, uses_systems
 
 __all__ = ["Model", "Producer", "simulate"]
 
@@ -102,12 +102,12 @@ class Model:
         self.extensions: list[Any] = []  # optional mechanisms with engine hooks (Kafka, autoscaling)
         self.kafka: Any = None
         if scenario.topics:
-            from .components.kafka import KafkaSystem
+            from .kafka import KafkaSystem
 
             self.kafka = KafkaSystem(self)
             self.extensions.append(self.kafka)
         if any(spec.autoscale is not None for spec in scenario.consumers):
-            from .components.autoscale import WorkerAutoscaling
+            from .autoscale import WorkerAutoscaling
 
             self.extensions.append(WorkerAutoscaling(self))
         if self.systems is not None:

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Literal, U
 import yaml
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
-from .errors import Problem, ScenarioError
-from .scenario import Model, Name, Scenario, _format_path, _line_of, _problems, get_path, load_scenario
-from .units import format_bytes, format_duration, parse_bytes, parse_duration, parse_rate
+from ..errors import Problem, ScenarioError
+from ..scenario.schema import Model, Name, Scenario, _format_path, _line_of, _problems, get_path, load_scenario
+from ..units import format_bytes, format_duration, parse_bytes, parse_duration, parse_rate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -205,7 +205,7 @@ class SweepSpec(Model):
 
 
 def _at(path: tuple[str | int, ...], message: str) -> ValueError:
-    from .scenario import ReferenceProblem
+    from ..scenario.schema import ReferenceProblem
 
     return ReferenceProblem(path, message)
 
@@ -695,14 +695,14 @@ class _Validator:
         """Refuse a point too large to simulate (in the mode it would run in) before anything runs."""
         import inspect
 
-        from .errors import ScenarioTooLarge
-        from .limits import check_size
+        from ..errors import ScenarioTooLarge
+        from ..limits import check_size
 
         if any(p.field in ("base", "mode") for p in self.problems):
             return  # one size problem says it; an unknown mode is reported already
         options: dict[str, Any] = {}
         if "mode" in inspect.signature(check_size).parameters:
-            from .limits import choose_mode
+            from ..limits import choose_mode
 
             try:
                 options["mode"] = choose_mode(point.scenario, self.spec.mode or "auto")[0]
@@ -742,7 +742,7 @@ def _modes() -> tuple[str, ...]:
 
     if "mode" not in inspect.signature(simbp.run).parameters:
         return ()
-    from . import limits
+    from .. import limits
 
     return tuple(getattr(limits, "MODES", ("auto", "exact", "fast")))
 
@@ -978,7 +978,7 @@ def _spec_summary(study: Study) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    from .results import _jsonable as results_jsonable
+    from ..results import _jsonable as results_jsonable
 
     return results_jsonable(value)
 
@@ -1020,7 +1020,7 @@ def sweep(spec: "Study | str | Path", executor: "Executor | None" = None, *, job
           dask: str | None = None, progress: bool | None = None, allow_large: bool | None = None) -> SweepResult:
     """Run every point of a spec's grid to its replication rule and judge the targets.
 
-    `executor` (see `simbp.executors`) or `jobs`/`dask` choose where runs happen; the results are
+    `executor` (see `simbp.planning.executors`) or `jobs`/`dask` choose where runs happen; the results are
     the same whichever is used. `progress` shows a bar (default: when stderr is a terminal).
     """
     study = _as_study(spec, allow_large)
@@ -1115,8 +1115,8 @@ def theory_prediction(scenario: Scenario) -> TheoryPrediction | str:
     batches or trace arrivals. Non-Poisson arrivals or non-exponential service are treated by
     their means and flagged as approximate.
     """
-    from . import theory
-    from .scenario import PoissonArrivals, TraceArrivals, _Exponential
+    from .. import theory
+    from ..scenario.schema import PoissonArrivals, TraceArrivals, _Exponential
 
     beyond = _beyond_core(scenario)
     if beyond:

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..metrics import LatencySketch
-from .consumer import WorkerGroup
+from ...metrics import LatencySketch
+from ..consumer import WorkerGroup
 
 if TYPE_CHECKING:
     import simpy
 
-    from ..scenario_systems import DownstreamSpec
+    from ...scenario.systems import DownstreamSpec
 
 __all__ = ["Downstream", "Semaphore", "CallingGroup", "CallingWorker"]
 

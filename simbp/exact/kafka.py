@@ -39,8 +39,8 @@ from .buffer import ACCEPTED
 if TYPE_CHECKING:
     import simpy
 
-    from ..engine import Model
-    from ..scenario import ConsumerGroupSpec, KeySpec, ProducerSpec, TopicSpec
+    from .model import Model
+    from ..scenario.schema import ConsumerGroupSpec, KeySpec, ProducerSpec, TopicSpec
 
 __all__ = [
     "Topic", "Partition", "TopicWriter", "ConsumerGroup", "GroupMember", "KafkaSystem", "Broker",

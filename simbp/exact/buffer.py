@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     import simpy
 
-    from ..scenario import BufferSpec
+    from ..scenario.schema import BufferSpec
     from .service import Service
 
 __all__ = ["Buffer", "ACCEPTED", "DROPPED", "WAITING"]

@@ -35,13 +35,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import simpy
 
-from .components.producer import _schedule_rates, read_trace
-from .components.service import Service
-from .engine import Model
-from .errors import Problem, ScenarioError
-from .metrics import LatencySketch
-from .random import SeedTree, draw_function
-from .scenario import (
+from ..exact.producer import _schedule_rates, read_trace
+from ..exact.service import Service
+from ..exact.model import Model
+from ..errors import Problem, ScenarioError
+from ..metrics import LatencySketch
+from ..random import SeedTree, draw_function
+from ..scenario.schema import (
     BufferSpec,
     BurstyArrivals,
     ConstantArrivals,

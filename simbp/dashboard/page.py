@@ -23,11 +23,11 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel
 
-from . import scenario as scenario_module
-from .errors import Problem, ScenarioError
-from .results import Results
-from .scenario import POLICIES, Scenario, get_path, parse_scenario_text, set_path
-from .units import parse_duration
+from ..scenario import schema as scenario_module
+from ..errors import Problem, ScenarioError
+from ..results import Results
+from ..scenario.schema import POLICIES, Scenario, get_path, parse_scenario_text, set_path
+from ..units import parse_duration
 
 __all__ = [
     "LIBRARY_DIR",
@@ -67,7 +67,7 @@ __all__ = [
     "capacity_figures",
 ]
 
-LIBRARY_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+LIBRARY_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 DEFAULT_CAPACITY = 10_000  # offered when a compare or a policy switch bounds an unbounded buffer
 COMPARED_POLICIES = ("drop_newest", "drop_oldest", "block", "unbounded")
 
@@ -477,13 +477,13 @@ def _dump(data: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- running
 def run_modes() -> tuple[str, ...]:
     """Simulation modes `simbp.run` accepts, its default first (just `exact` where it has no modes)."""
-    from . import run
+    from .. import run
 
     parameter = inspect.signature(run).parameters.get("mode")
     if parameter is None:
         return ("exact",)
     modes: tuple[str, ...] = ()
-    for module_name in ("simbp.limits", "simbp.fast", "simbp.engine"):
+    for module_name in ("simbp.limits", "simbp.fast.model", "simbp.exact.model"):
         try:
             module = __import__(module_name, fromlist=["MODES"])
         except ImportError:
@@ -501,7 +501,7 @@ def run_modes() -> tuple[str, ...]:
 def run_text(text: str, seed: int | None = None, *, base_dir: Path | str | None = None, label: str = "<scenario>",
              mode: str | None = None, progress: Callable[[float], None] | None = None) -> Results:
     """Validate and simulate scenario YAML text; the dashboard caches this on (text, seed, …)."""
-    from . import run
+    from .. import run
 
     scenario = load_text(text, label=label, base_dir=base_dir)
     if mode is not None and "mode" in inspect.signature(run).parameters:
@@ -617,7 +617,7 @@ def headline_metrics(summary: dict[str, Any]) -> list[tuple[str, str]]:
     Values are the report's headline figures, shortened to fit a metric tile (the crash time and
     the blocked share's wording are in the verdict's reason).
     """
-    from .report import headline_figures
+    from ..report import headline_figures
 
     figures = dict(headline_figures(summary))
     figures["verdict"] = str(summary["verdict"])
@@ -628,7 +628,7 @@ def headline_metrics(summary: dict[str, Any]) -> list[tuple[str, str]]:
     return [(label, figures[label]) for label in ordered]
 
 
-# --------------------------------------------------------------------------- capacity (simbp.planning)
+# --------------------------------------------------------------------------- capacity (simbp.planning.core)
 @dataclass(frozen=True)
 class CapacityQuestion:
     """A small sweep the capacity view runs: one count to size, the loads, the targets, the effort."""
@@ -645,9 +645,9 @@ class CapacityQuestion:
 
 
 def capacity_available() -> bool:
-    """Whether this simbp has capacity planning (`simbp.planning.sweep`)."""
+    """Whether this simbp has capacity planning (`simbp.planning.core.sweep`)."""
     try:
-        from .planning import load_study, sweep  # noqa: F401
+        from ..planning.core import load_study, sweep  # noqa: F401
     except ImportError:
         return False
     return True
@@ -768,16 +768,16 @@ def _referenced_files(data: Any) -> list[str]:
 
 def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path | str | None = None,
                        progress: Callable[[float], None] | None = None, jobs: int | None = None) -> Any:
-    """Run a capacity question on a scenario's YAML with `simbp.planning.sweep`; returns its `SweepResult`.
+    """Run a capacity question on a scenario's YAML with `simbp.planning.core.sweep`; returns its `SweepResult`.
 
     The scenario is written to a temporary folder as the spec's base (files it reads are linked
     beside it). Small sweeps run in this process; larger ones on every core (`jobs` overrides).
     """
     import tempfile
 
-    from .executors import SerialExecutor, make_executor
-    from .limits import estimate_messages
-    from .planning import load_study, sweep
+    from ..planning.executors import SerialExecutor, make_executor
+    from ..limits import estimate_messages
+    from ..planning.core import load_study, sweep
 
     source = Path(base_dir) if base_dir is not None else Path.cwd()
     with tempfile.TemporaryDirectory(prefix="simbp-capacity-") as folder:
@@ -833,7 +833,7 @@ def capacity_figures(result: Any) -> list[tuple[str, bytes]]:
     """The sweep's pictures as PNG: heatmaps of each targeted figure, else the curve against load."""
     import io
 
-    from .planning_report import plot_heatmap, plot_load_curve
+    from ..planning.report import plot_heatmap, plot_load_curve
 
     pictures: list[tuple[str, bytes]] = []
     figures = [t.figure for t in result.study.targets] or ["loss_ratio"]
@@ -852,14 +852,14 @@ def capacity_figures(result: Any) -> list[tuple[str, bytes]]:
 # --------------------------------------------------------------------------- pictures, tables and downloads
 def plot_names() -> list[str]:
     """The library's plots in display order (`simbp.plots.PLOTS`: new plots appear here by themselves)."""
-    from .plots import PLOTS
+    from ..plots import PLOTS
 
     return list(PLOTS)
 
 
 def plot_caption(name: str) -> str:
     """What a plot shows, in the words the HTML report uses."""
-    from .report import _CAPTIONS
+    from ..report import _CAPTIONS
 
     return _CAPTIONS.get(name, "")
 
@@ -871,7 +871,7 @@ def figure_png(results: Results, name: str, *, dpi: int = 120, size: tuple[float
     """
     import io
 
-    from .plots import PLOTS
+    from ..plots import PLOTS
 
     figure = PLOTS[name](results)
     if size is not None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     import simpy
 
-    from ..scenario import MemorySpec
+    from ..scenario.schema import MemorySpec
 
 __all__ = ["Service"]
 

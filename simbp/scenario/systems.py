@@ -5,7 +5,7 @@ semaphore (`downstreams:`, consumer `calls:`), callers that wait and retry (`blo
 `retry:`), RxJS operators between a producer and its buffer (`operators:`), a token bucket at the
 source (`rate_limit:`) and load shedding by priority class (`priority:`, buffer `shed:`).
 
-`simbp.scenario` imports this module at its end (the models below extend its base types), and its
+`simbp.scenario.schema` imports this module at its end (the models below extend its base types), and its
 `Scenario` validator calls `check_systems_references` for the cross-references.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from .scenario import (
+from .schema import (
     Model,
     Name,
     NonNegativeDuration,
@@ -24,10 +24,10 @@ from .scenario import (
     ReferenceProblem,
     TimeDistribution,
 )
-from .units import parse_bytes
+from ..units import parse_bytes
 
 if TYPE_CHECKING:
-    from .scenario import BufferSpec, ConsumerSpec, ProducerSpec, Scenario
+    from .schema import BufferSpec, ConsumerSpec, ProducerSpec, Scenario
 
 __all__ = [
     "HighWaterMark",

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import Problem, ScenarioError
-from .units import parse_bytes, parse_duration, parse_rate
+from ..errors import Problem, ScenarioError
+from ..units import parse_bytes, parse_duration, parse_rate
 
 __all__ = [
     "Scenario",
@@ -36,6 +36,26 @@ __all__ = [
     "parse_scenario_dict",
     "POLICIES",
     "VERDICTS",
+    "AutoscaleSpec",
+    "BurstyArrivals",
+    "CommitSpec",
+    "ConstantArrivals",
+    "ConsumerGroupSpec",
+    "ExpectSpec",
+    "KeySpec",
+    "LagStatusSpec",
+    "Period",
+    "PoissonArrivals",
+    "RatePoint",
+    "ReferenceProblem",
+    "RetentionSpec",
+    "ScheduleArrivals",
+    "TopicSpec",
+    "TraceArrivals",
+    "get_path",
+    "mean_arrival_rate",
+    "parse_scenario_text",
+    "set_path",
 ]
 
 POLICIES = ("block", "drop_newest", "drop_oldest", "unbounded")
@@ -673,7 +693,7 @@ def mean_arrival_rate(arrivals: Any, duration: float) -> float:
         cycle = arrivals.on.duration + arrivals.off.duration
         return (arrivals.on.rate * arrivals.on.duration + arrivals.off.rate * arrivals.off.duration) / cycle
     if isinstance(arrivals, ScheduleArrivals):
-        from .components.producer import schedule_rate_function
+        from ..exact.producer import schedule_rate_function
 
         rate_at, _ = schedule_rate_function(arrivals)
         steps = 2000
@@ -794,7 +814,7 @@ def parse_scenario_dict(
         raise ScenarioError(_problems(error, label, root)) from None
     scenario._base_dir = base_dir or Path.cwd()
     scenario._source = label
-    from .components.producer import check_files
+    from ..exact.producer import check_files
 
     problems = check_files(scenario)
     if problems:
@@ -917,7 +937,7 @@ def _format_path(loc: tuple[Any, ...]) -> str:
 
 
 # The systems keys (docs/systems.md) extend the models above; imported last because they build on them.
-from .scenario_systems import (  # noqa: E402
+from .systems import (  # noqa: E402
     CallSpec,
     DownstreamSpec,
     HighWaterMark,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .planning import PlanResult, PointResult, Study, SweepResult
+    from .core import PlanResult, PointResult, Study, SweepResult
 
 __all__ = [
     "plot_heatmap",
@@ -87,7 +87,7 @@ def _figure(title: str, height: float = 3.6, width: float = 8.0) -> tuple["Figur
 def _value_axis(axes: Any, kind: str) -> None:
     from matplotlib.ticker import FuncFormatter
 
-    from .planning import format_figure
+    from .core import format_figure
 
     if kind == "ratio":
         axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.3g}%"))
@@ -101,7 +101,7 @@ def _label(path: str) -> str:
 
 def _axes_fields(study: "Study") -> tuple[str | None, str | None, list[str]]:
     """x, y and the remaining (facet) fields for the sweep plots."""
-    from .planning import _resolved_vary
+    from .core import _resolved_vary
 
     varied = [p for p, v in _resolved_vary(study).items() if len(v) > 1]
     if not varied:
@@ -123,7 +123,7 @@ def plot_heatmap(result: "SweepResult", figure_name: str) -> "Figure | None":
     import numpy as np
     from matplotlib.colors import TwoSlopeNorm
 
-    from .planning import format_figure
+    from .core import format_figure
 
     study = result.study
     x_path, y_path, rest = _axes_fields(study)
@@ -181,7 +181,7 @@ def plot_heatmap(result: "SweepResult", figure_name: str) -> "Figure | None":
 
 
 def _display(value: Any) -> str:
-    from .planning import _display as display
+    from .core import _display as display
 
     return display(value)
 
@@ -191,7 +191,7 @@ def plot_load_curve(result: "SweepResult", figure_name: str) -> "Figure | None":
     95% interval band, the target line and the knee marked."""
     import numpy as np
 
-    from .planning import format_figure
+    from .core import format_figure
 
     study = result.study
     x_path, y_path, rest = _axes_fields(study)
@@ -248,7 +248,7 @@ def plot_load_curve(result: "SweepResult", figure_name: str) -> "Figure | None":
 
 
 def _short(path: str) -> str:
-    from .planning import _short as short
+    from .core import _short as short
 
     return short(path)
 
@@ -256,7 +256,7 @@ def _short(path: str) -> str:
 def plot_plan_search(result: "PlanResult", figure_name: str) -> "Figure | None":
     """The search at the planning load: simulated configurations (mean and 95% interval, green
     pass / red fail) against the first search field, with the theory prediction beside them."""
-    from .planning import TheoryPrediction, theory_prediction
+    from .core import TheoryPrediction, theory_prediction
 
     study = result.study
     path = study.search[0][0]
@@ -390,7 +390,7 @@ def _images(images: dict[str, tuple[bytes, str]]) -> str:
 
 
 def _interval(result: "PointResult", figure: str, kind: str) -> str:
-    from .planning import format_figure
+    from .core import format_figure
 
     e = result.estimates.get(figure)
     if e is None:
@@ -423,7 +423,7 @@ def _points_table(results: list["PointResult"], study: "Study", phases: dict[int
 
 
 def _method(study: "Study", modes: dict[str, int] | None = None) -> str:
-    from .planning import JUDGE_RULES
+    from .core import JUDGE_RULES
 
     rule = study.spec.replications
     width = (f" and more, {rule.step} at a time up to {rule.most}, until every checked figure's interval half width is "
@@ -455,7 +455,7 @@ def _page(title: str, body: str) -> str:
 
 def render_sweep_html(result: "SweepResult", images: dict[str, tuple[bytes, str]]) -> str:
     """The sweep report: recommendations per load, the plots, the method and every point."""
-    from .planning import format_figure
+    from .core import format_figure
 
     study = result.study
     answers = []
@@ -479,7 +479,7 @@ def render_sweep_html(result: "SweepResult", images: dict[str, tuple[bytes, str]
 
 def render_plan_html(result: "PlanResult", images: dict[str, tuple[bytes, str]]) -> str:
     """The plan report: the answer with its figures beside theory, the confirmation, the margin."""
-    from .planning import TheoryPrediction, format_figure
+    from .core import TheoryPrediction, format_figure
 
     study = result.study
     summary = result.summary
@@ -545,7 +545,7 @@ def _png(figure: "Figure") -> bytes:
 
 
 def _tables_out(prefix: str, table: Any, points: Any, out_dir: Path) -> list[Path]:
-    from .output import atomic_write
+    from ..output import atomic_write
 
     written = [atomic_write(out_dir / f"{prefix}_table.csv", table.to_csv(index=False).encode("utf-8"))]
     buffer = io.BytesIO()
@@ -558,7 +558,7 @@ def _tables_out(prefix: str, table: Any, points: Any, out_dir: Path) -> list[Pat
 def write_sweep_report(result: "SweepResult", out_dir: Path, *, plots: bool = True) -> list[Path]:
     """Write sweep_table.csv/.parquet (every point and replication), sweep_points.csv, the plots,
     sweep_report.html, and sweep_summary.json last."""
-    from .output import atomic_write
+    from ..output import atomic_write
 
     out_dir = Path(out_dir)
     written = _tables_out("sweep", result.table, result.points, out_dir)
@@ -583,7 +583,7 @@ def write_sweep_report(result: "SweepResult", out_dir: Path, *, plots: bool = Tr
 
 def write_plan_report(result: "PlanResult", out_dir: Path, *, plots: bool = True) -> list[Path]:
     """Write plan_table.csv/.parquet, plan_points.csv, the plots, plan_report.html, plan_summary.json last."""
-    from .output import atomic_write
+    from ..output import atomic_write
 
     out_dir = Path(out_dir)
     written = _tables_out("plan", result.table, result.points, out_dir)
@@ -633,7 +633,7 @@ def add_planning_commands(commands: Any) -> None:
 
 
 def _executor(args: argparse.Namespace) -> Any:
-    from .errors import Problem, ScenarioError
+    from ..errors import Problem, ScenarioError
     from .executors import make_executor
 
     if args.jobs is not None and args.jobs < 1:
@@ -646,8 +646,8 @@ def _executor(args: argparse.Namespace) -> Any:
 
 
 def _load(args: argparse.Namespace, need_plan: bool) -> "Study":
-    from .errors import Problem, ScenarioError
-    from .planning import load_study
+    from ..errors import Problem, ScenarioError
+    from .core import load_study
 
     path = Path(args.spec)
     if not path.is_file():
@@ -658,7 +658,7 @@ def _load(args: argparse.Namespace, need_plan: bool) -> "Study":
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """`simbp sweep SPEC`: validate, run every point, print the points and write the report."""
-    from .planning import format_figure, sweep
+    from .core import format_figure, sweep
 
     study = _load(args, need_plan=False)
     executor = _executor(args)
@@ -691,7 +691,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
 def run_plan_command(args: argparse.Namespace) -> int:
     """`simbp plan SPEC`: search for the cheapest configuration; exit 1 when none meets the targets."""
-    from .planning import plan
+    from .core import plan
 
     study = _load(args, need_plan=True)
     executor = _executor(args)

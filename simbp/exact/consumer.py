@@ -15,7 +15,7 @@ from .buffer import ACCEPTED, DROPPED, WAITING
 if TYPE_CHECKING:
     import simpy
 
-    from ..scenario import ConsumerSpec
+    from ..scenario.schema import ConsumerSpec
     from .buffer import Buffer
     from .service import Service
 

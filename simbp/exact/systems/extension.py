@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .components.buffer import Buffer
-from .components.consumer import WorkerGroup
-from .components.downstream import CallingGroup, Downstream
-from .components.streams import PipingGroup, WritableBuffer
-from .components.upstream import UpstreamProducer
-from .random import sampler
-from .scenario_systems import consumer_pauses, producer_pauses, producer_uses_systems, uses_systems
+from ..buffer import Buffer
+from ..consumer import WorkerGroup
+from .downstream import CallingGroup, Downstream
+from .streams import PipingGroup, WritableBuffer
+from .upstream import UpstreamProducer
+from ...random import sampler
+from ...scenario.systems import consumer_pauses, producer_pauses, producer_uses_systems, uses_systems
 
 if TYPE_CHECKING:
-    from .engine import Model
-    from .scenario import BufferSpec, ConsumerSpec, ProducerSpec
+    from ..model import Model
+    from ...scenario.schema import BufferSpec, ConsumerSpec, ProducerSpec
 
 __all__ = ["Systems", "uses_systems"]
 
@@ -166,6 +166,6 @@ class Systems:
 
 
 def _uniforms(rng: Any) -> Iterator[float]:
-    from .random import block_sampler
+    from ...random import block_sampler
 
     return block_sampler(lambda n: rng.random(n))

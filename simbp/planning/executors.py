@@ -79,7 +79,7 @@ def flatten_summary(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]
 def run_replication(task: Replication) -> dict[str, Any]:
     """Simulate one replication and return its row: point, replication, seed and every figure."""
     import simbp
-    from .scenario import parse_scenario_dict
+    from ..scenario.schema import parse_scenario_dict
 
     scenario = parse_scenario_dict(dict(task.scenario), label=f"point {task.point}", base_dir=Path(task.base_dir))
     options: dict[str, Any] = {"allow_large": task.allow_large}
@@ -144,7 +144,7 @@ class ProcessExecutor(_ContextManager):
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
             if "forkserver" in methods:
-                context.set_forkserver_preload(["simbp.executors", "simbp.engine", "simbp.results"])
+                context.set_forkserver_preload(["simbp.planning.executors", "simbp.exact.model", "simbp.results"])
             self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
         return self._pool
 

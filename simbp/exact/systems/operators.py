@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     import simpy
 
-    from ..scenario_systems import OperatorSpec
+    from ...scenario.systems import OperatorSpec
 
 __all__ = ["Operator", "DebounceTime", "ThrottleTime", "BufferTime", "build_chain"]
 

@@ -23,16 +23,16 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from .buffer import ACCEPTED, DROPPED, WAITING, Buffer
-from .producer import ProducerState
+from ..buffer import ACCEPTED, DROPPED, WAITING, Buffer
+from ..producer import ProducerState
 from .operators import Operator, build_chain
 from .ratelimit import TokenBucket
 
 if TYPE_CHECKING:
     import simpy
 
-    from ..scenario import ProducerSpec
-    from .service import Service
+    from ...scenario.schema import ProducerSpec
+    from ..service import Service
 
 __all__ = ["UpstreamProducer"]
 

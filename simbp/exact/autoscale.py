@@ -20,7 +20,7 @@ from .consumer import BatchWorker, Worker
 if TYPE_CHECKING:
     import simpy
 
-    from ..scenario import AutoscaleSpec
+    from ..scenario.schema import AutoscaleSpec
     from .consumer import WorkerGroup
 
 __all__ = ["Autoscaler", "WorkerScaler"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
-from ..scenario import (
+from ..scenario.schema import (
     BurstyArrivals,
     ConstantArrivals,
     PoissonArrivals,
@@ -22,7 +22,7 @@ from ..scenario import (
 )
 
 if TYPE_CHECKING:
-    from ..scenario import Scenario
+    from ..scenario.schema import Scenario
 
 __all__ = ["ProducerState", "arrival_times", "schedule_rate_function", "check_files", "read_trace"]
 

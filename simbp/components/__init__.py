@@ -1,1 +1,0 @@
-"""One module per modelled thing: producers, buffers, consumers, the service."""
