@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from . import semantics
 from .errors import Problem, ScenarioTooLarge
 from .scenario.schema import Scenario
 from .units import format_duration
@@ -88,7 +89,7 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
     scenario uses a mechanism fast mode cannot model. Forcing `"fast"` on such a scenario raises
     `ScenarioError` naming the mechanism.
     """
-    from .fast.model import choose_quantum, require_supported, unsupported
+    from .fast.model import choose_quantum, require_supported
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -100,7 +101,7 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
     messages = estimate_messages(scenario)
     if not messages > AUTO_FAST_ABOVE:  # NaN (an unreadable estimate) stays exact
         return "exact", f"auto: about {messages:,.0f} messages, few enough to simulate every one (exact mode)"
-    missing = unsupported(scenario)
+    missing = semantics.fast_unsupported(scenario)
     if missing:
         return "exact", (f"auto: about {messages:,.0f} messages, but fast mode cannot model "
                          f"{'; '.join(missing)}, so exact mode")

@@ -24,9 +24,10 @@ import yaml
 from pydantic import BaseModel
 
 from ..scenario import schema as scenario_module
+from .. import semantics
 from ..errors import Problem, ScenarioError
 from ..results import Results
-from ..scenario.schema import POLICIES, Scenario, get_path, parse_scenario_text, set_path
+from ..scenario.schema import Scenario, get_path, parse_scenario_text, set_path
 from ..units import parse_duration
 
 __all__ = [
@@ -224,7 +225,7 @@ def _int_knob(key: str, label: str, group: str, value: int, paths: tuple[str, ..
 def _literal_options(model: BaseModel, field_name: str) -> tuple[str, ...]:
     annotation = type(model).model_fields[field_name].annotation
     options = tuple(a for a in typing.get_args(annotation) if isinstance(a, str))
-    return options or POLICIES
+    return options or semantics.policy_names()
 
 
 def _time_quantities(dist: Any) -> bool:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from types import MethodType
 from typing import TYPE_CHECKING, Any, Callable
+
+from .. import semantics
 
 if TYPE_CHECKING:
     import simpy
@@ -66,12 +69,14 @@ class Buffer:
         self.peak_bytes = 0.0
         self.enter_sum = 0.0
         self.exit_sum = 0.0
-        self.put: Callable[[float, float], int] = {
-            "drop_newest": self._put_drop_newest,
-            "drop_oldest": self._put_drop_oldest,
-            "block": self._put_block,
-            "unbounded": self._put_unbounded,
-        }[spec.policy]
+        self.put: Callable[[float, float], int] = self._policy_hook(spec.policy)
+
+    def _policy_hook(self, name: str) -> Callable[[float, float], int]:
+        """The put hook the semantics table declares for policy `name`, bound to this buffer."""
+        hook = semantics.policy(name).exact
+        if isinstance(hook, str):
+            return getattr(self, hook)  # type: ignore[no-any-return]
+        return MethodType(hook, self)
 
     # ------------------------------------------------------------------ state
     @property

@@ -38,6 +38,7 @@ import simpy
 from ..exact.producer import _schedule_rates, read_trace
 from ..exact.service import Service
 from ..exact.model import Model
+from .. import semantics
 from ..errors import Problem, ScenarioError
 from ..metrics import LatencySketch
 from ..random import SeedTree, draw_function
@@ -64,43 +65,10 @@ COHORT_RESOLUTION = 256  # a queue keeps about this many cohorts over its age (l
 _BLOCK = 4096  # quanta of arrivals, or draws of sizes and service times, prepared at a time
 _FLUSH_EVERY = 1 << 13
 
-# The scenario keys fast mode models; any other key set away from its default makes it unsupported.
-_SCENARIO_KEYS = {"name", "description", "duration", "seed", "sample_interval", "warmup", "load_multiplier",
-                  "memory", "producers", "buffers", "consumers", "expect"}
-_PRODUCER_KEYS = {"name", "to", "arrivals", "size", "start", "stop"}
-_BUFFER_KEYS = {"name", "capacity", "policy"}
-_CONSUMER_KEYS = {"name", "from_", "workers", "service", "to"}
-_MEMORY_KEYS = {"limit", "restart_after", "per_item_overhead", "baseline"}
-
-
 # --------------------------------------------------------------------------- what it models
 def unsupported(scenario: Scenario) -> list[str]:
-    """The mechanisms in `scenario` that fast mode cannot model, as field paths with a reason."""
-    found = _other_keys(scenario, _SCENARIO_KEYS, "")
-    for index, producer in enumerate(scenario.producers):
-        found += _other_keys(producer, _PRODUCER_KEYS, f"producers[{index}].")
-    for index, buffer in enumerate(scenario.buffers):
-        found += _other_keys(buffer, _BUFFER_KEYS - {"block_timeout"}, f"buffers[{index}].")
-    readers: dict[str, list[int]] = {}
-    for index, consumer in enumerate(scenario.consumers):
-        found += _other_keys(consumer, _CONSUMER_KEYS, f"consumers[{index}].")
-        readers.setdefault(consumer.from_, []).append(index)
-    for name, indices in readers.items():
-        if len(indices) > 1:
-            found.append(f"consumers[{indices[1]}].from: several consumer groups competing for buffer {name!r}")
-    if scenario.memory is not None:
-        found += _other_keys(scenario.memory, _MEMORY_KEYS, "memory.")
-    return found
-
-
-def _other_keys(spec: Any, known: set[str], prefix: str) -> list[str]:
-    found = []
-    for name, field in type(spec).model_fields.items():
-        if name in known:
-            continue
-        if getattr(spec, name) != field.get_default(call_default_factory=True):
-            found.append(f"{prefix}{field.alias or name}")
-    return found
+    """The mechanisms in `scenario` that fast mode cannot model (asked of `simbp.semantics`)."""
+    return semantics.fast_unsupported(scenario)
 
 
 def require_supported(scenario: Scenario) -> None:
@@ -477,7 +445,7 @@ class FastBuffer:
     def __init__(self, spec: BufferSpec):
         self.spec = spec
         self.name = spec.name
-        self.policy = spec.policy
+        self.policy = semantics.policy(spec.policy, "fast").fast  # the overflow rule; NotModelled if none
         self.capacity: float = math.inf if spec.capacity is None else int(spec.capacity)
         self.queue = Cohorts()
         self.producers: list[FastProducer] = []

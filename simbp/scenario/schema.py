@@ -19,9 +19,11 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
+from .. import semantics
 from ..errors import Problem, ScenarioError
 from ..units import parse_bytes, parse_duration, parse_rate
 
@@ -34,7 +36,6 @@ __all__ = [
     "BatchSpec",
     "load_scenario",
     "parse_scenario_dict",
-    "POLICIES",
     "VERDICTS",
     "AutoscaleSpec",
     "BurstyArrivals",
@@ -58,7 +59,6 @@ __all__ = [
     "set_path",
 ]
 
-POLICIES = ("block", "drop_newest", "drop_oldest", "unbounded")
 VERDICTS = ("healthy", "dropping", "blocking", "falling_behind", "crashed")
 
 
@@ -365,7 +365,7 @@ class BufferSpec(Model):
 
     name: Name
     capacity: int | None = Field(default=None, ge=0)
-    policy: Literal["block", "drop_newest", "drop_oldest", "unbounded"] = "block"
+    policy: str = "block"  # a name declared in simbp.semantics.POLICIES
     block_timeout: PositiveDuration | None = None
     high_water_mark: "HighWaterMark | None" = None  # docs/systems.md: a Node.js writable's buffer
     shed: dict[str, Annotated[int, Field(ge=0)]] | None = None  # docs/systems.md: depth at which a priority class is shed
@@ -378,13 +378,24 @@ class BufferSpec(Model):
             data = {**data, "policy": "unbounded"}
         return data
 
+    @field_validator("policy")
+    @classmethod
+    def _declared_policy(cls, value: str) -> str:
+        """Only policies declared in the semantics table; the error lists them."""
+        if value not in semantics.POLICIES:
+            choices = ", ".join(repr(name) for name in semantics.POLICIES)
+            raise ValueError(f"unknown policy {value!r}: input should be one of {choices}")
+        return value
+
     @model_validator(mode="after")
     def _capacity_matches_policy(self) -> "BufferSpec":
-        if self.policy == "unbounded" and self.capacity is not None:
-            raise ReferenceProblem(("capacity",), "an unbounded buffer has no capacity; remove `capacity` or choose block, drop_newest or drop_oldest")
-        if self.policy != "unbounded" and self.capacity is None:
+        bounded = semantics.policy(self.policy).bounded
+        if not bounded and self.capacity is not None:
+            others = ", ".join(name for name, entry in semantics.POLICIES.items() if entry.bounded)
+            raise ReferenceProblem(("capacity",), f"an {self.policy} buffer has no capacity; remove `capacity` or choose {others}")
+        if bounded and self.capacity is None:
             raise ReferenceProblem(("capacity",), f"a {self.policy} buffer needs `capacity` (a whole number of items)")
-        if self.block_timeout is not None and self.policy != "block":
+        if self.block_timeout is not None and not semantics.policy(self.policy).blocks:
             raise ReferenceProblem(("block_timeout",), "block_timeout applies only to policy: block")
         return self
 

@@ -1,0 +1,257 @@
+"""What each buffer policy, arrival process and mechanism *means*, declared once.
+
+Every layer asks this table instead of writing its own if-chain: the schema builds its allowed
+values from it, exact mode binds a buffer's put hook from it, fast mode and the theory bridge look
+up what they do with it (or refuse it by name), `limits` asks it which mode can run a scenario, and
+the dashboard lists the policies from it. A name the table does not know fails loudly everywhere
+(`UnknownSemantics`); a name an engine has not learned fails loudly in that engine
+(`NotModelled`), naming the policy and the engine.
+
+Adding a policy is one `register_policy(Policy(...))` with its exact-mode hook: exact mode runs it
+at once, while fast mode and theory refuse it until their fields are filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+__all__ = [
+    "Policy",
+    "ArrivalProcess",
+    "Mechanism",
+    "UnknownSemantics",
+    "NotModelled",
+    "POLICIES",
+    "ARRIVALS",
+    "MECHANISMS",
+    "FAST_POLICY_RULES",
+    "register_policy",
+    "unregister_policy",
+    "policy",
+    "arrival_process",
+    "policy_names",
+    "fast_unsupported",
+]
+
+Engine = Literal["exact", "fast", "theory"]
+FAST_POLICY_RULES = ("drop_newest", "drop_oldest", "block", "unbounded")
+"""The overflow rules fast mode knows how to apply to message counts (see `Policy.fast`)."""
+
+
+class UnknownSemantics(LookupError):
+    """A policy or arrival process that the semantics table does not declare."""
+
+
+class NotModelled(LookupError):
+    """A declared policy or process that one engine (fast mode, theory) cannot model."""
+
+    def __init__(self, what: str, name: str, engine: str, hint: str = ""):
+        self.what, self.name, self.engine = what, name, engine
+        super().__init__(f"{engine} cannot model {what} {name!r}" + (f": {hint}" if hint else ""))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A buffer policy: what happens when an item arrives at a full buffer.
+
+    `exact` is the exact-mode put hook: the name of a `simbp.exact.buffer.Buffer` method, or a
+    function `(buffer, created, size) -> ACCEPTED | DROPPED | WAITING`. `fast` is the overflow
+    rule fast mode applies to counts (one of `FAST_POLICY_RULES`), or None when it cannot.
+    `theory` names the queueing model for this policy (None: no theory applies).
+    """
+
+    name: str
+    when_full: str
+    bounded: bool
+    drops: bool
+    blocks: bool
+    exact: str | Callable[[Any, float, float], int]
+    fast: str | None = None
+    theory: str | None = None
+    theory_note: str = ""
+
+
+@dataclass(frozen=True)
+class ArrivalProcess:
+    """An arrival process: how exact mode draws times, how fast mode draws counts, what theory sees.
+
+    `theory` is the Kendall letter of the arrival stream ("M" for Poisson, "D" for evenly spaced),
+    or None when the rate varies in time and no stationary formula applies.
+    """
+
+    name: str
+    meaning: str
+    exact: str
+    fast: str | None
+    theory: Literal["M", "D"] | None
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """An optional mechanism, found by a scenario field path: which engines model it."""
+
+    name: str
+    path: str
+    fast: bool
+    theory: bool
+    why_not_fast: str = ""
+
+
+POLICIES: dict[str, Policy] = {}
+ARRIVALS: dict[str, ArrivalProcess] = {}
+
+
+def register_policy(entry: Policy) -> Policy:
+    """Declare a buffer policy; the schema accepts it and exact mode runs it from now on."""
+    if entry.fast is not None and entry.fast not in FAST_POLICY_RULES:
+        raise ValueError(f"fast rule {entry.fast!r} is not one of {', '.join(FAST_POLICY_RULES)}")
+    POLICIES[entry.name] = entry
+    return entry
+
+
+def unregister_policy(name: str) -> None:
+    """Forget a policy (tests that register one clean up with this)."""
+    POLICIES.pop(name, None)
+
+
+def policy_names() -> tuple[str, ...]:
+    """The declared policies, in declaration order."""
+    return tuple(POLICIES)
+
+
+def policy(name: str, engine: Engine | None = None) -> Policy:
+    """The declaration of policy `name`; with `engine`, raise `NotModelled` if that engine cannot."""
+    try:
+        entry = POLICIES[name]
+    except KeyError:
+        raise UnknownSemantics(f"unknown buffer policy {name!r}; declared policies: {', '.join(POLICIES)}") from None
+    if engine == "fast" and entry.fast is None:
+        raise NotModelled("buffer policy", name, "fast mode", "run it in exact mode")
+    if engine == "theory" and entry.theory is None:
+        raise NotModelled("buffer policy", name, "queueing theory", "no formula is declared for it")
+    return entry
+
+
+def arrival_process(name: str, engine: Engine | None = None) -> ArrivalProcess:
+    """The declaration of arrival process `name`; with `engine`, raise `NotModelled` if it cannot."""
+    try:
+        entry = ARRIVALS[name]
+    except KeyError:
+        raise UnknownSemantics(f"unknown arrival process {name!r}; declared: {', '.join(ARRIVALS)}") from None
+    if engine == "fast" and entry.fast is None:
+        raise NotModelled("arrival process", name, "fast mode", "run it in exact mode")
+    if engine == "theory" and entry.theory is None:
+        raise NotModelled("arrival process", name, "queueing theory", "its rate varies in time")
+    return entry
+
+
+for _entry in (
+    Policy("block", "the producer (or forwarding worker) waits for room", bounded=True, drops=False, blocks=True,
+           exact="_put_block", fast="block", theory="M/M/c/K",
+           theory_note="a blocked Poisson producer is a lost arrival: M/M/c/K's loss is the share of arrivals "
+                       "that would find the buffer full"),
+    Policy("drop_newest", "the arriving item is dropped", bounded=True, drops=True, blocks=False,
+           exact="_put_drop_newest", fast="drop_newest", theory="M/M/c/K",
+           theory_note="K = capacity + workers: an arrival finding K in the system is lost"),
+    Policy("drop_oldest", "the oldest waiting item is dropped to make room", bounded=True, drops=True, blocks=False,
+           exact="_put_drop_oldest", fast="drop_oldest", theory="M/M/c/K",
+           theory_note="the loss ratio is M/M/c/K's; latency percentiles are approximate (a waiting item is lost "
+                       "instead of the arrival)"),
+    Policy("unbounded", "no limit: memory grows until the service's memory limit crashes it", bounded=False,
+           drops=False, blocks=False, exact="_put_unbounded", fast="unbounded", theory="M/M/c",
+           theory_note="Erlang C; stable only below 100% utilisation"),
+):
+    register_policy(_entry)
+
+for _process in (
+    ArrivalProcess("constant", "evenly spaced", exact="constant", fast="integrated rate", theory="D"),
+    ArrivalProcess("poisson", "independent arrivals (exponential gaps)", exact="poisson", fast="poisson counts",
+                   theory="M"),
+    ArrivalProcess("bursty", "on and off periods, each with its rate", exact="bursty", fast="poisson counts per phase",
+                   theory=None),
+    ArrivalProcess("schedule", "a rate curve (steps or ramps), optionally repeating", exact="schedule",
+                   fast="integrated rate", theory=None),
+    ArrivalProcess("trace", "replayed timestamps or counts from a CSV", exact="trace", fast="exact counts",
+                   theory=None),
+):
+    ARRIVALS[_process.name] = _process
+
+MECHANISMS: tuple[Mechanism, ...] = (
+    Mechanism("Kafka topics", "topics", fast=False, theory=False, why_not_fast="topics, partitions and keys"),
+    Mechanism("Kafka consumer groups", "consumer_groups", fast=False, theory=False,
+              why_not_fast="polls, commits and rebalances"),
+    Mechanism("downstream services", "downstreams", fast=False, theory=False),
+    Mechanism("producer keys", "producers[].key", fast=False, theory=False),
+    Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=False, theory=False),
+    Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False),
+    Mechanism("caller time-outs", "producers[].caller_timeout", fast=False, theory=False),
+    Mechanism("retries", "producers[].retry", fast=False, theory=False),
+    Mechanism("RxJS operators", "producers[].operators", fast=False, theory=False),
+    Mechanism("rate limits", "producers[].rate_limit", fast=False, theory=False),
+    Mechanism("priority shedding", "producers[].priority", fast=False, theory=False),
+    Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False),
+    Mechanism("high-water marks", "buffers[].high_water_mark", fast=False, theory=False),
+    Mechanism("shedding", "buffers[].shed", fast=False, theory=False),
+    Mechanism("batch consumers", "consumers[].batch", fast=False, theory=False),
+    Mechanism("downstream calls", "consumers[].calls", fast=False, theory=False),
+    Mechanism("worker autoscaling", "consumers[].autoscale", fast=False, theory=False),
+    Mechanism("forwarding between stages", "consumers[].to", fast=True, theory=False),
+    Mechanism("a memory limit", "memory", fast=True, theory=False),
+)
+"""Optional mechanisms by field path. A field not listed here and not in the core (`_CORE_FIELDS`) is
+treated as a mechanism fast mode cannot model, so a new key is refused by fast mode until declared."""
+
+_CORE_FIELDS = {
+    "": {"name", "description", "duration", "seed", "sample_interval", "warmup", "load_multiplier", "memory",
+         "producers", "buffers", "consumers", "expect"},
+    "producers[]": {"name", "to", "arrivals", "size", "start", "stop"},
+    "buffers[]": {"name", "capacity", "policy"},
+    "consumers[]": {"name", "from_", "workers", "service", "to"},
+    "memory": {"limit", "restart_after", "per_item_overhead", "baseline"},
+}
+
+
+def _set_fields(spec: Any, known: set[str], prefix: str, generic: str) -> list[tuple[str, str]]:
+    """Fields of `spec` outside `known` set away from their default: (display path, generic path)."""
+    found = []
+    for name, field in type(spec).model_fields.items():
+        if name in known:
+            continue
+        if getattr(spec, name) != field.get_default(call_default_factory=True):
+            key = field.alias or name
+            found.append((f"{prefix}{key}", f"{generic}{key}" if generic else key))
+    return found
+
+
+def fast_unsupported(scenario: Any) -> list[str]:
+    """What in `scenario` (a `simbp.scenario.Scenario`) fast mode cannot model, as field paths with a reason (empty: it can)."""
+    by_path = {m.path: m for m in MECHANISMS}
+    fields = _set_fields(scenario, _CORE_FIELDS[""], "", "")
+    for index, producer in enumerate(scenario.producers):
+        fields += _set_fields(producer, _CORE_FIELDS["producers[]"], f"producers[{index}].", "producers[].")
+        process = getattr(producer.arrivals, "process", None)
+        if process not in ARRIVALS or ARRIVALS[process].fast is None:
+            fields.append((f"producers[{index}].arrivals.process", f"arrival process {process}"))
+    for index, buffer in enumerate(scenario.buffers):
+        fields += _set_fields(buffer, _CORE_FIELDS["buffers[]"], f"buffers[{index}].", "buffers[].")
+        entry = POLICIES.get(buffer.policy)
+        if entry is None or entry.fast is None:
+            fields.append((f"buffers[{index}].policy", f"buffer policy {buffer.policy}"))
+    readers: dict[str, list[int]] = {}
+    for index, consumer in enumerate(scenario.consumers):
+        fields += _set_fields(consumer, _CORE_FIELDS["consumers[]"], f"consumers[{index}].", "consumers[].")
+        readers.setdefault(consumer.from_, []).append(index)
+    if scenario.memory is not None:
+        fields += _set_fields(scenario.memory, _CORE_FIELDS["memory"], "memory.", "memory.")
+    found = []
+    for shown, generic in fields:
+        mechanism = by_path.get(generic)
+        if mechanism is not None and mechanism.fast:
+            continue
+        reason = mechanism.why_not_fast or mechanism.name if mechanism else generic
+        found.append(f"{shown}: {reason}" if reason != shown else shown)
+    for name, indices in readers.items():
+        if len(indices) > 1:
+            found.append(f"consumers[{indices[1]}].from: several consumer groups competing for buffer {name!r}")
+    return found
