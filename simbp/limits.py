@@ -29,7 +29,7 @@ MAX_FAST_SECONDS = 3600.0  # fast mode refuses only what would take over an hour
 
 def estimate_messages(scenario: Scenario) -> float:
     """Messages the scenario's producers will emit (traces: counted from the file)."""
-    from .exact.producer import read_trace
+    from .scenario.rates import read_trace
     from .scenario.schema import TraceArrivals
 
     total = 0.0

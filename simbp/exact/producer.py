@@ -8,7 +8,7 @@ and afterwards it resumes its own schedule (for Poisson arrivals this is the sam
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -18,13 +18,10 @@ from ..scenario.schema import (
     PoissonArrivals,
     ScheduleArrivals,
     TraceArrivals,
-    _Empirical,
 )
+from ..scenario.rates import bursty_phases, read_trace, schedule_rate_function, schedule_rates, trace_period
 
-if TYPE_CHECKING:
-    from ..scenario.schema import Scenario
-
-__all__ = ["ProducerState", "arrival_times", "schedule_rate_function", "check_files", "read_trace"]
+__all__ = ["ProducerState", "arrival_times"]
 
 _CHUNK = 4096
 
@@ -117,42 +114,12 @@ def _between(rng: np.random.Generator, rate: float, begin: float, end: float, wi
 
 
 def _bursty(spec: BurstyArrivals, rng: np.random.Generator, multiplier: float, start: float) -> Iterator[float]:
-    phases = [(spec.on.rate * multiplier, spec.on.duration), (spec.off.rate * multiplier, spec.off.duration)]
-    if spec.start == "off":
-        phases.reverse()
+    phases = bursty_phases(spec, multiplier)
     begin = start
     while True:
         for rate, length in phases:
             yield from _between(rng, rate, begin, begin + length, spec.within)
             begin += length
-
-
-def schedule_rate_function(spec: ScheduleArrivals) -> tuple[Callable[[float], float], float]:
-    """The rate at time t for a schedule (step or linear, repeating if asked) and its maximum."""
-    times = np.array([p.at for p in spec.points], dtype=float)
-    rates = np.array([p.rate for p in spec.points], dtype=float)
-    period = spec.repeat
-
-    def rate_at(t: float) -> float:
-        if period:
-            t = t % period
-        if spec.interpolation == "linear":
-            return float(np.interp(t, times, rates))
-        index = int(np.searchsorted(times, t, side="right")) - 1
-        return float(rates[max(index, 0)])
-
-    return rate_at, float(rates.max())
-
-
-def _schedule_rates(spec: ScheduleArrivals, t: np.ndarray) -> np.ndarray:
-    times = np.array([p.at for p in spec.points], dtype=float)
-    rates = np.array([p.rate for p in spec.points], dtype=float)
-    if spec.repeat:
-        t = np.mod(t, spec.repeat)
-    if spec.interpolation == "linear":
-        return np.interp(t, times, rates)
-    index = np.clip(np.searchsorted(times, t, side="right") - 1, 0, None)
-    return rates[index]
 
 
 def _schedule(spec: ScheduleArrivals, rng: np.random.Generator, multiplier: float, start: float) -> Iterator[float]:
@@ -166,7 +133,7 @@ def _schedule(spec: ScheduleArrivals, rng: np.random.Generator, multiplier: floa
         next_k = 1.0
         while True:
             grid = begin + step * np.arange(1, _CHUNK + 1)
-            rates = _schedule_rates(spec, grid - start) * multiplier
+            rates = schedule_rates(spec, grid - start) * multiplier
             cumulative = total + np.cumsum(rates) * step
             ks = np.arange(next_k, np.floor(cumulative[-1]) + 1)
             if len(ks):
@@ -177,32 +144,15 @@ def _schedule(spec: ScheduleArrivals, rng: np.random.Generator, multiplier: floa
     now = start
     while True:  # thinning a Poisson process at the peak rate (exact for any rate shape)
         candidates = now + np.cumsum(rng.exponential(1.0 / peak, _CHUNK))
-        keep = rng.random(_CHUNK) * peak < _schedule_rates(spec, candidates - start) * multiplier
+        keep = rng.random(_CHUNK) * peak < schedule_rates(spec, candidates - start) * multiplier
         now = float(candidates[-1])
         yield from candidates[keep].tolist()
 
 
-def read_trace(spec: TraceArrivals, base_dir: Path) -> np.ndarray:
-    """The trace's values: timestamps (seconds from the first) or counts per bin."""
-    import pandas as pd
-
-    frame = pd.read_csv(base_dir / spec.file)
-    column = spec.column or frame.columns[0]
-    values = pd.to_numeric(frame[column], errors="raise").dropna().to_numpy(dtype=float)
-    if spec.format == "timestamps":
-        values = np.sort(values)
-        return values - values[0]
-    return values
-
-
 def _trace(spec: TraceArrivals, rng: np.random.Generator, multiplier: float, start: float, base_dir: Path) -> Iterator[float]:
     values = read_trace(spec, base_dir)
-    if spec.format == "timestamps":
-        period = float(values[-1] + (values[-1] / max(len(values) - 1, 1))) if spec.loop else None
-        base = values
-    else:
-        period = len(values) * spec.bin if spec.loop else None
-        base = None
+    period = trace_period(spec, values)
+    base = values if spec.format == "timestamps" else None
     offset = start
     while True:
         if base is not None:

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import simpy
 
-from ..exact.producer import _schedule_rates, read_trace
+from ..scenario.rates import bursty_phases, read_trace, schedule_rates, trace_period
 from ..exact.service import Service
 from ..exact.model import Model
 from .. import semantics
@@ -233,10 +233,7 @@ def _arrival_counts(spec: ProducerSpec, rng: np.random.Generator, dt: float, sce
         random = isinstance(arrivals, PoissonArrivals)
         cumulative = lambda tau: rate * tau  # noqa: E731
     elif isinstance(arrivals, BurstyArrivals):
-        phases = [(arrivals.on.rate * multiplier, arrivals.on.duration), (arrivals.off.rate * multiplier, arrivals.off.duration)]
-        if arrivals.start == "off":
-            phases.reverse()
-        (rate1, length1), (rate2, length2) = phases
+        (rate1, length1), (rate2, length2) = bursty_phases(arrivals, multiplier)
         cycle, per_cycle = length1 + length2, rate1 * length1 + rate2 * length2
         random = arrivals.within == "poisson"
 
@@ -248,12 +245,12 @@ def _arrival_counts(spec: ProducerSpec, rng: np.random.Generator, dt: float, sce
         random = arrivals.within == "poisson"
 
         def per_quantum(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:  # rate at the midpoint × length
-            return _schedule_rates(arrivals, (lo + hi) / 2) * multiplier * (hi - lo)
+            return schedule_rates(arrivals, (lo + hi) / 2) * multiplier * (hi - lo)
     elif isinstance(arrivals, TraceArrivals):
         values = read_trace(arrivals, scenario.base_dir)
         if arrivals.format == "timestamps":
             n = len(values)
-            period = float(values[-1] + values[-1] / max(n - 1, 1)) if arrivals.loop else None
+            period = trace_period(arrivals, values)
 
             def exact_counts(tau: np.ndarray) -> np.ndarray:
                 if period is None or period <= 0:

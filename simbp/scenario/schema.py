@@ -704,7 +704,7 @@ def mean_arrival_rate(arrivals: Any, duration: float) -> float:
         cycle = arrivals.on.duration + arrivals.off.duration
         return (arrivals.on.rate * arrivals.on.duration + arrivals.off.rate * arrivals.off.duration) / cycle
     if isinstance(arrivals, ScheduleArrivals):
-        from ..exact.producer import schedule_rate_function
+        from .rates import schedule_rate_function
 
         rate_at, _ = schedule_rate_function(arrivals)
         steps = 2000
@@ -825,7 +825,7 @@ def parse_scenario_dict(
         raise ScenarioError(_problems(error, label, root)) from None
     scenario._base_dir = base_dir or Path.cwd()
     scenario._source = label
-    from ..exact.producer import check_files
+    from .rates import check_files
 
     problems = check_files(scenario)
     if problems:
