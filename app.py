@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import threading
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -71,7 +72,7 @@ def run_with_progress(text: str, seed: int, base_dir: str, label: str, mode: str
     except ScenarioError as error:
         show_problems("The scenario cannot run:", error)
         return None
-    except Exception as error:  # noqa: BLE001 - a bug must not leave the page blank
+    except Exception as error:
         st.error(f"The simulation failed: {error}")
         with st.expander("details for a bug report"):
             st.code(traceback.format_exc(), language="text")
@@ -89,7 +90,7 @@ def simulate_showing_progress(caption: str, *args: Any, function: Callable[..., 
     def work() -> None:
         try:
             done["results"] = (function or simulate)(*args, _progress=lambda fraction: done.__setitem__("fraction", fraction))
-        except BaseException as error:  # noqa: BLE001 - handed to the script thread
+        except BaseException as error:
             done["error"] = error
 
     bar = st.progress(0.0, text=caption)

@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import simpy  # noqa: E402
+from baseline import Queue, Stage, run_baseline  # noqa: E402
 
 import simbp  # noqa: E402
-from baseline import Queue, Stage, run_baseline  # noqa: E402
 
 
 @dataclass

@@ -13,7 +13,7 @@ policies; results show lag, loss, memory growth, latency and the failure mode th
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import Problem, ScenarioError, ScenarioTooLarge
 from .results import Results

@@ -8,8 +8,9 @@ numpy blocks and handed out one by one through a C-level iterator (no Python cal
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Iterator
 from itertools import chain
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -81,8 +82,9 @@ def empirical_values(dist: _Empirical, base_dir: Any) -> list[float]:
     if dist.values is not None:
         return list(dist.values)
     if dist._loaded is None:
-        import pandas as pd
         from pathlib import Path
+
+        import pandas as pd
 
         frame = pd.read_csv(Path(base_dir or ".") / str(dist.file))
         column = dist.column or frame.columns[0]

@@ -13,8 +13,9 @@ at once, while fast mode and theory refuse it until their fields are filled in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 __all__ = [
     "Policy",

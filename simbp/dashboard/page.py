@@ -15,18 +15,19 @@ import hashlib
 import inspect
 import math
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
 from pydantic import BaseModel
 
-from ..scenario import schema as scenario_module
 from .. import semantics
 from ..errors import Problem, ScenarioError
 from ..results import Results
+from ..scenario import schema as scenario_module
 from ..scenario.schema import Scenario, get_path, parse_scenario_text, set_path
 from ..units import parse_duration
 
@@ -262,7 +263,7 @@ _GROUP_NAMES = {"producers": "Producer", "buffers": "Buffer", "consumers": "Cons
 def _component_knobs(collection: str, index: int, item: BaseModel) -> list[Knob]:
     """The controls one component offers, found from the fields it has."""
     knobs: list[Knob] = []
-    name = str(getattr(item, "name"))
+    name = str(item.name)
     key = f"{collection}.{name}"
     path = f"{collection}[{index}]"
     group = f"{_GROUP_NAMES.get(collection, collection.replace('_', ' ').capitalize())} {name}"
@@ -296,16 +297,16 @@ def _component_knobs(collection: str, index: int, item: BaseModel) -> list[Knob]
                                  help="the token bucket's refill rate: the most this producer sends per second"))
     if "policy" in fields and "capacity" in fields:
         options = _literal_options(item, "policy")
-        knobs.append(Knob(f"{key}.policy", "policy", group, "select", str(getattr(item, "policy")), (f"{path}.policy",),
+        knobs.append(Knob(f"{key}.policy", "policy", group, "select", str(item.policy), (f"{path}.policy",),
                           "policy", options=options,
                           help="what happens when the buffer is full: drop the new item, drop the oldest, "
                                "make the producer wait, or never limit (memory grows)"))
-        capacity = getattr(item, "capacity")
+        capacity = item.capacity
         knobs.append(_int_knob(f"{key}.capacity", "capacity", group, int(capacity if capacity is not None else DEFAULT_CAPACITY),
                                (f"{path}.capacity",), low=0, high=10**9, widget="number", action="capacity",
                                help="items that may wait (an unbounded buffer ignores this until bounded)"))
-    elif "capacity" in fields and isinstance(getattr(item, "capacity"), int):
-        capacity = int(getattr(item, "capacity"))
+    elif "capacity" in fields and isinstance(item.capacity, int):
+        capacity = int(item.capacity)
         knobs.append(_int_knob(f"{key}.capacity", "capacity", group, capacity, (f"{path}.capacity",), low=1,
                                high=max(4 * capacity, capacity + 8), help="calls it serves at once at its normal latency"))
     mark = getattr(item, "high_water_mark", None) if "high_water_mark" in fields else None
@@ -367,7 +368,7 @@ def derive_knobs(scenario: Scenario) -> list[Knob]:
 
 def _raw(text: str) -> dict[str, Any]:
     loader = getattr(scenario_module, "ScenarioLoader", yaml.SafeLoader)
-    data = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader (sub)class
+    data = yaml.load(text, Loader=loader)
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "expected a mapping of scenario keys (name, duration, producers, …)", 1, None)])
     return data
@@ -776,9 +777,9 @@ def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path 
     """
     import tempfile
 
-    from ..planning.executors import SerialExecutor, make_executor
     from ..limits import estimate_messages
     from ..planning.core import load_study, sweep
+    from ..planning.executors import SerialExecutor, make_executor
 
     source = Path(base_dir) if base_dir is not None else Path.cwd()
     with tempfile.TemporaryDirectory(prefix="simbp-capacity-") as folder:

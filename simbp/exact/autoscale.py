@@ -13,7 +13,8 @@ items at once; a removed worker finishes the item it holds, then leaves.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .consumer import BatchWorker, Worker
 

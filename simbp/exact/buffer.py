@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from collections.abc import Callable
 from types import MethodType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .. import semantics
 

@@ -8,7 +8,9 @@ more: that is how a slow stage pushes back on the one before it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from .buffer import ACCEPTED, DROPPED, WAITING
 
@@ -227,10 +229,8 @@ class BatchWorker:
     def _deadline(self, event: Any) -> None:
         if event is not self.deadline or not self.collecting:
             return
-        try:
+        with contextlib.suppress(ValueError):
             self.group.source.idle.remove(self)
-        except ValueError:
-            pass
         self._serve()
 
     def _serve(self) -> None:

@@ -27,8 +27,9 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from itertools import cycle, islice
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,8 +40,8 @@ from .buffer import ACCEPTED
 if TYPE_CHECKING:
     import simpy
 
-    from .model import Model
     from ..scenario.schema import ConsumerGroupSpec, KeySpec, ProducerSpec, TopicSpec
+    from .model import Model
 
 __all__ = [
     "Topic", "Partition", "TopicWriter", "ConsumerGroup", "GroupMember", "KafkaSystem", "Broker",

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import simpy
 
+from ..metrics import LatencySketch
+from ..random import SeedTree, sampler
+from ..scenario.schema import Scenario
 from .buffer import ACCEPTED, WAITING, Buffer
 from .consumer import WorkerGroup
 from .producer import ProducerState, arrival_times
 from .service import Service
-from ..metrics import LatencySketch
-from ..random import SeedTree, sampler
-from ..scenario.schema import Scenario
 from .systems.extension import Systems, uses_systems
 
 __all__ = ["Model", "Producer", "simulate"]

@@ -7,11 +7,13 @@ and afterwards it resumes its own schedule (for Poisson arrivals this is the sam
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
+from ..scenario.rates import bursty_phases, read_trace, schedule_rate_function, schedule_rates, trace_period
 from ..scenario.schema import (
     BurstyArrivals,
     ConstantArrivals,
@@ -19,7 +21,6 @@ from ..scenario.schema import (
     ScheduleArrivals,
     TraceArrivals,
 )
-from ..scenario.rates import bursty_phases, read_trace, schedule_rate_function, schedule_rates, trace_period
 
 __all__ = ["ProducerState", "arrival_times"]
 
@@ -170,47 +171,3 @@ def _trace(spec: TraceArrivals, rng: np.random.Generator, multiplier: float, sta
         if period is None or period <= 0:
             return
         offset += period
-
-
-def check_files(scenario: "Scenario") -> list[tuple[tuple[Any, ...], str]]:
-    """Problems with files a scenario names (traces, empirical CSVs): missing, unreadable, no column."""
-    problems: list[tuple[tuple[Any, ...], str]] = []
-    for index, producer in enumerate(scenario.producers):
-        if isinstance(producer.arrivals, TraceArrivals):
-            problem = _check_csv(scenario.base_dir, producer.arrivals.file, producer.arrivals.column, nonnegative=True)
-            if problem:
-                problems.append((("producers", index, "arrivals", "file"), problem))
-        if isinstance(producer.size, _Empirical) and producer.size.file:
-            problem = _check_csv(scenario.base_dir, producer.size.file, producer.size.column, nonnegative=True)
-            if problem:
-                problems.append((("producers", index, "size", "file"), problem))
-    for index, consumer in enumerate(scenario.consumers):
-        if isinstance(consumer.service, _Empirical) and consumer.service.file:
-            problem = _check_csv(scenario.base_dir, consumer.service.file, consumer.service.column, nonnegative=True)
-            if problem:
-                problems.append((("consumers", index, "service", "file"), problem))
-    return problems
-
-
-def _check_csv(base_dir: Path, file: str, column: str | None, *, nonnegative: bool) -> str | None:
-    import pandas as pd
-
-    path = base_dir / file
-    if not path.is_file():
-        return f"file {str(path)!r} not found (paths are relative to the scenario file)"
-    try:
-        frame = pd.read_csv(path)
-    except Exception as error:  # noqa: BLE001 - any parse failure is reported to the user
-        return f"cannot read {file!r} as CSV: {error}"
-    if frame.empty:
-        return f"{file!r} has no rows"
-    name = column or frame.columns[0]
-    if name not in frame.columns:
-        return f"{file!r} has no column {name!r} (columns: {', '.join(map(str, frame.columns))})"
-    values = pd.to_numeric(frame[name], errors="coerce")
-    if values.isna().any():
-        row = int(values.isna().to_numpy().argmax()) + 2
-        return f"{file!r} line {row}: column {name!r} must hold numbers"
-    if nonnegative and (values < 0).any():
-        return f"{file!r}: column {name!r} must not be negative"
-    return None

@@ -30,18 +30,19 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import deque
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import simpy
 
-from ..scenario.rates import bursty_phases, read_trace, schedule_rates, trace_period
-from ..exact.service import Service
-from ..exact.model import Model
 from .. import semantics
 from ..errors import Problem, ScenarioError
+from ..exact.model import Model
+from ..exact.service import Service
 from ..metrics import LatencySketch
 from ..random import SeedTree, draw_function
+from ..scenario.rates import bursty_phases, read_trace, schedule_rates, trace_period
 from ..scenario.schema import (
     BufferSpec,
     BurstyArrivals,
@@ -231,7 +232,7 @@ def _arrival_counts(spec: ProducerSpec, rng: np.random.Generator, dt: float, sce
     if isinstance(arrivals, (PoissonArrivals, ConstantArrivals)):
         rate = arrivals.rate * multiplier
         random = isinstance(arrivals, PoissonArrivals)
-        cumulative = lambda tau: rate * tau  # noqa: E731
+        cumulative = lambda tau: rate * tau
     elif isinstance(arrivals, BurstyArrivals):
         (rate1, length1), (rate2, length2) = bursty_phases(arrivals, multiplier)
         cycle, per_cycle = length1 + length2, rate1 * length1 + rate2 * length2

@@ -21,9 +21,10 @@ import json
 import math
 import sys
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
@@ -94,12 +95,12 @@ class ValueRange(Model):
 
 
 def _list_or_range(value: Any) -> Any:
-    if isinstance(value, (list, dict)) or isinstance(value, ValueRange):
+    if isinstance(value, (list, dict, ValueRange)):
         return value
     raise ValueError("give a list of values to try, e.g. [2, 4, 8], or a range {min: 1, max: 16, step: 1}")
 
 
-Values = Annotated[Union[list[Any], ValueRange], BeforeValidator(_list_or_range)]
+Values = Annotated[list[Any] | ValueRange, BeforeValidator(_list_or_range)]
 
 
 class ReplicationsSpec(Model):

@@ -18,9 +18,10 @@ from __future__ import annotations
 import inspect
 import math
 import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 __all__ = [
     "Replication",
@@ -79,6 +80,7 @@ def flatten_summary(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]
 def run_replication(task: Replication) -> dict[str, Any]:
     """Simulate one replication and return its row: point, replication, seed and every figure."""
     import simbp
+
     from ..scenario.schema import parse_scenario_dict
 
     scenario = parse_scenario_dict(dict(task.scenario), label=f"point {task.point}", base_dir=Path(task.base_dir))

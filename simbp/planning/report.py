@@ -17,8 +17,9 @@ import io
 import itertools
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -284,7 +285,7 @@ def plot_plan_search(result: "PlanResult", figure_name: str) -> "Figure | None":
         for v in span:
             try:
                 scenario = study.base.with_changes({**rest, path: v, "load_multiplier": result.load})
-            except Exception:  # noqa: BLE001 - a value theory cannot place is left off the line
+            except Exception:
                 continue
             prediction = theory_prediction(scenario)
             if isinstance(prediction, TheoryPrediction) and figure_name in prediction.figures:

@@ -4,9 +4,9 @@ Everything downstream (exact and fast engines, planning, the dashboard) reads a 
 here; nothing here imports an engine.
 """
 
-from .schema import *  # noqa: F401,F403
+from .schema import *  # noqa: F403
 from .schema import __all__ as _schema_all
-from .systems import *  # noqa: F401,F403
+from .systems import *  # noqa: F403
 from .systems import __all__ as _systems_all
 
 __all__ = [*_schema_all, *_systems_all]

@@ -7,8 +7,9 @@ or the schema (specs are read by their fields), so every layer may use it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,7 @@ def _check_csv(base_dir: Path, file: str, column: str | None, *, nonnegative: bo
         return f"file {str(path)!r} not found (paths are relative to the scenario file)"
     try:
         frame = pd.read_csv(path)
-    except Exception as error:  # noqa: BLE001 - any parse failure is reported to the user
+    except Exception as error:
         return f"cannot read {file!r} as CSV: {error}"
     if frame.empty:
         return f"{file!r} has no rows"

@@ -246,7 +246,7 @@ def _family(parse: Any, suffix: str) -> Any:
         cls = type(base.__name__.lstrip("_") + suffix, (base,), {"_parse": staticmethod(parse), "__module__": __name__})
         globals()[cls.__name__] = cls  # a module attribute, so scenarios pickle (caches, process pools)
         classes.append(cls)
-    union = Annotated[Union[tuple(classes)], Field(discriminator="dist")]  # type: ignore[valid-type]
+    union = Annotated[Union[tuple(classes)], Field(discriminator="dist")]  # type: ignore[valid-type]  # noqa: UP007 - built at run time
 
     def bare_is_constant(value: Any) -> Any:
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
@@ -327,7 +327,7 @@ class TraceArrivals(Model):
 
 
 Arrivals = Annotated[
-    Union[ConstantArrivals, PoissonArrivals, BurstyArrivals, ScheduleArrivals, TraceArrivals],
+    ConstantArrivals | PoissonArrivals | BurstyArrivals | ScheduleArrivals | TraceArrivals,
     Field(discriminator="process"),
 ]
 
@@ -725,9 +725,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     for depth, part in enumerate(parts[:-1]):
         target = _step(target, part, parts[: depth + 1], path)
     last = parts[-1]
-    if isinstance(target, dict):
-        target[last] = value
-    elif isinstance(target, list) and isinstance(last, int) and 0 <= last < len(target):
+    if isinstance(target, dict) or (isinstance(target, list) and isinstance(last, int) and 0 <= last < len(target)):
         target[last] = value
     else:
         raise KeyError(f"{path!r} names no field")
@@ -804,7 +802,7 @@ def parse_scenario_text(text: str, *, label: str = "<scenario>", base_dir: Path 
     """Validate YAML text as a scenario; errors carry `label` as the file name."""
     try:
         root = yaml.compose(text, Loader=ScenarioLoader)
-        data = yaml.load(text, Loader=ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=ScenarioLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -875,7 +873,7 @@ def _clean_loc(loc: tuple[Any, ...], root: yaml.Node | None) -> tuple[Any, ...]:
     cleaned: list[Any] = []
     node = root
     for part in loc:
-        if isinstance(part, str) and (part.startswith("function-") or part.endswith("]") and "[" in part):
+        if isinstance(part, str) and (part.startswith("function-") or (part.endswith("]") and "[" in part)):
             continue
         if node is None:
             cleaned.append(part)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from ..units import parse_bytes
 from .schema import (
     Model,
     Name,
@@ -24,7 +25,6 @@ from .schema import (
     ReferenceProblem,
     TimeDistribution,
 )
-from ..units import parse_bytes
 
 if TYPE_CHECKING:
     from .schema import BufferSpec, ConsumerSpec, ProducerSpec, Scenario
@@ -260,7 +260,7 @@ def check_systems_references(scenario: "Scenario") -> None:
         if producer.caller_timeout is not None:
             if target.policy not in ("drop_newest", "unbounded"):
                 raise ReferenceProblem(("producers", index, "caller_timeout"), "caller_timeout watches a first-in-first-out queue that admits at once: "
-                                       f"use drop_newest or unbounded (for a block buffer, its block_timeout is the caller's timeout)")
+                                       "use drop_newest or unbounded (for a block buffer, its block_timeout is the caller's timeout)")
             if any(c.to == target.name for c in scenario.consumers):
                 raise ReferenceProblem(("producers", index, "caller_timeout"), f"caller_timeout needs {target.name!r} to be fed by producers only")
             if producer.operators or (producer.rate_limit is not None and producer.rate_limit.on_limit == "wait"):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simbp.planning.executors import DaskExecutor, ProcessExecutor, SerialExecutor, make_executor
 from simbp.planning.core import load_study, sweep
+from simbp.planning.executors import DaskExecutor, ProcessExecutor, SerialExecutor, make_executor
 
 SPEC = """\
 name: noisy_grid

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from simbp.planning.executors import SerialExecutor
 from simbp.planning.core import load_study, plan, sweep
+from simbp.planning.executors import SerialExecutor
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml"))

@@ -4,14 +4,14 @@ flip a decision (checked: the simulated intervals sit many half widths away from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from simbp import theory
-from simbp.planning.executors import make_executor
 from simbp.planning.core import load_study, plan
+from simbp.planning.executors import make_executor
 
 # λ = 100/s, mean service 50 ms (μ = 20/s per worker): a = 5 erlangs, stable from 6 workers.
 MMC = """\

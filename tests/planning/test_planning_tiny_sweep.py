@@ -16,15 +16,14 @@ Every replication is identical (nothing random), so each interval has zero width
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from simbp.planning.executors import SerialExecutor
 from simbp.planning.core import load_study, plan, replication_seed, sweep
+from simbp.planning.executors import SerialExecutor
 from simbp.planning.report import find_knee, write_plan_report, write_sweep_report
 
 SWEEP = """\

@@ -44,7 +44,7 @@ def test_partition_cap_limits_a_kafka_group() -> None:
 
 
 def test_no_change_between_the_thresholds_and_scale_down_at_the_low_one() -> None:
-    lag = lambda now: 500.0 if now < 10 else 50.0  # noqa: E731
+    lag = lambda now: 500.0 if now < 10 else 50.0
     changes = drive({"min": 1, "max": 8, "scale_up_lag": 1000, "scale_down_lag": 50, "cooldown": 5, "check_every": 1}, lag, start=4)
     assert changes == [(10.0, 3), (15.0, 2), (20.0, 1)]
 

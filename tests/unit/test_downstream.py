@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simbp
-from simbp.exact.systems.downstream import Downstream, Semaphore
 from simbp.exact.model import Model
+from simbp.exact.systems.downstream import Downstream, Semaphore
 from simbp.scenario import DownstreamSpec
 
 

@@ -10,8 +10,8 @@ import simpy
 import simbp
 from simbp.exact.buffer import ACCEPTED, Buffer
 from simbp.exact.consumer import _FLUSH_EVERY
-from simbp.exact.service import Service
 from simbp.exact.model import Model
+from simbp.exact.service import Service
 from simbp.scenario import BufferSpec
 
 

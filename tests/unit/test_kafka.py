@@ -14,12 +14,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simbp
+from simbp.errors import ScenarioError
 from simbp.exact.kafka import (
-    OK, STALL, STOP, WARN, Partition, Topic, burrow_status, murmur2, partition_for_key, range_assignment,
+    OK,
+    STALL,
+    STOP,
+    WARN,
+    Partition,
+    Topic,
+    burrow_status,
+    murmur2,
+    partition_for_key,
+    range_assignment,
     round_robin_assignment,
 )
 from simbp.exact.model import Model
-from simbp.errors import ScenarioError
 from simbp.results import build_results
 from simbp.scenario import TopicSpec
 

@@ -125,7 +125,7 @@ def test_a_name_used_twice() -> None:
 
 
 def test_yaml_syntax_error_has_a_line() -> None:
-    field, line, message = problem_for(GOOD.replace("workers: 2", "workers: [2"))
+    _field, line, message = problem_for(GOOD.replace("workers: 2", "workers: [2"))
     assert line is not None and line >= 14
     assert "not valid YAML" in message
 

@@ -6,7 +6,8 @@ and theory refuse it by name until they learn it; an undeclared name fails loudl
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

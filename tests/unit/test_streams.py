@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simbp
+from simbp.errors import ScenarioError
+from simbp.exact.model import Model
 from simbp.exact.service import Service
 from simbp.exact.systems.streams import WritableBuffer
-from simbp.exact.model import Model
-from simbp.errors import ScenarioError
 from simbp.scenario import BufferSpec, parse_scenario_dict, set_path
 
 

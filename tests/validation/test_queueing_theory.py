@@ -20,7 +20,7 @@ instead of c, a 5% error), so the wider interval still has teeth. Failure messag
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import stats

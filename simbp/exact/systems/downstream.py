@@ -14,7 +14,8 @@ error for the caller) while the downstream goes on working on it until its laten
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from ...metrics import LatencySketch
 from ..consumer import WorkerGroup

@@ -8,19 +8,20 @@ totals (so conservation stays exact), columns to the time series and entries to 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
+from ...random import sampler
+from ...scenario.systems import consumer_pauses, producer_pauses, producer_uses_systems, uses_systems
 from ..buffer import Buffer
 from ..consumer import WorkerGroup
 from .downstream import CallingGroup, Downstream
 from .streams import PipingGroup, WritableBuffer
 from .upstream import UpstreamProducer
-from ...random import sampler
-from ...scenario.systems import consumer_pauses, producer_pauses, producer_uses_systems, uses_systems
 
 if TYPE_CHECKING:
-    from ..model import Model
     from ...scenario.schema import BufferSpec, ConsumerSpec, ProducerSpec
+    from ..model import Model
 
 __all__ = ["Systems", "uses_systems"]
 
