@@ -14,9 +14,10 @@ from __future__ import annotations
 from .evaluation import FALLING_BEHIND, PointResult
 from .executors import DaskExecutor, Executor, ProcessExecutor, Replication, SerialExecutor, make_executor, run_replication
 from .figures import HEADLINE_FIGURES, figure_kind, format_figure, parse_figure_value
+from .judging import JUDGE_RULES, Target
 from .plan import Margin, PlanResult, plan
 from .spec import SweepSpec
-from .statistics import CONFIDENCE, JUDGE_RULES, Estimate, Target, estimate, t_quantile_975
+from .statistics import CONFIDENCE, Estimate, estimate, t_quantile_975
 from .study import Point, Study, load_study, replication_seed
 from .sweep import SweepResult, sweep
 from .theory_bridge import TheoryAnswer, TheoryPrediction, theory_prediction

@@ -16,6 +16,12 @@ if TYPE_CHECKING:
 
 __all__ = ["add_planning_commands", "run_sweep_command", "run_plan_command"]
 
+_MARKS = {"pass": " ok", "fail": " MISS", "undecided": " UNDECIDED"}
+
+
+def _label(changes: dict[str, Any]) -> str:
+    return ", ".join(f"{p}={display(v)}" for p, v in changes.items() if p != "load_multiplier") or "base"
+
 # ====================================================================================== commands
 def add_planning_commands(commands: Any) -> None:
     """Add `sweep` and `plan` to the `simbp` sub-command parser."""
@@ -31,6 +37,8 @@ def add_planning_commands(commands: Any) -> None:
         parser.add_argument("--out", help="output folder (default: reports/<spec name>/)")
         parser.add_argument("--duration", help='simulated time per replication, over the spec\'s (e.g. "10s" for a quick look)')
         parser.add_argument("--allow-large", action="store_true", help="run points even when over the size limit")
+        parser.add_argument("--no-lengthen", action="store_true",
+                            help="never lengthen runs found too short (a quick look: such points are reported undecided)")
         parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
         parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
         parser.set_defaults(handler=handler)
@@ -57,7 +65,8 @@ def _load(args: argparse.Namespace, need_plan: bool) -> "Study":
     if not path.is_file():
         raise ScenarioError([Problem("", "no such spec file", None, str(path))])
     overrides = {"duration": args.duration} if args.duration else None
-    return load_study(path, allow_large=True if args.allow_large else None, need_plan=need_plan, overrides=overrides)
+    return load_study(path, allow_large=True if args.allow_large else None, need_plan=need_plan, overrides=overrides,
+                      lengthen=not args.no_lengthen)
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
@@ -81,16 +90,20 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         figures = [t.figure for t in study.targets] or ["loss_ratio", "latency_s.p99"]
         for r in result.results:
             cells = "  ".join(f"{f} {format_figure(r.estimates[f].mean, study.figures.get(f, 'number'))}"
-                              f"{'' if f not in r.verdicts else (' ok' if r.verdicts[f] else ' MISS')}"
-                              for f in figures if f in r.estimates)
-            print(f"  {r.point.label():<48} n={r.replications:<3} {cells}")
+                              f"{_MARKS.get(r.judgements.get(f, ''), '')}" for f in figures if f in r.estimates)
+            short = "  (runs too short)" if r.steady.get("too_short") else ""
+            print(f"  {r.point.label():<48} n={r.replications:<3} {cells}{short}")
         for entry in result.summary["recommendations"]:
             load = display(entry["load_multiplier"])
             if entry.get("recommendation"):
                 changes = ", ".join(f"{p}={display(v)}" for p, v in entry["recommendation"].items() if p != "load_multiplier")
                 print(f"at {load}× load: cheapest point meeting every target: {changes or 'the base scenario'}")
+                for warning in entry.get("warnings", []):
+                    print(f"  warning: {warning}")
             else:
                 print(f"at {load}× load: {entry['reason']}")
+            for item in entry.get("undecided", []):
+                print(f"  undecided, cheaper: {_label(item['changes'])}: {item['to_decide'] or 'more replications'}")
         print(f"wrote {len(written)} files to {out_dir}/ (open {out_dir / 'sweep_report.html'})")
     return 0
 
@@ -113,19 +126,30 @@ def run_plan_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         summary = result.summary
         if result.recommendation is None:
-            print(f"at {display(result.load)}× load: no configuration in the search space meets every target")
+            print(f"at {display(result.load)}× load: {summary['reason']}")
         else:
             changes = ", ".join(f"{p}={display(v)}" for p, v in summary["recommendation"]["changes"].items())
-            print(f"at {display(result.load)}× load: cheapest configuration meeting every target: {changes}")
+            cost = summary["recommendation"].get("cost")
+            priced = f" (cost {cost:,.4g}{' ' + study.spec.cost_unit if study.spec.cost_unit else ''})" if cost is not None else ""
+            print(f"at {display(result.load)}× load: cheapest configuration meeting every target: {changes}{priced}")
             for r in result.cheaper_failed:
-                print(f"  cheaper {r.point.label()}: misses {', '.join(r.failing())}")
+                what = f"misses {', '.join(r.failing())}" if r.failing() else f"undecided on {', '.join(r.undecided())}"
+                print(f"  cheaper {r.point.label()}: {what}")
+        for item in summary.get("undecided", []):
+            print(f"  undecided: {_label(item['changes'])}: {item['to_decide'] or 'more replications would decide it'}")
         print(f"theory: {summary['agreement']}")
+        if summary.get("explanation"):
+            print(f"why: {summary['explanation']}")
+        for warning in result.warnings:
+            print(f"warning: {warning}")
         if result.margin is not None:
             m = result.margin
             if m.first_failing_load is None:
                 print(f"margin: meets every target up to {display(m.max_load)}× (the most tried)")
             else:
+                missed = ", ".join(m.failing_targets) or "nothing clearly"
+                undecided = f" (undecided: {', '.join(m.undecided_targets)})" if m.undecided_targets else ""
                 print(f"margin: meets every target up to {display(m.max_load)}× ({m.headroom:.2f}× the planning load); "
-                      f"misses {', '.join(m.failing_targets)} at {display(m.first_failing_load)}×")
+                      f"misses {missed}{undecided} at {display(m.first_failing_load)}×")
         print(f"wrote {len(written)} files to {out_dir}/ (open {out_dir / 'plan_report.html'})")
     return 0 if result.recommendation is not None else 1

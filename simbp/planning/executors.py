@@ -15,13 +15,14 @@ whichever executor ran them.
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from .steady import POOLED, RunPlan, SteadyState
 
 __all__ = [
     "Replication",
@@ -33,7 +34,12 @@ __all__ = [
     "run_replication",
     "flatten_summary",
     "available_cores",
+    "POOLED",
+    "RAW",
+    "window_row",
 ]
+
+RAW = "_raw"  # a row's key for a first run's raw data, before the point's warm-up cut is chosen
 
 # Summary keys that describe the run rather than measure it, or are text.
 _NOT_FIGURES = {"scenario", "seed", "verdict_reason", "mode_reason", "kind", "policy", "expected_verdict"}
@@ -42,7 +48,9 @@ _TEXT_KEPT = {"verdict", "mode"}  # text figures kept in the table
 
 @dataclass(frozen=True)
 class Replication:
-    """One simulation to run: a point's scenario (plain data), its seed and where it belongs."""
+    """One simulation to run: a point's scenario (plain data), its seed and where it belongs, and
+    how to analyse it (`steady`: steady state with a detected warm-up by default; `None` or
+    `SteadyState(enabled=False)`: the whole run, a transient study)."""
 
     point: int
     replication: int
@@ -51,6 +59,8 @@ class Replication:
     base_dir: str = "."
     mode: str | None = None
     allow_large: bool = False
+    steady: SteadyState | None = None
+    plan: RunPlan | None = None
 
 
 def flatten_summary(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -78,18 +88,34 @@ def flatten_summary(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]
 
 
 def run_replication(task: Replication) -> dict[str, Any]:
-    """Simulate one replication and return its row: point, replication, seed and every figure."""
-    import simbp
-
+    """Simulate one replication and return its row: point, replication, seed, every figure (of the
+    steady-state window, see `simbp.planning.steady`) and, under `POOLED`, the window's latency
+    sketches and loss counts for pooling over replications."""
     from ..scenario.schema import parse_scenario_dict
+    from .steady import run_at_cut, run_probe, run_whole
 
     scenario = parse_scenario_dict(dict(task.scenario), label=f"point {task.point}", base_dir=Path(task.base_dir))
-    options: dict[str, Any] = {"allow_large": task.allow_large}
-    if task.mode is not None and "mode" in inspect.signature(simbp.run).parameters:
-        options["mode"] = task.mode
-    results = simbp.run(scenario, seed=task.seed, **options)
     row: dict[str, Any] = {"point": task.point, "replication": task.replication, "seed": task.seed}
-    row.update(flatten_summary(results.summary))
+    if task.steady is None or not task.steady.enabled or task.plan is None:
+        summary, pooled = run_whole(scenario, task.seed, task.mode, task.allow_large)
+    elif task.plan.cut is None:
+        row[RAW] = run_probe(scenario, task.seed, task.mode, task.allow_large, task.plan.duration)
+        return row
+    else:
+        summary, pooled = run_at_cut(scenario, task.seed, task.mode, task.allow_large, task.plan.duration, task.plan.cut)
+    row.update(flatten_summary(summary))
+    row[POOLED] = pooled
+    return row
+
+
+def window_row(raw_row: dict[str, Any], cut: int, base_duration: float) -> dict[str, Any]:
+    """The row of a first run (raw data) once its point's cut is chosen."""
+    from .steady import window
+
+    summary, pooled = window(raw_row[RAW], cut, base_duration)
+    row = {key: raw_row[key] for key in ("point", "replication", "seed")}
+    row.update(flatten_summary(summary))
+    row[POOLED] = pooled
     return row
 
 
@@ -146,7 +172,8 @@ class ProcessExecutor(_ContextManager):
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
             if "forkserver" in methods:
-                context.set_forkserver_preload(["simbp.planning.executors", "simbp.exact.model", "simbp.results"])
+                context.set_forkserver_preload(["simbp.planning.executors", "simbp.planning.steady", "simbp.exact.model",
+                                                 "simbp.results"])
             self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
         return self._pool
 

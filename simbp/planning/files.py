@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .html import render_plan_html, render_sweep_html
-from .plots import plot_heatmap, plot_load_curve, plot_margin, plot_plan_search
+from .plots import plot_heatmap, plot_load_curve, plot_margin, plot_plan_search, plot_sensitivity
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -83,6 +83,10 @@ def write_plan_report(result: "PlanResult", out_dir: Path, *, plots: bool = True
         if margin is not None:
             images["plan_margin"] = (_png(margin), f"{', '.join(shown)} of the chosen configuration as the load rises; "
                                      f"the diamond marks the knee, the highest load that still meets every target.")
+        tornado = plot_sensitivity(result)
+        if tornado is not None:
+            images["plan_sensitivity"] = (_png(tornado), "Sensitivity: the deciding figure with each parameter one step "
+                                          "either side of the recommendation (the others fixed); the widest bar matters most.")
         for name, (png, _) in images.items():
             written.append(atomic_write(out_dir / f"{name}.png", png))
     written.append(atomic_write(out_dir / "plan_report.html", render_plan_html(result, images).encode("utf-8")))

@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     from .study import Study
     from .sweep import PointResult, SweepResult
 
-__all__ = ["find_knee", "plot_heatmap", "plot_load_curve", "plot_plan_search", "plot_margin"]
+__all__ = ["find_knee", "plot_heatmap", "plot_load_curve", "plot_plan_search", "plot_margin", "plot_sensitivity"]
 
-_PASS, _FAIL = "#2ca02c", "#d62728"
+_PASS, _FAIL, _OPEN = "#2ca02c", "#d62728", "#e6a700"
+_COLOURS = {"pass": _PASS, "fail": _FAIL, "undecided": _OPEN}
 
 
 # ====================================================================================== knee
@@ -233,10 +234,13 @@ def plot_plan_search(result: "PlanResult", figure_name: str) -> "Figure | None":
         if e is None or not math.isfinite(e.mean):
             continue
         x = float(r.point.changes[path])
-        error = e.half_width if math.isfinite(e.half_width) else 0.0
-        axes.errorbar([x], [e.mean], yerr=[[error], [error]], fmt="o", color=_PASS if r.passed else _FAIL, capsize=4)
+        below = max(e.mean - e.low, 0.0) if math.isfinite(e.low) else 0.0
+        above = max(e.high - e.mean, 0.0) if math.isfinite(e.high) else 0.0
+        axes.errorbar([x], [e.mean], yerr=[[below], [above]], fmt="o", color=_COLOURS[r.judgement], capsize=4)
     axes.plot([], [], "o", color=_PASS, label="simulated: meets every target")
     axes.plot([], [], "o", color=_FAIL, label="simulated: misses a target")
+    if any(r.judgement == "undecided" for r in searched):
+        axes.plot([], [], "o", color=_OPEN, label="simulated: undecided")
     rest = {p: v for p, v in (result.recommendation.point.changes.items() if result.recommendation else {}) if p != path}
     values = sorted({float(r.point.changes[path]) for r in searched})
     if values:
@@ -304,7 +308,7 @@ def plot_margin(result: "PlanResult", figure_names: Sequence[str]) -> "Figure | 
         axes.fill_between(x, np.where(np.isfinite(low), low, mean), np.where(np.isfinite(high), high, mean),
                           color="#1f77b4", alpha=0.2)
         for (load, r), m in zip(margin.curve, mean):
-            axes.plot([load], [m], "o", color=_PASS if r.passed else _FAIL)
+            axes.plot([load], [m], "o", color=_COLOURS[r.judgement])
         target = study.target(figure_name)
         if target is not None:
             for limit in (target.high, target.low):
@@ -331,3 +335,42 @@ def _from_zero(axes: Any, means: Any) -> None:
         axes.set_ylim(bottom=0)
 
 
+
+
+def plot_sensitivity(result: "PlanResult") -> "Figure | None":
+    """A tornado chart: for each parameter of the plan's search (and the load), the deciding figure
+    one step down and one step up from the recommendation, widest effect on top, with the target."""
+    target = result.deciding
+    if result.recommendation is None or target is None or not result.sensitivity:
+        return None
+    name, kind = target.figure, target.kind
+    centre = result.recommendation.estimates[name].mean
+    bars = []
+    for item in result.sensitivity:
+        low, high = item.figure(name)
+        if math.isfinite(low) or math.isfinite(high):
+            bars.append((item, low, high))
+    if not bars:
+        return None
+    bars.sort(key=lambda entry: abs((entry[2] if math.isfinite(entry[2]) else centre)
+                                    - (entry[1] if math.isfinite(entry[1]) else centre)))
+    figure, axes = _figure(f"What moves {name}: each parameter one step either side of the recommendation",
+                           height=1.2 + 0.55 * len(bars))
+    for row, (item, low, high) in enumerate(bars):
+        for value, label, colour in ((low, item.low_value, "#9ecae1"), (high, item.high_value, "#3182bd")):
+            if not math.isfinite(value):
+                continue
+            axes.barh(row, value - centre, left=centre, color=colour, height=0.6)
+            axes.annotate(display(label), (value, row), textcoords="offset points", ha="center", va="center",
+                          xytext=(0, 0), fontsize=8, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0})
+    axes.set_yticks(range(len(bars)), [field_label(item.parameter) for item, _, _ in bars])
+    axes.axvline(centre, color="black", linewidth=1, label=f"recommendation: {format_figure(centre, kind)}")
+    for limit in (target.high, target.low):
+        if limit is not None:
+            axes.axvline(limit, color=_FAIL, linestyle="--", linewidth=1, label=f"target {target.describe()}")
+    axes.set_xlabel(name)
+    from matplotlib.ticker import FuncFormatter
+
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "0" if v == 0 else format_figure(v, kind)))
+    axes.legend(fontsize=8, loc="lower right")
+    return figure

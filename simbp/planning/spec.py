@@ -10,7 +10,8 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from ..scenario.schema import Model, Name
 
-__all__ = ["ValueRange", "ReplicationsSpec", "TargetSpec", "MarginSpec", "PlanSpec", "ReportSpec", "SweepSpec", "Values"]
+__all__ = ["ValueRange", "ReplicationsSpec", "TargetSpec", "MarginSpec", "PlanSpec", "SteadyStateSpec", "ReportSpec",
+           "SweepSpec", "Values"]
 
 # ====================================================================================== spec schema
 class ValueRange(Model):
@@ -61,10 +62,11 @@ class ReplicationsSpec(Model):
 
     @property
     def most(self) -> int:
-        """The replication cap: `max`, or `min` when no interval width is asked for (else 10)."""
+        """The replication cap: `max`, else 10 (or `min` when that is more). A point stops before it
+        once every checked figure is tight enough or decided; undecided points use the budget."""
         if self.max is not None:
             return self.max
-        return self.min if self.target_relative_half_width is None else max(self.min, 10)
+        return max(self.min, 10)
 
 
 class TargetSpec(Model):
@@ -78,6 +80,26 @@ class TargetSpec(Model):
         if self.min is None and self.max is None:
             raise ValueError("a target needs `max` (at most) or `min` (at least)")
         return self
+
+
+def _auto_or_duration(value: Any) -> Any:
+    from ..units import parse_duration
+
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("give `auto` or a duration")
+    seconds = parse_duration(value) if isinstance(value, str) else float(value)
+    if seconds < 0:
+        raise ValueError("a warm-up cannot be negative")
+    return seconds
+
+
+def _order_or_prices(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return value
+    raise ValueError("give the fields in order of cost, e.g. [consumers.workers.workers], or a price per unit of "
+                     "each, e.g. {consumers.workers.workers: 120, buffers.queue.capacity: 0.01}")
 
 
 class MarginSpec(Model):
@@ -94,6 +116,15 @@ class PlanSpec(Model):
     load_multiplier: float | None = Field(default=None, gt=0)
     search: dict[str, Values] = Field(min_length=1)
     margin: MarginSpec = Field(default_factory=MarginSpec)
+    sensitivity: bool = True
+
+
+class SteadyStateSpec(Model):
+    """Steady-state analysis: the warm-up cut (`auto`: MSER-5 on the replications' average number in
+    system; or a duration) and how far too-short runs may be lengthened (`longest` × duration)."""
+
+    warmup: Annotated[float | None, BeforeValidator(_auto_or_duration)] = None
+    longest: float = Field(default=64.0, ge=1, le=1024)
 
 
 class ReportSpec(Model):
@@ -119,7 +150,12 @@ class SweepSpec(Model):
     judge: Literal["bound", "upper_bound", "mean"] = "bound"
     common_random_numbers: bool = False
     allow_large: bool = False
-    cost: list[str] | None = None
+    cost: Annotated[list[str] | dict[str, float] | None, BeforeValidator(_order_or_prices)] = None
+    cost_unit: str = ""
+    headroom: float | None = Field(default=None, ge=1)
+    max_utilisation: float | None = Field(default=None, gt=0, le=1)
+    transient: bool = False
+    steady_state: SteadyStateSpec = Field(default_factory=SteadyStateSpec)
     plan: PlanSpec | None = None
     report: ReportSpec = Field(default_factory=ReportSpec)
 
@@ -132,6 +168,12 @@ class SweepSpec(Model):
             for path, values in self.plan.search.items():
                 if isinstance(values, list) and not values:
                     raise _at(("plan", "search", path), "give at least one value to try")
+        if isinstance(self.cost, dict):
+            for path, price in self.cost.items():
+                if price < 0:
+                    raise _at(("cost", path), "a price cannot be negative")
+        if self.transient and "steady_state" in self.model_fields_set:
+            raise _at(("steady_state",), "a transient study has no steady state: remove `steady_state` or `transient`")
         if self.judge != "mean" and self.replications.min < 2:
             raise _at(("replications", "min"), "judging on the confidence interval needs at least 2 replications "
                                                "(or judge: mean)")

@@ -23,8 +23,9 @@ from pydantic import ValidationError
 from ..errors import Problem, ScenarioError
 from ..scenario.schema import Scenario, _format_path, _line_of, _problems, get_path, load_scenario
 from .figures import display, figure_kind, parse_figure_value, short_path
+from .judging import Target
 from .spec import SweepSpec, ValueRange
-from .statistics import Target
+from .steady import SteadyState
 
 __all__ = ["Point", "Study", "load_study", "replication_seed"]
 
@@ -36,11 +37,14 @@ def _identity(scenario: Scenario) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def replication_seed(sweep_seed: int, point_key: int, replication: int) -> int:
-    """The run seed of one replication: `SeedSequence(sweep_seed)` spawned by (point key, replication)."""
+def replication_seed(sweep_seed: int, point_key: int, replication: int, attempt: int = 0) -> int:
+    """The run seed of one replication: `SeedSequence(sweep_seed)` spawned by (point key, replication),
+    and by the attempt too when runs were lengthened (fresh numbers: the runs that showed the first
+    ones too short must not also be the ones measured)."""
     import numpy as np
 
-    state = np.random.SeedSequence(int(sweep_seed), spawn_key=(int(point_key), int(replication))).generate_state(2, np.uint32)
+    key = (int(point_key), int(replication)) if attempt == 0 else (int(point_key), int(replication), int(attempt))
+    state = np.random.SeedSequence(int(sweep_seed), spawn_key=key).generate_state(2, np.uint32)
     return int(state[0]) << 31 | int(state[1]) >> 1
 
 
@@ -71,6 +75,8 @@ class Study:
     search: list[tuple[str, list[Any]]]
     check_figures: list[str]
     vary_values: dict[str, list[Any]]
+    steady: SteadyState = field(default_factory=SteadyState)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def judge(self) -> str:
@@ -88,6 +94,23 @@ class Study:
         key = 0 if self.spec.common_random_numbers else zlib.crc32(identity.encode("utf-8"))
         return Point(index, resolved, scenario, identity, key)
 
+    @property
+    def prices(self) -> dict[str, float] | None:
+        """The price per unit of each costed field (`cost:` as a mapping), or None (cost by order)."""
+        return dict(self.spec.cost) if isinstance(self.spec.cost, dict) else None
+
+    def cost_of(self, changes: dict[str, Any]) -> float | None:
+        """The configuration's cost under the spec's prices (fields not changed take the base's value)."""
+        prices = self.prices
+        if prices is None:
+            return None
+        data = self.base.model_dump(by_alias=True)
+        total = 0.0
+        for path, price in prices.items():
+            value = changes.get(path, get_path(data, path))
+            total += price * float(value)
+        return total
+
     def plot_figure(self, which: str) -> str:
         chosen = getattr(self.spec.report, which)
         if chosen:
@@ -96,8 +119,11 @@ class Study:
 
 
 def load_study(source: str | Path, *, base_dir: Path | None = None, allow_large: bool | None = None,
-               need_plan: bool = False, overrides: dict[str, Any] | None = None) -> Study:
+               need_plan: bool = False, overrides: dict[str, Any] | None = None, lengthen: bool = True) -> Study:
     """Read and validate a spec (YAML path or text) before anything runs.
+
+    `lengthen=False` (the command line's `--no-lengthen`) never lengthens runs: a quick look, where
+    points whose runs are too short say so (and how long they should be) instead of passing.
 
     `overrides` are extra `fixed` fields (path → value) that win over the spec's, e.g.
     `{"duration": "10s"}` for a quick look (the command line's `--duration`).
@@ -132,6 +158,8 @@ def load_study(source: str | Path, *, base_dir: Path | None = None, allow_large:
         problems = _problems(error, label, root)
         raise ScenarioError([Problem(p.field, p.message.replace("the README's scenario keys", "docs/planning.md"),
                                      p.line, p.file) for p in problems]) from None
+    if not lengthen:
+        spec = spec.model_copy(update={"steady_state": spec.steady_state.model_copy(update={"longest": 1.0})})
     return _Validator(spec, label, root, folder, allow_large, need_plan, overrides or {}).study()
 
 
@@ -182,9 +210,10 @@ class _Validator:
         if spec.plan is not None:
             for path, values in spec.plan.search.items():
                 search.append((path, self._values(base, ("plan", "search", path), values)))
-        self._cost(vary_values)
+        self._cost(vary_values, search)
+        steady, notes = self._steady(base, targets)
         study = Study(spec=spec, label=self.label, base=base, targets=targets, figures=figures, points=[],
-                      search=search, check_figures=check, vary_values=vary_values)
+                      search=search, check_figures=check, vary_values=vary_values, steady=steady, notes=notes)
         if not any(p.field.startswith(("vary", "points")) for p in self.problems):
             study.points = self._grid(study, vary_values)
         if not any(p.field.startswith("plan") for p in self.problems):
@@ -265,6 +294,15 @@ class _Validator:
             if limits["min"] is not None and limits["max"] is not None and limits["min"] > limits["max"]:
                 self.problem(("targets", name), "min is above max: no value could meet this target")
             targets.append(Target(name, kind, limits["min"], limits["max"]))
+        ceiling = self.spec.max_utilisation
+        if ceiling is not None:  # every consumer group's utilisation at most the ceiling, judged like any target
+            for name in sorted(f for f in figures if f.startswith("components.") and f.endswith(".utilisation")):
+                given = next((t for t in targets if t.figure == name), None)
+                if given is None:
+                    targets.append(Target(name, "ratio", None, ceiling))
+                else:
+                    high = ceiling if given.high is None else min(given.high, ceiling)
+                    targets[targets.index(given)] = Target(name, "ratio", given.low, high)
         return targets
 
     def _check_figures(self, figures: dict[str, str], targets: list[Target]) -> list[str]:
@@ -309,11 +347,38 @@ class _Validator:
         except ValidationError as error:
             self.problem(loc, f"{value!r} is not valid for {path}: {_reason(error)}")
 
-    def _cost(self, vary_values: dict[str, list[Any]]) -> None:
+    def _cost(self, vary_values: dict[str, list[Any]], search: list[tuple[str, list[Any]]]) -> None:
+        listed = set(vary_values) | {p for entry in self.spec.points for p in entry}
+        if isinstance(self.spec.cost, dict):
+            searched = dict(search)
+            for path in self.spec.cost:
+                values = vary_values.get(path, searched.get(path))
+                if path not in listed and path not in searched:
+                    self.problem(("cost", path), f"{path!r} is neither varied nor searched; a price applies to a field "
+                                                 f"the sweep varies or the plan searches")
+                elif values is not None and not all(_number(v) for v in values):
+                    self.problem(("cost", path), f"a price per unit needs numeric values, and {path} takes "
+                                                 f"{', '.join(map(repr, values[:3]))}")
+            return
         for index, path in enumerate(self.spec.cost or []):
-            listed = set(vary_values) | {p for entry in self.spec.points for p in entry}
             if path not in listed:
                 self.problem(("cost", index), f"{path!r} is not varied (vary: {', '.join(vary_values) or 'nothing'})")
+
+    def _steady(self, base: Scenario, targets: list[Target]) -> tuple[SteadyState, list[str]]:
+        """How replications are analysed: steady state unless the spec says transient or the load
+        itself changes over the run (then the whole run is reported, and the report says why)."""
+        if self.spec.transient:
+            return SteadyState(enabled=False), ["transient study: figures cover the whole run (after the scenario's "
+                                                "own warmup), no warm-up is detected and runs are not lengthened"]
+        changing = _changing_load(base)
+        if changing:
+            return SteadyState(enabled=False), [f"no steady state to analyse: {changing}; figures cover the whole run "
+                                                f"(say `transient: true` to make this explicit)"]
+        quantiles = [float(t.figure.rsplit(".p", 1)[1]) / 100 for t in targets
+                     if ".latency_s.p" in f".{t.figure}" and t.figure.rsplit(".p", 1)[1].isdigit()]
+        setting = self.spec.steady_state
+        return SteadyState(True, setting.warmup, setting.longest, max(quantiles, default=None),
+                           self.spec.replications.most), []
 
     # ------------------------------------------------------------------ points
     def _grid(self, study: Study, vary_values: dict[str, list[Any]]) -> list[Point]:
@@ -382,6 +447,24 @@ class _Validator:
             except (ValidationError, KeyError) as error:
                 self.problem(("plan", "search"), f"the combination {_describe(changes)} is not a valid scenario: {_reason(error)}")
                 return
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _changing_load(scenario: Scenario) -> str:
+    """Why the load of a scenario is not stationary (a steady state cannot be reached), or ""."""
+    for producer in scenario.producers:
+        arrivals = producer.arrivals
+        process = getattr(arrivals, "process", "")
+        if process == "trace":
+            return f"producer {producer.name!r} replays a trace"
+        if process == "schedule" and getattr(arrivals, "repeat", None) is None:
+            return f"producer {producer.name!r} follows a schedule that does not repeat"
+        if producer.start > 0 or (producer.stop is not None and producer.stop < scenario.duration):
+            return f"producer {producer.name!r} starts late or stops early"
+    return ""
 
 
 def _modes() -> tuple[str, ...]:

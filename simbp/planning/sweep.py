@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .advice import headroom_warnings
 from .evaluation import Evaluator, PointResult, Progress, as_study, with_executor
+from .judging import UNDECIDED
 from .study import Study
 from .tables import jsonable, modes_run, point_summary, result_tables, spec_summary
 
@@ -58,7 +60,6 @@ def sweep(spec: "Study | str | Path", executor: "Executor | None" = None, *, job
     return SweepResult(study, results, table, points, summary)
 
 
-
 def resolved_vary(study: Study) -> dict[str, list[Any]]:
     values: dict[str, list[Any]] = {}
     for point in study.points:
@@ -70,28 +71,63 @@ def resolved_vary(study: Study) -> dict[str, list[Any]]:
 
 
 def _recommendations(study: Study, results: list[PointResult]) -> list[dict[str, Any]]:
-    """The cheapest passing point (by the `cost` order: fewest of the first, then …), per load."""
+    """Per load: the cheapest point that passes every target (by the spec's prices, or by the `cost`
+    order: fewest of the first, then …); cheaper points left undecided; headroom warnings from the
+    same configuration at the higher loads of the grid and from utilisation."""
     varied = list(resolved_vary(study))
-    cost = study.spec.cost or [p for p in varied if p != "load_multiplier"]
+    order = resolved_vary(study)
+    ranking = study.spec.cost if isinstance(study.spec.cost, list) else [p for p in varied if p != "load_multiplier"]
+
+    def rank(result: PointResult) -> Any:
+        priced = study.cost_of(result.point.changes)
+        ordered = tuple(_rank(order.get(p, []), result.point.changes.get(p)) for p in ranking)
+        return (priced if priced is not None else 0.0, ordered, result.point.index)
+
     by_load: dict[Any, list[PointResult]] = {}
     for result in results:
         by_load.setdefault(result.point.changes.get("load_multiplier"), []).append(result)
-    order = resolved_vary(study)
     recommendations = []
     for load, group in by_load.items():
         passing = [r for r in group if r.passed]
         entry: dict[str, Any] = {"load_multiplier": load if load is not None else study.base.load_multiplier}
         if not study.targets:
             entry.update(recommendation=None, reason="no targets given")
-        elif not passing:
-            entry.update(recommendation=None, reason="no point in the sweep meets every target at this load")
+            recommendations.append(entry)
+            continue
+        best = min(passing, key=rank) if passing else None
+        undecided = [r for r in group if r.judgement == UNDECIDED and (best is None or rank(r) < rank(best))]
+        if best is None:
+            reason = "no point in the sweep meets every target at this load"
+            if undecided:
+                reason = f"no point in the sweep is shown to meet every target at this load ({len(undecided)} undecided)"
+            entry.update(recommendation=None, reason=reason)
         else:
-            best = min(passing, key=lambda r: (tuple(_rank(order.get(p, []), r.point.changes.get(p)) for p in cost), r.point.index))
             changes = {p: v for p, v in best.point.changes.items() if p != "load_multiplier" or load is None}
             entry.update(recommendation=changes, point=best.point.index,
-                         figures={t.figure: best.estimates[t.figure].as_dict() for t in study.targets})
+                         figures={t.figure: best.estimates[t.figure].as_dict() for t in study.targets},
+                         cost=study.cost_of(best.point.changes),
+                         warnings=headroom_warnings(best, study, _grid_headroom(best, results, study), None))
+        entry["undecided"] = [{"point": r.point.index, "changes": r.point.changes, "to_decide": r.decision_note(study)}
+                              for r in undecided]
         recommendations.append(entry)
     return recommendations
+
+
+def _grid_headroom(best: PointResult, results: list[PointResult], study: Study) -> float | None:
+    """How far the grid shows the same configuration passing above this load (None: the grid has
+    no higher load for it that fails, so it says nothing)."""
+    load = best.point.changes.get("load_multiplier")
+    if load is None:
+        return None
+    same = [r for r in results if all(r.point.changes.get(p) == v for p, v in best.point.changes.items() if p != "load_multiplier")]
+    higher = sorted((r for r in same if (r.point.changes.get("load_multiplier") or 0) > load),
+                    key=lambda r: r.point.changes["load_multiplier"])
+    reached = load
+    for result in higher:
+        if not result.passed:
+            return reached / load
+        reached = result.point.changes["load_multiplier"]
+    return None
 
 
 def _rank(values: list[Any], value: Any) -> Any:

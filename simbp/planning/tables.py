@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .figures import display
-from .statistics import CONFIDENCE, JUDGE_RULES
+from .judging import JUDGE_RULES
+from .statistics import CONFIDENCE
+from .steady import POOLED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +32,7 @@ def result_tables(results: list["PointResult"], study: "Study",
             entry: dict[str, Any] = {"point": result.point.index, "replication": row["replication"]}
             entry.update((extra or {}).get(result.point.index, {}))
             entry.update({path: result.point.changes.get(path) for path in params})
-            entry.update({k: v for k, v in row.items() if k not in ("point", "replication")})
+            entry.update({k: v for k, v in row.items() if k not in ("point", "replication", POOLED)})
             rows.append(entry)
     table = _parquet_safe(pd.DataFrame(rows))
     point_rows = []
@@ -45,7 +47,13 @@ def result_tables(results: list["PointResult"], study: "Study",
             entry[f"{name}.high"] = value.high
         for figure, ok in result.verdicts.items():
             entry[f"pass.{figure}"] = ok
+        for figure, judgement in result.judgements.items():
+            entry[f"judgement.{figure}"] = judgement
         entry["passed"] = result.passed
+        entry["judgement"] = result.judgement
+        entry["warmup_s"] = result.steady.get("warmup_s")
+        entry["run_s"] = result.steady.get("run_s")
+        entry["runs_too_short"] = bool(result.steady.get("too_short"))
         point_rows.append(entry)
     return table, _parquet_safe(pd.DataFrame(point_rows))
 
@@ -60,15 +68,25 @@ def _parquet_safe(frame: "pd.DataFrame") -> "pd.DataFrame":
     return frame
 
 
-def point_summary(result: PointResult, study: Study) -> dict[str, Any]:
-    return {
+def point_summary(result: "PointResult", study: "Study") -> dict[str, Any]:
+    entry = {
         "point": result.point.index,
         "changes": result.point.changes,
         "replications": result.replications,
         "figures": {name: value.as_dict() for name, value in result.estimates.items()},
         "pass": result.verdicts,
         "passed": result.passed,
+        "judgement": result.judgement,
+        "judgements": result.judgements,
+        "steady_state": result.steady,
     }
+    note = result.decision_note(study)
+    if note:
+        entry["to_decide"] = note
+    cost = study.cost_of(result.point.changes)
+    if cost is not None:
+        entry["cost"] = cost
+    return entry
 
 
 def spec_summary(study: Study) -> dict[str, Any]:
@@ -87,6 +105,12 @@ def spec_summary(study: Study) -> dict[str, Any]:
                          "stop_when_decided": spec.replications.stop_when_decided, "figures": study.check_figures},
         "common_random_numbers": spec.common_random_numbers,
         "targets": [{"figure": t.figure, "min": t.low, "max": t.high, "text": t.describe()} for t in study.targets],
+        "steady_state": {"enabled": study.steady.enabled, "warmup": "auto" if study.steady.warmup is None else study.steady.warmup,
+                         "longest": study.steady.longest, "tail_quantile": study.steady.tail_quantile},
+        "notes": study.notes,
+        "headroom": spec.headroom,
+        "max_utilisation": spec.max_utilisation,
+        "cost": spec.cost,
     }
 
 
@@ -94,6 +118,7 @@ def jsonable(value: Any) -> Any:
     from ..results import _jsonable as results_jsonable
 
     return results_jsonable(value)
+
 
 def modes_run(table: "pd.DataFrame") -> dict[str, int]:
     """How many replications ran in each engine mode (mixed modes make points less comparable)."""

@@ -15,6 +15,7 @@ SPEC = """\
 name: noisy_grid
 base: noisy.yaml
 seed: 11
+steady_state: {longest: 2}   # warm-up cuts and one lengthening at most: identical across executors too
 replications: {min: 2, max: 6, step: 2, target_relative_half_width: 0.03}
 vary:
   consumers.workers.workers: [2, 3]

@@ -21,7 +21,7 @@ def test_there_is_a_sample_spec() -> None:
 def test_sample_spec_validates_and_runs_shortened(path: Path, tmp_path: Path) -> None:
     study = load_study(path)
     assert study.points and study.targets and study.spec.description.strip()
-    short_study = load_study(path, overrides={"duration": "1s"})
+    short_study = load_study(path, overrides={"duration": "1s"}, lengthen=False)  # a quick look
     assert all(point.scenario.duration == 1.0 for point in short_study.points)
     with SerialExecutor() as executor:
         swept = sweep(short_study, executor, progress=False)

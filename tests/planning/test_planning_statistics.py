@@ -8,7 +8,8 @@ import pytest
 from scipy import stats
 
 from simbp.planning.figures import figure_kind, parse_figure_value
-from simbp.planning.statistics import Estimate, Target, estimate, t_quantile_975
+from simbp.planning.judging import Target
+from simbp.planning.statistics import Estimate, estimate, t_quantile_975
 from simbp.planning.study import replication_seed
 
 

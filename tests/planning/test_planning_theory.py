@@ -39,6 +39,7 @@ plan:
   search:
     consumers.servers.workers: {{min: 1, max: 30}}
   margin: {{enabled: false}}
+  sensitivity: false
 """
 
 

@@ -31,6 +31,7 @@ SWEEP = """\
 name: clockwork_sweep
 base: clockwork.yaml
 seed: 5
+transient: true   # the hand trace covers the whole run, warm-up included
 replications: {min: 2, max: 6, target_relative_half_width: 0.05}
 vary:
   consumers.workers.workers: [1, 2]
@@ -106,6 +107,7 @@ plan:
   search:
     consumers.workers.workers: {min: 1, max: 4}
   margin: {up_to: 3, tolerance: 0.05}
+  sensitivity: false
 """)
     with SerialExecutor() as executor:
         result = plan(load_study(folder / "plan.yaml"), executor)
@@ -137,6 +139,7 @@ def test_replications_follow_the_stopping_rule(folder: Path) -> None:
 name: noisy_sweep
 base: noisy.yaml
 seed: 3
+transient: true   # whole 4 s runs: this test is about the replication rule, not run lengths
 replications: {min: 3, max: 9, step: 2, target_relative_half_width: 0.02, stop_when_decided: false}
 vary:
   consumers.workers.workers: [2, 3]
@@ -173,6 +176,7 @@ def test_plan_over_values_with_units(folder: Path) -> None:
     (folder / "plan.yaml").write_text("""\
 name: clockwork_speed
 base: clockwork.yaml
+transient: true   # whole-run figures, as traced by hand
 replications: {min: 2}
 targets:
   loss_ratio: {max: 0}
@@ -180,6 +184,7 @@ plan:
   search:
     consumers.workers.service: [500ms, 375ms, 200ms]   # slowest (cheapest) first
   margin: {enabled: false}
+  sensitivity: false
 """)
     with SerialExecutor() as executor:
         result = plan(load_study(folder / "plan.yaml"), executor)
@@ -198,7 +203,8 @@ def test_plots_with_words_and_three_fields(folder: Path, tmp_path: Path) -> None
     (folder / "words.yaml").write_text("""\
 name: words
 base: noisy.yaml
-replications: {min: 2}
+transient: true   # whole runs: this test is about the plots
+replications: {min: 2, max: 2}
 vary:
   buffers.queue.policy: [drop_newest, drop_oldest]
   consumers.workers.workers: [2, 3]
