@@ -38,7 +38,7 @@ def agreement(answer: TheoryAnswer, chosen: PointResult | None, path: str, at_th
     kind = "the exact model" if prediction is not None and prediction.exact else "the approximation"
     theory_value = answer.changes.get(path)
     if chosen is not None and theory_value == chosen.point.changes.get(path):
-        return f"theory and simulation agree on {path} = {display(theory_value)}"
+        return f"theory and simulation agree on {path} = {display(theory_value)}" + _figures_disagree(chosen, study)
     if at_theory is None:
         if chosen is None:
             return "theory found a configuration but simulation confirmed none"
@@ -65,6 +65,24 @@ def agreement(answer: TheoryAnswer, chosen: PointResult | None, path: str, at_th
     return (f"theory ({prediction.model if prediction else 'approximate'}) says {path} = {display(theory_value)}, but "
             f"simulation finds it misses {', '.join(failing) or 'a target'}: the scenario departs from the "
             f"approximation's assumptions, and simulation decides ({chosen_text})")
+
+
+def _figures_disagree(chosen: PointResult, study: Study) -> str:
+    """A note when an exact model's figure at the recommendation lies outside its simulated interval."""
+    prediction = theory_prediction(chosen.point.scenario)
+    if not isinstance(prediction, TheoryPrediction) or not prediction.exact:
+        return ""
+    outside = []
+    for target in study.targets:
+        value, predicted = chosen.estimates.get(target.figure), prediction.figures.get(target.figure)
+        if value is None or predicted is None or not math.isfinite(predicted) or value.low <= predicted <= value.high:
+            continue
+        outside.append(f"{target.figure} {_interval(chosen, target.figure, target.kind)} against the exact "
+                       f"{format_figure(predicted, target.kind)}")
+    if not outside:
+        return ", and on its figures (each exact value within its simulated interval)"
+    return (f"; but the simulated {'; '.join(outside)}: a 95% interval misses the truth about 1 time in 20, so "
+            f"rerun with another seed before doubting either")
 
 
 def undecided_report(results: list[PointResult], chosen: PointResult | None, study: Study) -> list[dict[str, Any]]:
