@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from .errors import Problem, ScenarioError, ScenarioTooLarge
 from .results import Results
-from .scenario.schema import Scenario, load_scenario
+from .scenario import Scenario, load_scenario
 
 __all__ = ["load_scenario", "run", "Scenario", "Results", "ScenarioError", "ScenarioTooLarge", "Problem", "__version__"]
 

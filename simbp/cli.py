@@ -75,7 +75,7 @@ def _print_problems(problems: list[Problem]) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from .scenario.schema import load_scenario
+    from .scenario import load_scenario
 
     path = Path(args.file)
     if not path.is_file():
@@ -84,7 +84,7 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _overrides(args: argparse.Namespace, scenario: Any) -> Any:
-    from .scenario.schema import parse_scenario_dict
+    from .scenario import parse_scenario_dict
     from .units import parse_duration
 
     changes: dict[str, Any] = {}

@@ -12,7 +12,7 @@ import math
 
 from . import semantics
 from .errors import Problem, ScenarioTooLarge
-from .scenario.schema import Scenario
+from .scenario import Scenario
 from .units import format_duration
 
 __all__ = ["check_size", "choose_mode", "estimate_messages", "estimate_fast_steps", "MODES", "MAX_EXACT_MESSAGES",
@@ -29,8 +29,8 @@ MAX_FAST_SECONDS = 3600.0  # fast mode refuses only what would take over an hour
 
 def estimate_messages(scenario: Scenario) -> float:
     """Messages the scenario's producers will emit (traces: counted from the file)."""
+    from .scenario import TraceArrivals
     from .scenario.rates import read_trace
-    from .scenario.schema import TraceArrivals
 
     total = 0.0
     for producer in scenario.producers:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .scenario.schema import _Constant, _Distribution, _Empirical, _Erlang, _Exponential, _Gamma, _Lognormal, _Pareto, _Uniform
+from .scenario.distributions import _Constant, _Distribution, _Empirical, _Erlang, _Exponential, _Gamma, _Lognormal, _Pareto, _Uniform
 
 __all__ = ["SeedTree", "sampler", "block_sampler", "BLOCK"]
 

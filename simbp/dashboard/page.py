@@ -27,8 +27,8 @@ from pydantic import BaseModel
 from .. import semantics
 from ..errors import Problem, ScenarioError
 from ..results import Results
-from ..scenario import schema as scenario_module
-from ..scenario.schema import Scenario, get_path, parse_scenario_text, set_path
+from ..scenario import loading as scenario_module
+from ..scenario import Scenario, get_path, parse_scenario_text, set_path
 from ..units import parse_duration
 
 __all__ = [

@@ -30,7 +30,9 @@ import yaml
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from ..errors import Problem, ScenarioError
-from ..scenario.schema import Model, Name, Scenario, _format_path, _line_of, _problems, get_path, load_scenario
+from ..scenario import Scenario, get_path, load_scenario
+from ..scenario.base import Model, Name
+from ..scenario.loading import _format_path, _line_of, _problems
 from ..units import format_bytes, format_duration, parse_bytes, parse_duration, parse_rate
 
 if TYPE_CHECKING:

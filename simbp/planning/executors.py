@@ -81,7 +81,7 @@ def run_replication(task: Replication) -> dict[str, Any]:
     """Simulate one replication and return its row: point, replication, seed and every figure."""
     import simbp
 
-    from ..scenario.schema import parse_scenario_dict
+    from ..scenario import parse_scenario_dict
 
     scenario = parse_scenario_dict(dict(task.scenario), label=f"point {task.point}", base_dir=Path(task.base_dir))
     options: dict[str, Any] = {"allow_large": task.allow_large}
