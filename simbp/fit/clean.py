@@ -91,13 +91,23 @@ def _to_rate(series: RawSeries, repairs: list[str], declared: bool) -> RawSeries
     return RawSeries(series.role, times[1:], rate, series.file, series.column, lines, False, series.labels)
 
 
-def _step(series: RawSeries) -> float:
+def _step(series: RawSeries, repairs: list[str]) -> float:
+    """The sampling interval: the median gap, or the coarser one when the interval changed part-way."""
     gaps = np.diff(series.times)
-    return float(np.median(gaps)) if len(gaps) else 0.0
+    if not len(gaps):
+        return 0.0
+    median = float(np.median(gaps))
+    if np.mean(gaps > 1.5 * median) > 0.25:  # not a few gaps: the sampling interval itself changed
+        coarse = float(np.percentile(gaps, 90))
+        repairs.append(f"{series.file} {series.column}: the sampling interval changed within the series ({median:g}s and "
+                       f"{coarse:g}s): put on a {coarse:g}s grid (rates averaged over each interval)")
+        return coarse
+    return median
 
 
-def _on_grid(series: RawSeries, grid: np.ndarray, step: float, own: float) -> np.ndarray:
-    """Values at grid times: rates averaged over each grid interval, gauges interpolated."""
+def _on_grid(series: RawSeries, grid: np.ndarray, step: float) -> np.ndarray:
+    """Values at grid times: rates averaged over each grid interval (when sampled finer), gauges interpolated."""
+    own = float(np.median(np.diff(series.times)))
     if series.role in RATE_ROLES and own < 0.75 * step:
         # integrate the piecewise-constant rate (each sample covers the interval before it)
         edges = np.concatenate(([series.times[0] - own], series.times))
@@ -145,7 +155,7 @@ def assemble(raw: list[RawSeries], *, counters: set[str], gauges: set[str], scal
             raise _fail(series, None, f"series too short to fit: {len(series.times)} samples of {series.role}; "
                                       f"need at least {MIN_SAMPLES} (an hour at 1-minute resolution is plenty)")
         cleaned[series.role] = series
-    steps = {role: _step(s) for role, s in cleaned.items()}
+    steps = {role: _step(s, repairs) for role, s in cleaned.items()}
     step = max(steps.values())
     if step <= 0:
         raise ScenarioError([Problem("time", "all samples share one timestamp; expected a time series", None, source)])
@@ -162,7 +172,7 @@ def assemble(raw: list[RawSeries], *, counters: set[str], gauges: set[str], scal
     for role, series in cleaned.items():
         inside = series.times[(series.times >= start - 1e-9) & (series.times <= end + 1e-9)]
         gaps = np.diff(inside)
-        missing = int(np.sum(np.maximum(np.round(gaps / step) - 1, 0)))
+        missing = int(np.sum(np.maximum(np.round(gaps / step) - 1, 0))) if steps[role] >= 0.75 * step else 0
         if missing > _MAX_MISSING_SHARE * count:
             raise _fail(series, None, f"{missing} of {count} samples of {role} are missing (gaps in time); "
                                       f"at most {_MAX_MISSING_SHARE:.0%} can be filled in")
@@ -170,7 +180,7 @@ def assemble(raw: list[RawSeries], *, counters: set[str], gauges: set[str], scal
             worst = int(np.argmax(gaps))
             repairs.append(f"{series.file} {series.column}: {missing} missing sample(s) filled by linear interpolation "
                            f"(largest gap {gaps[worst]:g}s after t={inside[worst] - start:g}s)")
-    values = {role: _on_grid(s, grid, step, steps[role]) for role, s in cleaned.items()}
+    values = {role: _on_grid(s, grid, step) for role, s in cleaned.items()}
     if "consumers" in values:
         rounded = np.maximum(np.round(values["consumers"]), 0)
         if np.any(np.abs(rounded - values["consumers"]) > 1e-6):

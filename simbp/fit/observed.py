@@ -135,13 +135,15 @@ def _read_csv(path: Path, mapping: dict[str, str], max_bytes: int) -> tuple[list
             if role in mapping:
                 raise _fail(file, f"--map {role}={column}: no such column (columns: {', '.join(frame.columns)})", column, 1)
             continue
-        values = pd.to_numeric(frame[column].str.strip(), errors="coerce").to_numpy(dtype=float)
-        text_values = frame[column].str.strip().str.lower()
-        bad = np.isnan(values) & ~text_values.isin(["nan", "+nan", "-nan"]).to_numpy()
+        text_values = frame[column].str.strip()
+        values = pd.to_numeric(text_values, errors="coerce").to_numpy(dtype=float)
+        blank = (text_values == "").to_numpy()  # an empty cell is a missing sample: filled like a gap
+        bad = np.isnan(values) & ~blank & ~text_values.str.lower().isin(["nan", "+nan", "-nan"]).to_numpy()
         if bad.any():
             row = int(bad.argmax())
             raise _fail(file, f"{frame[column].iloc[row]!r} is not a number; expected {role} as a number", column, row + 2)
-        series.append(RawSeries(role, times, values, file, column, lines=np.arange(len(values)) + 2,
+        keep = ~blank
+        series.append(RawSeries(role, times[keep], values[keep], file, column, lines=(np.arange(len(values)) + 2)[keep],
                                 counter=column.endswith(("_total", "_count"))))
     if not series:
         raise _fail(file, f"no metric columns: expected any of {', '.join(ROLES)} (or --map role=column)", "", 1)
