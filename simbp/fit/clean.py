@@ -8,6 +8,8 @@ different intervals) is repaired, and each repair is described in `Observed.repa
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..errors import Problem, ScenarioError
@@ -41,14 +43,14 @@ def looks_like_counter(values: np.ndarray) -> bool:
     return bool((falls & ~resets).sum() == 0 and (steps > 0).mean() >= 0.9 and values.max() > 0)
 
 
-def _order(series: RawSeries, repairs: list[str]) -> RawSeries:
+def _order(series: RawSeries, repairs: list[Any]) -> RawSeries:
     """Sort by time and merge duplicate timestamps (identical: dropped; different: averaged)."""
     times, values, lines = series.times, series.values, series.lines
     if np.any(np.diff(times) < 0):
         order = np.argsort(times, kind="stable")
         times, values = times[order], values[order]
         lines = lines[order] if lines is not None else None
-        repairs.append(f"{series.file} {series.column}: rows were not in time order; sorted by time")
+        repairs.append((series.file, series.column, "rows were not in time order; sorted by time"))
     same = np.diff(times) == 0
     if same.any():
         first = int(same.argmax()) + 1
@@ -58,8 +60,8 @@ def _order(series: RawSeries, repairs: list[str]) -> RawSeries:
         merged = sums / counts
         differ = int(sum(1 for k, s in enumerate(start) if counts[k] > 1 and np.ptp(values[s:s + counts[k]]) > 0))
         where = f"line {series.lines[first]}" if series.lines is not None else f"t={times[first]:.0f}"
-        repairs.append(f"{series.file} {series.column}: {int(same.sum())} duplicate timestamp(s) (first at {where}); "
-                       + (f"{differ} with different values averaged" if differ else "identical repeats dropped"))
+        repairs.append((series.file, series.column, f"{int(same.sum())} duplicate timestamp(s) (first at {where}); "
+                       + (f"{differ} with different values averaged" if differ else "identical repeats dropped")))
         times, values = unique, merged
         lines = lines[start] if lines is not None else None
     return RawSeries(series.role, times, values, series.file, series.column, lines, series.counter, series.labels)
@@ -77,7 +79,7 @@ def _check_values(series: RawSeries, scale: float) -> None:
         raise _fail(series, index, f"{series.values[index]:g} is negative; expected {what} ≥ 0 for {series.role}")
 
 
-def _to_rate(series: RawSeries, repairs: list[str], declared: bool) -> RawSeries:
+def _to_rate(series: RawSeries, repairs: list[Any], declared: bool) -> RawSeries:
     """A monotonic total → per-second rate between samples; a fall to below the previous is a reset."""
     values, times = series.values, series.times
     steps = np.diff(values)
@@ -85,13 +87,13 @@ def _to_rate(series: RawSeries, repairs: list[str], declared: bool) -> RawSeries
     increase = np.where(resets, values[1:], steps)  # after a reset the counter restarted from 0
     rate = increase / np.diff(times)
     how = "declared a counter" if declared else "a monotonic total (counter), detected; use --gauge " + series.role + " if it is not"
-    repairs.append(f"{series.file} {series.column}: {how}: converted to a per-second rate"
-                   + (f"; {int(resets.sum())} counter reset(s) (value fell) counted as restarts from 0" if resets.any() else ""))
+    repairs.append((series.file, series.column, f"{how}: converted to a per-second rate"
+                   + (f"; {int(resets.sum())} counter reset(s) (value fell) counted as restarts from 0" if resets.any() else "")))
     lines = series.lines[1:] if series.lines is not None else None
     return RawSeries(series.role, times[1:], rate, series.file, series.column, lines, False, series.labels)
 
 
-def _step(series: RawSeries, repairs: list[str]) -> float:
+def _step(series: RawSeries, repairs: list[Any]) -> float:
     """The sampling interval: the median gap, or the coarser one when the interval changed part-way."""
     gaps = np.diff(series.times)
     if not len(gaps):
@@ -99,8 +101,8 @@ def _step(series: RawSeries, repairs: list[str]) -> float:
     median = float(np.median(gaps))
     if np.mean(gaps > 1.5 * median) > 0.25:  # not a few gaps: the sampling interval itself changed
         coarse = float(np.percentile(gaps, 90))
-        repairs.append(f"{series.file} {series.column}: the sampling interval changed within the series ({median:g}s and "
-                       f"{coarse:g}s): put on a {coarse:g}s grid (rates averaged over each interval)")
+        repairs.append((series.file, series.column, f"the sampling interval changed within the series ({median:g}s and "
+                       f"{coarse:g}s): put on a {coarse:g}s grid (rates averaged over each interval)"))
         return coarse
     return median
 
@@ -117,23 +119,27 @@ def _on_grid(series: RawSeries, grid: np.ndarray, step: float) -> np.ndarray:
     return np.interp(grid, series.times, series.values)
 
 
-def _plausible_latency(latency: np.ndarray, series: dict[str, np.ndarray], file: str, column: str) -> None:
-    typical = float(np.median(latency))
-    waits = 0.0
-    if "lag" in series and "throughput" in series:
+def _plausible_latency(latency: np.ndarray, series: dict[str, np.ndarray], step: float, file: str, column: str) -> None:
+    """Latency far beyond any wait the observed backlog explains is probably in milliseconds."""
+    typical, highest = float(np.median(latency)), float(np.max(latency))
+    if "lag" in series and "throughput" in series:  # the longest wait the backlog could explain, with room to spare
         rate = np.maximum(series["throughput"], 1e-9)
         waits = float(np.max(series["lag"] / rate))
-    if typical > 60 and typical > 20 * max(waits, 1.0):
-        raise ScenarioError([Problem(column, f"latency_p99 median is {typical:g}; read as seconds that is "
-                                     f"{typical / 60:.0f} minutes, implausible for this backlog (it never held more than "
-                                     f"{waits:.1f} s of work). It looks like milliseconds: pass --scale latency_p99=0.001",
-                                     None, file)])
+        implausible = typical > 1 and highest > 20 * (waits + step)
+    else:
+        waits = float("nan")
+        implausible = typical > 60
+    if implausible:
+        why = (f"the backlog never held more than {waits:.1f}s of work, yet the highest is {highest:g}"
+               if waits == waits else "a p99 over a minute most of the time")
+        raise ScenarioError([Problem(column, f"latency_p99 median is {typical:g}, expected seconds: implausible ({why}). "
+                                     "It looks like milliseconds: pass --scale latency_p99=0.001", None, file)])
 
 
 def assemble(raw: list[RawSeries], *, counters: set[str], gauges: set[str], scale: dict[str, float],
              source: str, epoch: float | None) -> Observed:
     """Check every series, repair what can be repaired, and put all roles on one regular grid."""
-    repairs: list[str] = []
+    repairs: list[Any] = []
     cleaned: dict[str, RawSeries] = {}
     for series in raw:
         if len(series.times) == 0:
@@ -150,7 +156,7 @@ def assemble(raw: list[RawSeries], *, counters: set[str], gauges: set[str], scal
             series = _to_rate(series, repairs, declared)
         if series.role in scale:
             series.values = series.values * scale[series.role]
-            repairs.append(f"{series.column}: multiplied by {scale[series.role]:g} (--scale)")
+            repairs.append((series.file, series.column, f"multiplied by {scale[series.role]:g} (--scale)"))
         if len(series.times) < MIN_SAMPLES:
             raise _fail(series, None, f"series too short to fit: {len(series.times)} samples of {series.role}; "
                                       f"need at least {MIN_SAMPLES} (an hour at 1-minute resolution is plenty)")
@@ -178,8 +184,8 @@ def assemble(raw: list[RawSeries], *, counters: set[str], gauges: set[str], scal
                                       f"at most {_MAX_MISSING_SHARE:.0%} can be filled in")
         if missing:
             worst = int(np.argmax(gaps))
-            repairs.append(f"{series.file} {series.column}: {missing} missing sample(s) filled by linear interpolation "
-                           f"(largest gap {gaps[worst]:g}s after t={inside[worst] - start:g}s)")
+            repairs.append((series.file, series.column, f"{missing} missing sample(s) filled by linear interpolation "
+                           f"(largest gap {gaps[worst]:g}s after t={inside[worst] - start:g}s)"))
     values = {role: _on_grid(s, grid, step) for role, s in cleaned.items()}
     if "consumers" in values:
         rounded = np.maximum(np.round(values["consumers"]), 0)
@@ -188,7 +194,7 @@ def assemble(raw: list[RawSeries], *, counters: set[str], gauges: set[str], scal
         values["consumers"] = rounded
     if "latency_p99" in values:
         role = cleaned["latency_p99"]
-        _plausible_latency(values["latency_p99"], values, role.file, role.column)
+        _plausible_latency(values["latency_p99"], values, step, role.file, role.column)
     if "arrivals" not in values:
         if "throughput" not in values or "lag" not in values:
             raise ScenarioError([Problem("arrivals", "no arrivals: give an arrivals column/series, or both throughput and "
@@ -200,4 +206,30 @@ def assemble(raw: list[RawSeries], *, counters: set[str], gauges: set[str], scal
         values["arrivals"] = np.maximum(derived, 0.0)
         repairs.append("arrivals not observed: derived as throughput + change of lag per interval")
     return Observed(times=grid - start, step=step, series=values, source=source,
-                    start_epoch=(start if epoch is not None else None), repairs=repairs)
+                    start_epoch=(start if epoch is not None else None), repairs=_merge(repairs))
+
+
+def _merge(repairs: list[Any]) -> list[str]:
+    """One line per repair: the same repair to several columns of one file is said once, naming them all."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    plain: list[tuple[int, str]] = []
+    order: list[tuple[str, str]] = []
+    for index, item in enumerate(repairs):
+        if isinstance(item, tuple):
+            file, column, text = item
+            if (file, text) not in grouped:
+                grouped[(file, text)] = []
+                order.append((file, text))
+                plain.append((index, ""))
+            grouped[(file, text)].append(column)
+        else:
+            plain.append((index, item))
+    lines: list[str] = []
+    keys = iter(order)
+    for _, text in plain:
+        if text:
+            lines.append(text)
+        else:
+            file, message = next(keys)
+            lines.append(f"{file} {', '.join(grouped[(file, message)])}: {message}")
+    return lines

@@ -89,6 +89,9 @@ def _parse_times(raw: Any, file: str, column: str) -> tuple[np.ndarray, float | 
 
     notes: list[str] = []
     numbers = pd.to_numeric(raw, errors="coerce")
+    if numbers.isna().any() and numbers.notna().mean() > 0.5:  # seconds, with a few that are not
+        row = int(numbers.isna().to_numpy().argmax())
+        raise _fail(file, f"{raw.iloc[row]!r} is not a number of seconds like the other times", column, row + 2)
     if not numbers.isna().any():
         values = numbers.to_numpy(dtype=float)
         bad = ~np.isfinite(values)
