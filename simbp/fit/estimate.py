@@ -7,7 +7,8 @@ the mean of x_i over those saturated intervals with a 95% t interval whose sampl
 for lag-1 autocorrelation (n_eff = n (1 − ρ) / (1 + ρ)). Service variability comes from the noise
 of saturated throughput: with c busy consumers and service times of mean m and squared coefficient
 of variation cv², the completions in an interval of length Δ have variance ≈ cv² × mean (renewal
-theory), so cv² ≈ c × Var(x_iΔ) / mean(x_iΔ), with Var from successive differences (slow drifts cancel).
+theory), so cv² ≈ c × Var(x_iΔ) / mean(x_iΔ), with Var from successive differences (slow drifts cancel)
+and a 95% interval from 10 batch means; the service is exponential unless that interval excludes 1.
 """
 
 from __future__ import annotations
@@ -99,9 +100,11 @@ def _kind(obs: Observed, requested: str) -> tuple[str, str]:
     return "buffer", "nothing in the data names Kafka (use --as kafka for a topic and consumer group)"
 
 
-def _service(cv2: float | None, mean: float) -> tuple[dict[str, Any], str]:
-    if cv2 is None or 0.7 <= cv2 <= 1.4:
-        return {"dist": "exponential", "mean": mean}, "exponential"
+def _service(cv2: float | None, interval: tuple[float | None, float | None], mean: float) -> tuple[dict[str, Any], str]:
+    """Exponential unless the cv² interval excludes 1; then gamma (steadier) or lognormal (more variable)."""
+    low, high = interval
+    if cv2 is None or low is None or high is None or low <= 1.0 <= high:
+        return {"dist": "exponential", "mean": mean}, "exponential" + ("" if cv2 is None else f" (cv² {cv2:.2f}, interval includes 1)")
     if cv2 < 0.7:
         shape = round(1.0 / max(cv2, 0.02), 2)
         return {"dist": "gamma", "mean": mean, "shape": shape}, f"gamma with shape {shape:g} (cv² {cv2:.2f})"
@@ -171,7 +174,7 @@ def estimate(obs: Observed, *, kind: str = "auto", workers: int | None = None) -
     service_mean = 1.0 / capacity
     low, high = interval
     service_interval = (1.0 / high if high and high > 0 else None, 1.0 / low if low and low > 0 else None)
-    service, family = _service(cv2, service_mean)
+    service, family = _service(cv2, cv2_interval, service_mean)
     if cv2 is None:
         service_method = ("exponential assumed: too few saturated intervals to read variability from throughput noise "
                           f"(need {_MIN_FOR_VARIABILITY}, have {saturated})")
@@ -198,9 +201,9 @@ def _dispersion(x: np.ndarray, mask: np.ndarray, consumers: np.ndarray, step: fl
     mean = float(counts.mean())
     if len(diffs) < 5 or mean <= 0:
         return float("nan"), (float("nan"), float("nan"))
-    var = float(np.mean(diffs**2) / 2)
-    cv2 = c * var / mean
-    k = len(diffs)
-    # chi-square-ish interval for a variance from k squared differences (normal approximation)
-    spread = 1.96 * math.sqrt(2.0 / k)
-    return cv2, (cv2 * max(1 - spread, 0.0), cv2 * (1 + spread))
+    halves = diffs**2 / 2  # each has mean Var(count) when the level drifts slowly
+    cv2 = c * float(halves.mean()) / mean
+    # 95% interval from batch means (10 batches of consecutive differences: no distributional assumption)
+    batches = np.array([b.mean() for b in np.array_split(halves, 10)]) * c / mean
+    half = t_quantile(9) * float(batches.std(ddof=1)) / math.sqrt(len(batches))
+    return cv2, (max(cv2 - half, 0.0), cv2 + half)

@@ -105,3 +105,16 @@ def test_same_input_same_seed_same_files(small_spike, tmp_path):
     for name in ("fit.json", "fitted.yaml", "observed_arrivals.csv", "plan.yaml"):
         a, b = (tmp_path / "a" / name).read_text(), (tmp_path / "b" / name).read_text()
         assert a.replace(str(tmp_path / "a"), "") == b.replace(str(tmp_path / "b"), ""), name
+
+
+def test_simbp_fit_is_callable_before_and_after_the_subpackage_loads(small_spike, tmp_path):
+    import importlib
+    import sys
+
+    path = tmp_path / "s.csv"
+    small_spike.to_csv(path, index=False)
+    first = simbp.fit(path, plots=False)
+    importlib.import_module("simbp.fit")
+    assert sys.modules["simbp.fit"] is simbp.fit  # the package took the name, and stays callable
+    second = simbp.fit(path, plots=False)
+    assert first.summary == second.summary
