@@ -49,7 +49,9 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
 
 
 def _fmt(value: float | None) -> str:
-    return "?" if value is None else f"{value:,.4g}"
+    if value is None:
+        return "?"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def run_fit_command(args: argparse.Namespace) -> int:
