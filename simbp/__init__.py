@@ -19,7 +19,7 @@ from .errors import Problem, ScenarioError, ScenarioTooLarge
 from .results import Results
 from .scenario.schema import Scenario, load_scenario
 
-__all__ = ["load_scenario", "run", "Scenario", "Results", "ScenarioError", "ScenarioTooLarge", "Problem", "__version__"]
+__all__ = ["load_scenario", "run", "fit", "Scenario", "Results", "ScenarioError", "ScenarioTooLarge", "Problem", "__version__"]
 
 __version__ = "0.1.0"
 
@@ -59,3 +59,10 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
                 summary["quantum_s"] = model.quantum  # type: ignore[attr-defined]
     results.summary = summary
     return results
+
+
+def fit(observed, out_dir=None, **options):  # type: ignore[no-untyped-def]
+    """Fit a scenario to observed metrics and backtest it: see `simbp.fit.fit` and docs/fit.md."""
+    from .fit import run as _run
+
+    return _run.fit(observed, out_dir, **options)

@@ -1,0 +1,31 @@
+"""`simbp fit`: calibrate a scenario against a real system's metrics, and backtest it.
+
+    import simbp
+    result = simbp.fit("incident.csv", "reports/incident_fit")
+    result.summary["capacity_per_s"], result.summary["backtest"]["lag_nrmse"]
+
+Observed metrics (a CSV or a folder of Prometheus range-query JSON) are checked and repaired
+(`observed`, `clean`), capacity and service time are estimated from the saturated periods
+(`estimate`), a scenario replaying the observed arrivals is written and validated
+(`scenario_out`), replayed and compared with the observations (`backtest`), and reported
+(`report`). See docs/fit.md.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from .run import FitResult, fit
+
+__all__ = ["fit", "FitResult"]
+
+
+class _CallableModule(types.ModuleType):
+    """Importing `simbp.fit` (the package) replaces the name `simbp.fit`; keep it callable as the function."""
+
+    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return fit(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
