@@ -14,12 +14,17 @@ policies; results show lag, loss, memory growth, latency and the failure mode th
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, ScenarioError, ScenarioTooLarge
 from .results import Results
 from .scenario import Scenario, load_scenario
 
-__all__ = ["load_scenario", "run", "Scenario", "Results", "ScenarioError", "ScenarioTooLarge", "Problem", "__version__"]
+if TYPE_CHECKING:
+    from .calibration import FitResult
+
+__all__ = ["load_scenario", "run", "fit", "Scenario", "Results", "ScenarioError", "ScenarioTooLarge", "Problem", "__version__"]
 
 __version__ = "0.1.0"
 
@@ -59,3 +64,10 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
                 summary["quantum_s"] = model.quantum  # type: ignore[attr-defined]
     results.summary = summary
     return results
+
+
+def fit(observed: str | Path, out_dir: str | Path | None = None, **options: Any) -> FitResult:
+    """Fit a scenario to observed metrics and backtest it (`simbp.calibration.fit`; docs/fit.md)."""
+    from .calibration import fit as _fit
+
+    return _fit(observed, out_dir, **options)
