@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", help="scenario YAML file")
     validate.set_defaults(handler=_validate)
 
-    from .planning.report import add_planning_commands
+    from .planning.cli import add_planning_commands
 
     add_planning_commands(commands)  # `simbp sweep SPEC`, `simbp plan SPEC`
     from .calibration.cli import add_fit_command

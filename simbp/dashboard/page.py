@@ -649,7 +649,7 @@ class CapacityQuestion:
 def capacity_available() -> bool:
     """Whether this simbp has capacity planning (`simbp.planning.core.sweep`)."""
     try:
-        from ..planning.core import load_study, sweep  # noqa: F401
+        from ..planning import load_study, sweep  # noqa: F401
     except ImportError:
         return False
     return True
@@ -778,7 +778,7 @@ def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path 
     import tempfile
 
     from ..limits import estimate_messages
-    from ..planning.core import load_study, sweep
+    from ..planning import load_study, sweep
     from ..planning.executors import SerialExecutor, make_executor
 
     source = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -835,7 +835,7 @@ def capacity_figures(result: Any) -> list[tuple[str, bytes]]:
     """The sweep's pictures as PNG: heatmaps of each targeted figure, else the curve against load."""
     import io
 
-    from ..planning.report import plot_heatmap, plot_load_curve
+    from ..planning.plots import plot_heatmap, plot_load_curve
 
     pictures: list[tuple[str, bytes]] = []
     figures = [t.figure for t in result.study.targets] or ["loss_ratio"]
