@@ -14,10 +14,14 @@ policies; results show lag, loss, memory growth, latency and the failure mode th
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, ScenarioError, ScenarioTooLarge
 from .results import Results
 from .scenario.schema import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from .engine_contract import SimulatedModel
 
 __all__ = ["load_scenario", "run", "Scenario", "Results", "ScenarioError", "ScenarioTooLarge", "Problem", "__version__"]
 
@@ -41,21 +45,23 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
         scenario = load_scenario(scenario)
     chosen, reason = choose_mode(scenario, mode)
     check_size(scenario, allow_large=allow_large, mode=chosen)
+    model: SimulatedModel
+    about_mode: dict[str, Any] = {"mode_reason": reason}
     if chosen == "fast":
         from .fast.model import simulate_fast
 
-        model = simulate_fast(scenario, seed=seed, progress=progress)
+        fast_model = simulate_fast(scenario, seed=seed, progress=progress)
+        about_mode["quantum_s"] = fast_model.quantum
+        model = fast_model
     else:
         from .exact.model import simulate
 
         model = simulate(scenario, seed=seed, progress=progress)
     results = build_results(model)
     summary = {}
-    for key, value in results.summary.items():  # mode_reason right after mode
+    for key, value in results.summary.items():  # mode_reason (and fast mode's quantum) right after mode
         summary[key] = value
         if key == "mode":
-            summary["mode_reason"] = reason
-            if chosen == "fast":
-                summary["quantum_s"] = model.quantum  # type: ignore[attr-defined]
+            summary.update(about_mode)
     results.summary = summary
     return results
