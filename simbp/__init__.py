@@ -23,6 +23,7 @@ from .scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
     from .calibration import FitResult
+    from .engine_contract import SimulatedModel
 
 __all__ = ["load_scenario", "run", "fit", "Scenario", "Results", "ScenarioError", "ScenarioTooLarge", "Problem", "__version__"]
 
@@ -46,22 +47,24 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
         scenario = load_scenario(scenario)
     chosen, reason = choose_mode(scenario, mode)
     check_size(scenario, allow_large=allow_large, mode=chosen)
+    model: SimulatedModel
+    about_mode: dict[str, Any] = {"mode_reason": reason}
     if chosen == "fast":
         from .fast.model import simulate_fast
 
-        model = simulate_fast(scenario, seed=seed, progress=progress)
+        fast_model = simulate_fast(scenario, seed=seed, progress=progress)
+        about_mode["quantum_s"] = fast_model.quantum
+        model = fast_model
     else:
         from .exact.model import simulate
 
         model = simulate(scenario, seed=seed, progress=progress)
     results = build_results(model)
     summary = {}
-    for key, value in results.summary.items():  # mode_reason right after mode
+    for key, value in results.summary.items():  # mode_reason (and fast mode's quantum) right after mode
         summary[key] = value
         if key == "mode":
-            summary["mode_reason"] = reason
-            if chosen == "fast":
-                summary["quantum_s"] = model.quantum  # type: ignore[attr-defined]
+            summary.update(about_mode)
     results.summary = summary
     return results
 
