@@ -14,10 +14,15 @@ policies; results show lag, loss, memory growth, latency and the failure mode th
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, ScenarioError, ScenarioTooLarge
 from .results import Results
 from .scenario.schema import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from .calibration import FitResult
 
 __all__ = ["load_scenario", "run", "fit", "Scenario", "Results", "ScenarioError", "ScenarioTooLarge", "Problem", "__version__"]
 
@@ -61,8 +66,8 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
     return results
 
 
-def fit(observed, out_dir=None, **options):  # type: ignore[no-untyped-def]
-    """Fit a scenario to observed metrics and backtest it: see `simbp.fit.fit` and docs/fit.md."""
-    from .fit import run as _run
+def fit(observed: str | Path, out_dir: str | Path | None = None, **options: Any) -> FitResult:
+    """Fit a scenario to observed metrics and backtest it (`simbp.calibration.fit`; docs/fit.md)."""
+    from .calibration import fit as _fit
 
-    return _run.fit(observed, out_dir, **options)
+    return _fit(observed, out_dir, **options)

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .planning.report import add_planning_commands
 
     add_planning_commands(commands)  # `simbp sweep SPEC`, `simbp plan SPEC`
-    from .fit.cli import add_fit_command
+    from .calibration.cli import add_fit_command
 
     add_fit_command(commands)  # `simbp fit OBSERVED`
     return parser

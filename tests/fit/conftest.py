@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import synth  # noqa: E402
+import synth
 
 # The truth behind the "incident": 4 consumers of 25 messages/s each (100/s in all); 70/s arrive,
 # then 150/s for ten minutes (minute 15 to 25), so a backlog of about 30,000 builds and drains.

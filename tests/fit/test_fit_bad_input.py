@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simbp.calibration.load import load_observed
 from simbp.errors import ScenarioError
-from simbp.fit.observed import load_observed
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ import json
 
 import numpy as np
 import pytest
+import synth
 import yaml
+from conftest import MU, WORKERS
 
 import simbp
+from simbp.calibration.load import load_observed
 from simbp.errors import ScenarioError
-from simbp.fit.observed import load_observed
-
-import synth
-from conftest import MU, WORKERS
 
 EPOCH = 1714557600.0  # 2024-05-01T10:00:00Z
 

@@ -7,12 +7,11 @@ import json
 import numpy as np
 import pytest
 import yaml
+from conftest import MU, WORKERS
 
 import simbp
-from simbp.fit.estimate import estimate
-from simbp.fit.observed import Observed
-
-from conftest import MU, WORKERS
+from simbp.calibration.estimate import estimate
+from simbp.calibration.observed import Observed
 
 
 def test_capacity_recovered_within_5_percent(spike_fit):
@@ -107,14 +106,11 @@ def test_same_input_same_seed_same_files(small_spike, tmp_path):
         assert a.replace(str(tmp_path / "a"), "") == b.replace(str(tmp_path / "b"), ""), name
 
 
-def test_simbp_fit_is_callable_before_and_after_the_subpackage_loads(small_spike, tmp_path):
-    import importlib
-    import sys
-
+def test_simbp_fit_is_the_calibration_layers_function(small_spike, tmp_path):
     path = tmp_path / "s.csv"
     small_spike.to_csv(path, index=False)
+    from simbp.calibration import fit as calibration_fit
+
     first = simbp.fit(path, plots=False)
-    importlib.import_module("simbp.fit")
-    assert sys.modules["simbp.fit"] is simbp.fit  # the package took the name, and stays callable
-    second = simbp.fit(path, plots=False)
+    second = calibration_fit(path, plots=False)
     assert first.summary == second.summary

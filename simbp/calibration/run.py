@@ -18,7 +18,8 @@ from typing import Any
 from ..errors import Problem, ScenarioError
 from .backtest import Backtest, backtest
 from .estimate import Fit, estimate
-from .observed import MAX_BYTES, Observed, load_observed
+from .load import load_observed
+from .observed import MAX_BYTES, Observed
 from .scenario_out import TRACE_FILE, dump_yaml, plan_dict, scenario_dict, scenario_name, trace_csv
 
 __all__ = ["FitResult", "fit", "atomic_write", "GENERATOR"]

@@ -1,4 +1,4 @@
-"""`simbp fit OBSERVED --out DIR`: the command-line face of `simbp.fit`.
+"""`simbp fit OBSERVED --out DIR`: the command-line face of `simbp.calibration.fit`.
 
 Bad input raises `ScenarioError`, which `simbp.cli.main` prints (file, line, field, what was
 expected) and turns into exit status 2.

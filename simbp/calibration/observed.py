@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import Problem, ScenarioError
 
-__all__ = ["ROLES", "RATE_ROLES", "MAX_BYTES", "MIN_SAMPLES", "Observed", "RawSeries", "load_observed"]
+__all__ = ["ROLES", "RATE_ROLES", "MAX_BYTES", "MIN_SAMPLES", "Observed", "RawSeries"]
 
 ROLES = ("arrivals", "throughput", "lag", "consumers", "latency_p99")
 RATE_ROLES = ("arrivals", "throughput")
@@ -121,7 +121,7 @@ def _read_csv(path: Path, mapping: dict[str, str], max_bytes: int) -> tuple[list
     file = str(path)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
-    except Exception as error:  # noqa: BLE001 - any parse failure goes to the user
+    except Exception as error:
         raise _fail(file, f"cannot read as CSV: {error}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if "time" not in frame.columns:
@@ -237,36 +237,3 @@ def _read_prometheus_folder(folder: Path, max_bytes: int) -> tuple[list[RawSerie
     hints = {"kind": "kafka"} if any(w in text for w in ("kafka", "consumergroup", "topic", "partition")) else {}
     epoch = min(float(s.times.min()) for s in series if len(s.times)) if series else None
     return series, epoch, [], hints
-
-
-# --------------------------------------------------------------------------- public
-def load_observed(source: str | Path, *, mapping: dict[str, str] | None = None, counters: set[str] | None = None,
-                  gauges: set[str] | None = None, scale: dict[str, float] | None = None,
-                  max_bytes: int = MAX_BYTES) -> Observed:
-    """Read observed metrics (CSV file, or folder of Prometheus JSON), check them and put them on one grid.
-
-    `mapping` {role: column} names CSV columns; `counters`/`gauges` declare roles as monotonic totals
-    or as plain values (otherwise totals are detected); `scale` {role: factor} multiplies a role's
-    values (e.g. latency in ms: 0.001). Raises `ScenarioError` for data that cannot be used.
-    """
-    from .clean import assemble
-
-    path = Path(source)
-    if path.is_dir():
-        series, epoch, notes, hints = _read_prometheus_folder(path, max_bytes)
-    elif path.exists() and not path.is_file():
-        raise _fail(str(path), "expected a CSV file or a folder of Prometheus JSON files")
-    else:
-        if path.exists() and path.stat().st_size > max_bytes:
-            _read_text(path, max_bytes)  # raises the size error before anything is read
-        series, epoch, notes = _read_csv(path, mapping or {}, max_bytes)
-        hints = {}
-    for role in set(counters or ()) | set(gauges or ()) | set(scale or {}):
-        if role not in ROLES:
-            raise _fail("command line", f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-    observed = assemble(series, counters=set(counters or ()), gauges=set(gauges or ()), scale=dict(scale or {}),
-                        source=str(path), epoch=epoch)
-    observed.repairs[:0] = notes
-    observed.hints.update(hints)
-    return observed
-

@@ -1,4 +1,4 @@
-"""`simbp fit`: calibrate a scenario against a real system's metrics, and backtest it.
+"""`simbp fit` (the calibration layer): calibrate a scenario against a real system's metrics, and backtest it.
 
     import simbp
     result = simbp.fit("incident.csv", "reports/incident_fit")
@@ -13,19 +13,6 @@ Observed metrics (a CSV or a folder of Prometheus range-query JSON) are checked 
 
 from __future__ import annotations
 
-import sys
-import types
-
 from .run import FitResult, fit
 
 __all__ = ["fit", "FitResult"]
-
-
-class _CallableModule(types.ModuleType):
-    """Importing `simbp.fit` (the package) replaces the name `simbp.fit`; keep it callable as the function."""
-
-    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        return fit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

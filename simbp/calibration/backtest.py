@@ -47,7 +47,7 @@ def _clock(obs: Observed, t: float) -> str | float:
         return round(t, 6)
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(obs.start_epoch + t, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(obs.start_epoch + t, tz=dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _r(value: float | None, digits: int = 6) -> float | None:
