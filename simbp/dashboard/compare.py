@@ -10,7 +10,7 @@ import pandas as pd
 from .. import semantics
 from ..errors import Problem, ScenarioError
 from ..results import Results
-from ..scenario.schema import Scenario
+from ..scenario import Scenario
 from .knobs import DEFAULT_CAPACITY
 from .library import load_text, problem_lines, read_data, write_yaml
 from .running import run_text

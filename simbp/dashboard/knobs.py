@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from .. import semantics
-from ..scenario.schema import Scenario, get_path, set_path
+from ..scenario import Scenario, get_path, set_path
 from ..units import parse_duration
 from .library import read_data, write_yaml
 

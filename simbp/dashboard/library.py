@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from ..errors import Problem, ScenarioError
-from ..scenario.schema import Scenario, ScenarioLoader, parse_scenario_text
+from ..scenario import Scenario, parse_scenario_text
+from ..scenario.schema import ScenarioLoader  # the schema's YAML rules (`on:`/`off:` stay keys)
 
 __all__ = [
     "LIBRARY_DIR",
