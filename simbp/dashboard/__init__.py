@@ -21,9 +21,10 @@ from .capacity import (
     sizing_knobs,
 )
 from .compare import buffer_names, compare_policies, compared_policies, comparison_table, policy_variants, split_valid
+from .controls import derive_knobs
 from .downloads import scenario_yaml_bytes, summary_json, timeseries_csv
 from .figures import KEY_FIGURES, figure_png, headline_metrics, plot_caption, plot_names, series_columns
-from .knobs import DEFAULT_CAPACITY, Knob, apply_knobs, derive_knobs, is_bounded
+from .knobs import DEFAULT_CAPACITY, Knob, apply_knobs, is_bounded
 from .library import (
     LIBRARY_DIR,
     LibraryScenario,

@@ -17,6 +17,7 @@ import yaml
 from ..errors import Problem, ScenarioError
 from ..scenario import Scenario, parse_scenario_text
 from ..scenario.schema import ScenarioLoader  # the schema's YAML rules (`on:`/`off:` stay keys)
+from .guard import check_files, check_text
 
 __all__ = [
     "LIBRARY_DIR",
@@ -79,7 +80,18 @@ def source_id(text: str) -> str:
 
 
 def load_text(text: str, *, label: str = "<scenario>", base_dir: Path | str | None = None) -> Scenario:
-    """Validate scenario YAML text (raises `ScenarioError` with lines and field paths)."""
+    """Validate scenario YAML text (raises `ScenarioError` with lines and field paths).
+
+    The dashboard's own checks come first (`guard`): size, nesting and aliases, and every `file:`
+    inside `base_dir` (the current folder when None), before validation reads any file.
+    """
+    check_text(text)
+    try:
+        data = read_data(text)
+    except (yaml.YAMLError, ScenarioError):
+        data = None  # the loader reports it, with the line
+    if data is not None:
+        check_files(data, base_dir if base_dir is not None else Path.cwd())
     return parse_scenario_text(text, label=label, base_dir=Path(base_dir) if base_dir is not None else None)
 
 
