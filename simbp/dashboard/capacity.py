@@ -1,6 +1,6 @@
 """The capacity view's logic: a small sweep over one count and the load, judged on targets.
 
-It phrases a question as a `simbp.planning` spec, runs it with `simbp.planning.core.sweep`, and
+It phrases a question as a `simbp.planning` spec, runs it with `simbp.planning.sweep`, and
 turns the result into words, a table and pictures.
 """
 
@@ -162,7 +162,7 @@ def _referenced_files(data: Any) -> list[str]:
 
 def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path | str | None = None,
                        progress: Callable[[float], None] | None = None, jobs: int | None = None) -> Any:
-    """Run a capacity question on a scenario's YAML with `simbp.planning.core.sweep`; returns its `SweepResult`.
+    """Run a capacity question on a scenario's YAML with `simbp.planning.sweep`; returns its `SweepResult`.
 
     The scenario is written to a temporary folder as the spec's base (files it reads are linked
     beside it). Small sweeps run in this process; larger ones on every core (`jobs` overrides).
