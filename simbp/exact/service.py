@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .clock import after
+
 if TYPE_CHECKING:
     import simpy
 
@@ -69,8 +71,7 @@ class Service:
             callback()
         self.held = self.baseline
         if self.restart_after is not None:
-            timer = self.env.timeout(self.restart_after)
-            timer.callbacks.append(self._restart)
+            after(self.env, self.restart_after, self._restart)
 
     def _restart(self, _event: Any) -> None:
         self.down = False

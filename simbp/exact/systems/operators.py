@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..clock import after
+
 if TYPE_CHECKING:
     import simpy
 
@@ -61,7 +63,7 @@ class Operator:
         """The source completed: emit what is held, as RxJS does."""
 
     def _emit(self, created: float, size: float, entered: float) -> None:
-        delay = self.env._now - entered
+        delay = self.env.now - entered
         self.delay_sum += delay
         if delay > self.delay_max:
             self.delay_max = delay
@@ -92,19 +94,17 @@ class DebounceTime(Operator):
         if self.value is not None:
             self.discarded += 1
         self.value = (created, size)
-        self.since = self.env._now
+        self.since = self.env.now
         if self.timer is None:
             self._schedule(self.due)
 
     def _schedule(self, delay: float) -> None:
-        timer = self.env.timeout(delay)
-        timer.callbacks.append(self._fire)
-        self.timer = timer
+        self.timer = after(self.env, delay, self._fire)
 
     def _fire(self, event: Any) -> None:
         if event is not self.timer:
             return
-        now = self.env._now
+        now = self.env.now
         remaining = self.since + self.due - now
         if remaining > _EPSILON * max(1.0, now):  # a newer value came meanwhile: wait out its quiet period
             self._schedule(remaining)
@@ -138,7 +138,7 @@ class ThrottleTime(Operator):
 
     def push(self, created: float, size: float) -> None:
         self.received += 1
-        now = self.env._now
+        now = self.env.now
         if now >= self.window_end - _EPSILON * max(1.0, now):
             self.window_end = now + self.duration
             self._emit(created, size, now)
@@ -163,13 +163,11 @@ class BufferTime(Operator):
 
     def push(self, created: float, size: float) -> None:
         self.received += 1
-        now = self.env._now
+        now = self.env.now
         if self.timer is None:
             periods = int((now - self.anchor) // self.span) + 1
             close = self.anchor + periods * self.span
-            timer = self.env.timeout(max(close - now, 0.0))
-            timer.callbacks.append(self._fire)
-            self.timer = timer
+            self.timer = after(self.env, max(close - now, 0.0), self._fire)
         self.items.append((created, size, now))
         if self.max_size is not None and len(self.items) >= self.max_size:
             self.timer = None
