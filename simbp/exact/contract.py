@@ -10,7 +10,7 @@ by mypy against the same list of hooks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import simpy
@@ -62,6 +62,7 @@ class ModelView(Protocol):
         """Latencies of the current sampling interval (every consumer adds to it too)."""
 
 
+@runtime_checkable
 class Extension(Protocol):
     """An optional mechanism's hooks, called by `Model` in this order.
 
