@@ -38,7 +38,7 @@ __all__ = ["Clock", "after", "when", "Callback", "CHECKED_SIMPY"]
 CHECKED_SIMPY = ("4.1.0", "4.1.1", "4.1.2")
 """SimPy versions whose `Environment` and `Timeout` internals this module was checked against."""
 
-Callback = Callable[[Any], object]
+Callback = Callable[[Any], None]
 """What SimPy calls when an event is processed: `callback(event)`."""
 
 _new_timeout = Timeout.__new__

@@ -74,7 +74,11 @@ def test_after_with_several_callbacks_and_when() -> None:
     event = after(clock, 1.0, lambda _e: log.append("first"), lambda _e: log.append("second"))
     waited = clock.event()
     when(waited, lambda e: log.append(f"waited {e.value}"))
-    when(event, lambda _e: waited.succeed("x"))
+
+    def release(_event: Any) -> None:
+        waited.succeed("x")
+
+    when(event, release)
     clock.run()
     assert log == ["first", "second", "waited x"]
     assert clock.now == 1.0 and event.processed
