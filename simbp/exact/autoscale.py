@@ -147,7 +147,6 @@ class WorkerScaler:
         self.env = group.env
         self.area = 0.0
         self._since = self.env.now
-        self.retired = 0
         kind = type(group.workers[0])
         if kind not in (Worker, BatchWorker):
             from ..errors import Problem, ScenarioError
@@ -199,7 +198,6 @@ class WorkerScaler:
             if candidate is not None:  # an idle worker leaves at once
                 idle.remove(candidate)
                 group.workers.remove(candidate)
-                self.retired += 1
                 continue
             busy = next(w for w in reversed(group.workers) if not w.retiring)
             busy.retiring = True
@@ -209,7 +207,6 @@ class WorkerScaler:
         self._track()
         worker.retiring = False
         self.group.workers.remove(worker)
-        self.retired += 1
 
 
 class WorkerAutoscaling:

@@ -100,8 +100,7 @@ class Semaphore:
         self.in_use = 0
         self.peak_in_use = 0
         self.waiters: deque[Any] = deque()
-        self.acquisitions = 0
-        self.waits = 0  # acquisitions that had to wait
+        self.waits = 0  # acquire() calls that had to queue
         self.granted_after_wait = 0
         self.wait_time = 0.0  # summed over the waits that were granted
 
@@ -111,7 +110,6 @@ class Semaphore:
             self.in_use += 1
             if self.in_use > self.peak_in_use:
                 self.peak_in_use = self.in_use
-            self.acquisitions += 1
             return True
         self.waiters.append(worker)
         self.waits += 1
@@ -120,7 +118,6 @@ class Semaphore:
     def release(self) -> None:
         """Give the permit back: straight to the longest waiter if there is one."""
         if self.waiters:
-            self.acquisitions += 1
             self.granted_after_wait += 1
             self.waiters.popleft().permit_granted()
         else:
