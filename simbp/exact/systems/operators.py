@@ -18,6 +18,10 @@ backpressure: emissions are pushed whatever the buffer's state.
 
 Timers are lazy: a quiet operator schedules nothing, and a busy debounce reschedules once per
 period, not once per value.
+
+Each operator is a subclass of `Operator` with its RxJS name as `kind` and a `from_setting`
+constructor; `OPERATORS` maps the names to the classes and `build_chain` reads it (a name it does
+not know fails loudly, naming the operator).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ...semantics import NotModelled
 from ..clock import after
 
 if TYPE_CHECKING:
@@ -32,7 +37,7 @@ if TYPE_CHECKING:
 
     from ...scenario.systems import OperatorSpec
 
-__all__ = ["Operator", "DebounceTime", "ThrottleTime", "BufferTime", "build_chain"]
+__all__ = ["Operator", "DebounceTime", "ThrottleTime", "BufferTime", "OPERATORS", "build_chain"]
 
 Emit = Callable[[float, float], None]
 _EPSILON = 1e-12
@@ -51,6 +56,11 @@ class Operator:
         self.discarded = 0
         self.delay_sum = 0.0
         self.delay_max = 0.0
+
+    @classmethod
+    def from_setting(cls, env: "simpy.Environment", emit: Emit, setting: Any, opened: float) -> "Operator":
+        """The operator for its scenario setting (the value under its key; `opened`: the source's start)."""
+        raise NotImplementedError  # pragma: no cover - each operator overrides
 
     def push(self, created: float, size: float) -> None:  # pragma: no cover - each operator overrides
         raise NotImplementedError
@@ -81,6 +91,10 @@ class DebounceTime(Operator):
     """`debounceTime(due)`: the latest value, once `due` has passed without a newer one."""
 
     kind = "debounceTime"
+
+    @classmethod
+    def from_setting(cls, env: "simpy.Environment", emit: Emit, setting: Any, opened: float) -> "DebounceTime":
+        return cls(env, emit, setting)
 
     def __init__(self, env: "simpy.Environment", emit: Emit, due: float):
         super().__init__(env, emit)
@@ -131,6 +145,10 @@ class ThrottleTime(Operator):
 
     kind = "throttleTime"
 
+    @classmethod
+    def from_setting(cls, env: "simpy.Environment", emit: Emit, setting: Any, opened: float) -> "ThrottleTime":
+        return cls(env, emit, setting)
+
     def __init__(self, env: "simpy.Environment", emit: Emit, duration: float):
         super().__init__(env, emit)
         self.duration = duration
@@ -150,6 +168,10 @@ class BufferTime(Operator):
     """`bufferTime(span, null, maxBufferSize)`: arrays of the values of each span (see the module docstring)."""
 
     kind = "bufferTime"
+
+    @classmethod
+    def from_setting(cls, env: "simpy.Environment", emit: Emit, setting: Any, opened: float) -> "BufferTime":
+        return cls(env, emit, setting.duration, setting.max_size, opened)
 
     def __init__(self, env: "simpy.Environment", emit: Emit, span: float, max_size: int | None, opened: float):
         super().__init__(env, emit)
@@ -203,19 +225,19 @@ class BufferTime(Operator):
         return stats
 
 
+OPERATORS: dict[str, type[Operator]] = {cls.kind: cls for cls in (DebounceTime, ThrottleTime, BufferTime)}
+"""The RxJS operators exact mode runs, by the key a scenario writes them with."""
+
+
 def build_chain(env: "simpy.Environment", specs: "list[OperatorSpec]", sink: Emit, opened: float = 0.0) -> list[Operator]:
     """The operators of `specs`, each emitting into the next and the last into `sink`."""
     stages: list[Operator] = []
     emit = sink
     for spec in reversed(specs):
         kind = spec.kind
-        if kind == "debounceTime":
-            stage: Operator = DebounceTime(env, emit, spec.debounceTime)  # type: ignore[arg-type]
-        elif kind == "throttleTime":
-            stage = ThrottleTime(env, emit, spec.throttleTime)  # type: ignore[arg-type]
-        else:
-            buffer_time = spec.bufferTime
-            stage = BufferTime(env, emit, buffer_time.duration, buffer_time.max_size, opened)  # type: ignore[union-attr]
+        if kind not in OPERATORS:
+            raise NotModelled("RxJS operator", kind, "exact mode", f"known: {', '.join(OPERATORS)}")
+        stage = OPERATORS[kind].from_setting(env, emit, getattr(spec, kind), opened)
         stages.append(stage)
         emit = stage.push
     stages.reverse()
