@@ -1,111 +1,62 @@
 """Builds the SimPy model from a scenario and runs it in exact mode (every message simulated).
 
-One fresh `simpy.Environment` and one seed tree per run: no global state, so runs can go side by
-side in processes. Producers are SimPy processes (one timeout per arrival); workers are small
-state machines on SimPy timeouts (one event per service); buffers are compact arrays. Counters
-and entry/exit sums are updated at each state change; tables are built once at the end.
+One fresh `Clock` (a `simpy.Environment`) and one seed tree per run: no global state, so runs can
+go side by side in processes. Producers are SimPy processes (one timeout per arrival); workers are
+small state machines on SimPy timeouts (one event per service); buffers are compact arrays.
+Counters and entry/exit sums are updated at each state change; tables are built once at the end.
+Optional mechanisms are `Extension`s (simbp/exact/contract.py), built only when a scenario uses
+them, so a scenario without them pays nothing per message.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
-from typing import Any
-
-import simpy
+from typing import TYPE_CHECKING, Any
 
 from .. import recording
 from ..metrics import LatencySketch
 from ..random import SeedTree, sampler
-from ..scenario.schema import Scenario
-from .buffer import ACCEPTED, WAITING, Buffer
+from ..scenario.schema import ConsumerSpec, ProducerSpec, Scenario
+from .buffer import Buffer
+from .clock import Clock, after
 from .consumer import WorkerGroup
-from .producer import ProducerState, arrival_times
-from .service import Service
+from .producer import Producer, ProducerState, arrival_times
+from ..service import Service
 from .systems.extension import Systems, uses_systems
+
+if TYPE_CHECKING:
+    from .contract import Extension
+    from .kafka import KafkaSystem
 
 __all__ = ["Model", "Producer", "simulate"]
 
-_ADMITTED, _TIMED_OUT, _LOST = 1, 2, 3
-
-
-class Producer(ProducerState):
-    """A SimPy process emitting messages into one buffer; blocks on a full `block` buffer."""
-
-    def run(self) -> Any:
-        env = self.env
-        service = self.service
-        put = self.buffer.put
-        sizes = self.sizes
-        overhead = self.overhead
-        stop = self.stop
-        for created in self.times:
-            if created >= stop:
-                return
-            delay = created - env._now
-            if delay < 0:  # fell due while this producer was blocked: never produced
-                continue
-            yield env.timeout(delay)
-            size = next(sizes) + overhead
-            self.produced += 1
-            if service.down:
-                self.lost_in_crash += 1
-                continue
-            code = put(created, size)
-            if code == ACCEPTED:
-                service.hold(size)
-            elif code == WAITING:
-                self.blocks += 1
-                self.blocked_since = env._now
-                self._wake = env.event()
-                self.buffer.wait(created, size, self._admitted, self._gave_up, self)
-                outcome = yield self._wake
-                self.blocked_time += env._now - self.blocked_since
-                self.blocked_since = None
-                if outcome == _ADMITTED and service.crashes == self._crashes_at_admit:
-                    service.hold(size)
-
-    def _admitted(self) -> None:
-        self._crashes_at_admit = self.service.crashes
-        self._wake.succeed(_ADMITTED)  # type: ignore[union-attr]
-
-    def _gave_up(self) -> None:
-        self.timed_out += 1
-        self._wake.succeed(_TIMED_OUT)  # type: ignore[union-attr]
-
-    def lose_blocked_item(self) -> None:
-        """The service crashed while this producer waited: its item is lost."""
-        self.lost_in_crash += 1
-        self._wake.succeed(_LOST)  # type: ignore[union-attr]
-
-    def holds_item(self) -> int:
-        return 1 if self.blocked_since is not None and self._wake is not None and not self._wake.triggered else 0
-
 
 class Model:
-    """The built simulation: environment, components, sketches and the sampled time series
-    (satisfies `simbp.engine_contract.SimulatedModel`)."""
+    """The built simulation: clock, components, extensions, sketches and the sampled time series.
+
+    Satisfies `contract.ModelView` (the view extensions get while they are built) and
+    `simbp.engine_contract.SimulatedModel` (what results read)."""
 
     mode = "exact"
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.seeds = SeedTree(self.seed)
         self.service = Service(self.env, scenario.memory)
         # streams, downstreams, retries, operators, rate limits (docs/systems.md); None when unused
-        self.systems: Any = Systems(self) if uses_systems(scenario) else None
-        self.buffers: dict[str, Buffer] = {
-            b.name: (Buffer if self.systems is None else self.systems.buffer_type(b))(self.env, b, self.service) for b in scenario.buffers}
+        self.systems: Systems | None = Systems(self) if uses_systems(scenario) else None
+        self.buffers: dict[str, Buffer] = {}
+        for buffer_spec in scenario.buffers:
+            kind = Buffer if self.systems is None else self.systems.buffer_type(buffer_spec)
+            self.buffers[buffer_spec.name] = kind(self.env, buffer_spec, self.service)
         self.sketch_by_group: dict[str, LatencySketch] = {}
         self.interval_sketch = LatencySketch()
-        self.groups: dict[str, WorkerGroup] = {}
-        for spec in scenario.consumers:
-            self.groups[spec.name] = self._build_group(spec)
-        self.extensions: list[Any] = []  # optional mechanisms with engine hooks (Kafka, autoscaling)
-        self.kafka: Any = None
+        self.groups: dict[str, WorkerGroup] = {spec.name: self._build_group(spec) for spec in scenario.consumers}
+        self.extensions: list[Extension] = []  # optional mechanisms with engine hooks, in build order
+        self.kafka: KafkaSystem | None = None
         if scenario.topics:
             from .kafka import KafkaSystem
 
@@ -117,27 +68,14 @@ class Model:
             self.extensions.append(WorkerAutoscaling(self))
         if self.systems is not None:
             self.extensions.append(self.systems)
-        overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
-        self.producers: list[Producer] = []
-        for spec in scenario.producers:
-            times = arrival_times(spec.arrivals, self.seeds.generator(f"producer/{spec.name}/arrivals"),
-                                  multiplier=scenario.load_multiplier, start=spec.start, base_dir=scenario.base_dir)
-            sizes = sampler(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), scenario.base_dir)
-            stop = min(spec.stop if spec.stop is not None else math.inf, scenario.duration)
-            if self.kafka is not None and spec.to in self.kafka.topics:  # a topic: on the broker, never blocks
-                self.producers.append(Producer(self.env, spec, self.kafka.writer(spec), self.kafka.broker, times, sizes, 0.0, stop))
-                continue
-            if self.systems is not None and self.systems.wants_producer(spec):
-                self.producers.append(self.systems.producer(spec, self.buffers[spec.to], times, sizes, overhead, stop))
-                continue
-            self.producers.append(Producer(self.env, spec, self.buffers[spec.to], self.service, times, sizes, overhead, stop))
+        self.producers: list[ProducerState] = [self._build_producer(spec) for spec in scenario.producers]
         self.service.on_crash(self._crash)
         self.service.on_restart(self._restart)
         self.samples: list[dict[str, float]] = []
         self._last: dict[str, float] = {}
         self.warmup_state: dict[str, Any] = {}
 
-    def _build_group(self, spec: Any) -> WorkerGroup:
+    def _build_group(self, spec: ConsumerSpec) -> WorkerGroup:
         rng = self.seeds.generator
         base = self.scenario.base_dir
         sketch = LatencySketch()
@@ -157,6 +95,20 @@ class Model:
         if self.systems is not None:
             return self.systems.group(spec, self.buffers[spec.from_], target, self.service, service_times, costs, on_latencies)
         return WorkerGroup(self.env, spec, self.buffers[spec.from_], target, self.service, service_times, costs, on_latencies)
+
+    def _build_producer(self, spec: ProducerSpec) -> ProducerState:
+        scenario = self.scenario
+        times = arrival_times(spec.arrivals, self.seeds.generator(f"producer/{spec.name}/arrivals"),
+                              multiplier=scenario.load_multiplier, start=spec.start, base_dir=scenario.base_dir)
+        sizes = sampler(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), scenario.base_dir)
+        stop = min(spec.stop if spec.stop is not None else math.inf, scenario.duration)
+        if self.kafka is not None and spec.to in self.kafka.topics:  # a topic: on the broker, never blocks
+            return Producer(self.env, spec, self.kafka.writer(spec), self.kafka.broker, times, sizes, 0.0, stop)
+        overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
+        buffer = self.buffers[spec.to]
+        if self.systems is not None and self.systems.wants_producer(spec):
+            return self.systems.producer(spec, buffer, times, sizes, overhead, stop)
+        return Producer(self.env, spec, buffer, self.service, times, sizes, overhead, stop)
 
     # ------------------------------------------------------------------ crash
     def _crash(self) -> None:
@@ -211,7 +163,7 @@ class Model:
         self.sample()
         env.process(self._sampler(self.scenario.effective_sample_interval))
         if self.scenario.warmup > 0:
-            env.timeout(self.scenario.warmup).callbacks.append(self._end_warmup)
+            after(env, self.scenario.warmup, self._end_warmup)
         duration = self.scenario.duration
         if progress is None:
             env.run(until=duration)
@@ -228,9 +180,3 @@ def simulate(scenario: Scenario, seed: int | None = None, progress: Callable[[fl
     """Build and run the exact model; the caller derives results from the returned model."""
     return Model(scenario, seed).run(progress)
 
-
-def _stderr_is_terminal() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -1,4 +1,4 @@
-"""Producers: arrival-time generators for each arrival process, and the SimPy producer process.
+"""Producers: the SimPy producer process, and arrival-time generators for each arrival process.
 
 Arrival times are absolute and generated in numpy blocks. A producer blocked by a full `block`
 buffer emits nothing while it waits: arrivals that fall due during the wait are never produced,
@@ -7,7 +7,7 @@ and afterwards it resumes its own schedule (for Poisson arrivals this is the sam
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,12 @@ from ..scenario.schema import (
     ScheduleArrivals,
     TraceArrivals,
 )
+from .buffer import ACCEPTED, WAITING
 
-__all__ = ["ProducerState", "arrival_times"]
+__all__ = ["Producer", "ProducerState", "arrival_times"]
 
 _CHUNK = 4096
+_ADMITTED, _TIMED_OUT, _LOST = 1, 2, 3
 
 
 class ProducerState:
@@ -47,13 +49,72 @@ class ProducerState:
         self.lost_in_crash = 0
         self.blocked_time = 0.0
         self.blocked_since: float | None = None
-        self.blocks = 0
         self._wake: Any = None
         self._crashes_at_admit = 0
 
     def blocked_seconds(self, now: float) -> float:
         """Seconds spent blocked up to `now`, counting a wait still in progress."""
         return self.blocked_time + (now - self.blocked_since if self.blocked_since is not None else 0.0)
+
+    def run(self) -> Generator[Any, Any, None]:
+        """The SimPy process: emit every arrival until `stop` (each producer kind writes its own)."""
+        raise NotImplementedError
+
+    def holds_item(self) -> int:
+        """Messages this producer holds right now (they count as in flight)."""
+        raise NotImplementedError
+
+
+class Producer(ProducerState):
+    """A SimPy process emitting messages into one buffer; blocks on a full `block` buffer."""
+
+    def run(self) -> Generator[Any, Any, None]:
+        env = self.env
+        service = self.service
+        put = self.buffer.put
+        sizes = self.sizes
+        overhead = self.overhead
+        stop = self.stop
+        for created in self.times:
+            if created >= stop:
+                return
+            delay = created - env.now
+            if delay < 0:  # fell due while this producer was blocked: never produced
+                continue
+            yield env.timeout(delay)
+            size = next(sizes) + overhead
+            self.produced += 1
+            if service.down:
+                self.lost_in_crash += 1
+                continue
+            code = put(created, size)
+            if code == ACCEPTED:
+                service.hold(size)
+            elif code == WAITING:
+                self.blocked_since = env.now
+                self._wake = env.event()
+                self.buffer.wait(created, size, self._admitted, self._gave_up, self)
+                outcome = yield self._wake
+                self.blocked_time += env.now - self.blocked_since
+                self.blocked_since = None
+                if outcome == _ADMITTED and service.crashes == self._crashes_at_admit:
+                    service.hold(size)
+
+    def _admitted(self) -> None:
+        self._crashes_at_admit = self.service.crashes
+        self._wake.succeed(_ADMITTED)
+
+    def _gave_up(self) -> None:
+        self.timed_out += 1
+        self._wake.succeed(_TIMED_OUT)
+
+    def lose_blocked_item(self) -> None:
+        """The service crashed while this producer waited: its item is lost."""
+        self.lost_in_crash += 1
+        self._wake.succeed(_LOST)
+
+    def holds_item(self) -> int:
+        return 1 if self.blocked_since is not None and self._wake is not None and not self._wake.triggered else 0
 
 
 def arrival_times(spec: Any, rng: np.random.Generator, *, multiplier: float = 1.0, start: float = 0.0,
