@@ -173,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
     scenario = _overrides(args, _load(args))
     out_dir = Path(args.out) if args.out else Path("reports") / scenario.name
     interactive = sys.stderr.isatty() and not args.quiet
-    folder = OutputFolder(out_dir, result_names())
+    folder = OutputFolder(out_dir, result_names(plots=not args.no_plots))
     folder.check()  # a file, or not writable: said now, not after the simulation
     _refuse_up_front(scenario, args, budgets)  # nothing created for a run refused before it starts
     with folder:  # created and locked while the run goes and writes

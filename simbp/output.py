@@ -188,12 +188,12 @@ class OutputFolder:
         atomic_write(self.folder / MANIFEST, (json.dumps(names, indent=0) + "\n").encode())
 
 
-def result_names() -> tuple[str, ...]:
-    """The files `write_results` may write."""
+def result_names(plots: bool = True) -> tuple[str, ...]:
+    """The files `write_results` may write (the plots only with `plots`)."""
     from .plots import PLOT_NAMES
 
     return ("summary.json", "timeseries.csv", "timeseries.parquet", "events.csv", "report.html",
-            *(f"{name}.png" for name in PLOT_NAMES))
+            *(f"{name}.png" for name in PLOT_NAMES if plots))
 
 
 def write_results(results: "Results", out_dir: Path | OutputFolder, *, plots: bool = True) -> list[Path]:
@@ -201,7 +201,7 @@ def write_results(results: "Results", out_dir: Path | OutputFolder, *, plots: bo
     paths written, summary last."""
     if isinstance(out_dir, OutputFolder):
         return _write(results, out_dir, plots)
-    with OutputFolder(out_dir, result_names()) as folder:
+    with OutputFolder(out_dir, result_names(plots)) as folder:
         return _write(results, folder, plots)
 
 

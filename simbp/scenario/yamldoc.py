@@ -26,6 +26,10 @@ MAX_INTEGER = 2**64  # larger integers are refused where they are written (seeds
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 
 
+class ValueProblem(ConstructorError):
+    """A value the reader refuses (a duplicate key, a number that is not finite): not a syntax error."""
+
+
 class ScenarioLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans, duplicate keys refused, finite numbers and a depth limit."""
 
@@ -54,7 +58,7 @@ class ScenarioLoader(yaml.SafeLoader):
                 key = (key_node.tag, key_node.value)
                 line = key_node.start_mark.line + 1
                 if key in seen:
-                    raise ConstructorError(None, None, f"duplicate key {key_node.value[:80]!r} (first at line {seen[key]}): "
+                    raise ValueProblem(None, None, f"duplicate key {key_node.value[:80]!r} (first at line {seen[key]}): "
                                            "the second would silently replace the first", key_node.start_mark)
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
@@ -62,16 +66,16 @@ class ScenarioLoader(yaml.SafeLoader):
     def construct_yaml_float(self, node: Any) -> float:
         value = super().construct_yaml_float(node)
         if not math.isfinite(value):
-            raise ConstructorError(None, None, f"{node.value[:40]!r} is not a finite number", node.start_mark)
+            raise ValueProblem(None, None, f"{node.value[:40]!r} is not a finite number", node.start_mark)
         return value
 
     def construct_yaml_int(self, node: Any) -> int:
         digits = node.value.replace("_", "").lstrip("+-")
         if len(digits) > 24:
-            raise ConstructorError(None, None, f"integer with {len(digits)} digits is too large to use", node.start_mark)
+            raise ValueProblem(None, None, f"integer with {len(digits)} digits is too large to use", node.start_mark)
         value = super().construct_yaml_int(node)
         if abs(value) >= MAX_INTEGER:
-            raise ConstructorError(None, None, "integer too large to use (at most 2**64)", node.start_mark)
+            raise ValueProblem(None, None, "integer too large to use (at most 2**64)", node.start_mark)
         return value
 
 
@@ -123,10 +127,12 @@ def load_yaml(text: str, label: str, budgets: Budgets = DEFAULT_BUDGETS) -> tupl
     a document over the size, depth or expanded-size budgets, and aliases that refer to themselves.
     """
     check_document_size(len(text.encode("utf-8", "surrogatepass")), label, budgets)
-    loader = ScenarioLoader(text)
-    loader.max_depth = int(min(budgets.yaml_depth, 500))
+    loader: ScenarioLoader | None = None
     try:
+        loader = ScenarioLoader(text)
+        loader.max_depth = int(min(budgets.yaml_depth, 500))
         root = loader.get_single_node()
+        loader._simbp_root = root  # type: ignore[attr-defined]
         if root is None:
             return None, None
         _check_expanded_size(root, budgets, label)
@@ -135,12 +141,48 @@ def load_yaml(text: str, label: str, budgets: Budgets = DEFAULT_BUDGETS) -> tupl
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(error, "problem", None) or str(error)
-        raise ScenarioError([Problem("", f"not valid YAML: {reason}", line, label)]) from None
+        if isinstance(error, yaml.reader.ReaderError):
+            reason = f"a character YAML does not allow (code {error.character!r}) at position {error.position}"
+        field = _key_path(root_of(loader), mark) if isinstance(error, ValueProblem) else ""
+        message = reason if isinstance(error, ValueProblem) else f"not valid YAML: {reason}"
+        raise ScenarioError([Problem(field, message, line, label)]) from None
     except RecursionError:
         raise ScenarioError([Problem("", "not valid YAML: nested too deeply", None, label)]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, root
+
+
+def root_of(loader: ScenarioLoader | None) -> yaml.Node | None:
+    return getattr(loader, "_simbp_root", None)
+
+
+def _key_path(root: yaml.Node | None, mark: Any) -> str:
+    """The field path (`producers[0].arrivals.rate`) of the value at `mark`, for messages."""
+    if root is None or mark is None:
+        return ""
+    path: list[str | int] = []
+    node = root
+    while True:
+        children: list[tuple[str | int, yaml.Node]] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [(k.value if isinstance(k, yaml.ScalarNode) else "?", v) for k, v in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(enumerate(node.value))
+        found = None
+        for key, child in children:
+            if child.start_mark.index <= mark.index <= max(child.end_mark.index - 1, child.start_mark.index):
+                found = (key, child)
+                break
+        if found is None:
+            break
+        path.append(found[0])
+        node = found[1]
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
+    return text
 
 
 def _check_expanded_size(root: yaml.Node, budgets: Budgets, label: str) -> None:
