@@ -1,7 +1,7 @@
 """The simbp what-if dashboard: `streamlit run app.py`.
 
 A thin layer of widgets over the library: choosing, validating and editing scenarios, deriving the
-controls, applying them and comparing policies all happen in `simbp.dashboard.page`; the pictures are
+controls, applying them and comparing policies all happen in `simbp.dashboard`; the pictures are
 `simbp.plots`. Results are cached on the scenario text and seed, so moving a control back is instant.
 """
 
@@ -15,8 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from simbp import ScenarioError, report
-from simbp.dashboard import page as dashboard
+from simbp import ScenarioError, dashboard, report
 from simbp.limits import estimate_messages
 from simbp.results import Results
 from simbp.units import format_bytes, format_duration
@@ -198,10 +197,9 @@ for knob in knobs:
         side.markdown(f"**{group}**")
     disabled = knob.action == "capacity" and values.get(knob.key.rsplit(".", 1)[0] + ".policy") == "unbounded"
     values[knob.key] = knob_widget(side, knob, f"{prefix}:{knob.key}", disabled)
-modes = dashboard.run_modes()
-mode = side.selectbox("simulation mode", modes, help="exact: every message simulated; fast: message counts per "
-                      "small step of time, for production-sized runs; auto: fast only for very large runs "
-                      "(see docs/performance.md)") if len(modes) > 1 else modes[0]
+mode = side.selectbox("simulation mode", dashboard.run_modes(), help="exact: every message simulated; fast: message "
+                      "counts per small step of time, for production-sized runs; auto: fast only for very large runs "
+                      "(see docs/performance.md)")
 
 try:
     whatif_text = dashboard.apply_knobs(text, knobs, values)
@@ -298,9 +296,6 @@ elif view == "Compare policies":
                        file_name=f"{whatif.name}-policies.csv", mime="text/csv")
 
 elif view == "Capacity":
-    if not dashboard.capacity_available():
-        st.info("Capacity planning needs simbp.planning.core, which this installation does not have.")
-        st.stop()
     sizable = dashboard.sizing_knobs(knobs, values)
     if not sizable:
         st.info("This scenario has no count to size (workers, consumers, partitions or a bounded capacity).")
@@ -327,7 +322,7 @@ elif view == "Capacity":
             size_path=size.key, size_values=dashboard.parse_number_list(size_text, int),
             loads=dashboard.parse_number_list(loads_text), max_loss_ratio=max_loss / 100,
             max_p99_s=max_p99 if max_p99 > 0 else None, replications=int(replications), duration_s=float(run_length),
-            seed=seed, mode=mode if len(modes) > 1 else None)
+            seed=seed, mode=mode)
     except ValueError as error:
         st.error(f"Cannot read the values: {error}")
         st.stop()

@@ -24,6 +24,7 @@ from .scenario import Scenario, load_scenario
 if TYPE_CHECKING:
     from .budget import Budgets
     from .calibration import FitResult
+    from .engine_contract import SimulatedModel
 
 __all__ = ["load_scenario", "run", "fit", "Scenario", "Results", "ScenarioError", "ScenarioTooLarge", "Problem", "__version__"]
 
@@ -62,12 +63,15 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
         if progress is not None:
             progress(fraction)
 
-    model: Any
+    model: SimulatedModel
+    about_mode: dict[str, Any] = {"mode_reason": reason}
     try:
         if chosen == "fast":
             from .fast.model import simulate_fast
 
-            model = simulate_fast(scenario, seed=seed, progress=on_progress)
+            fast_model = simulate_fast(scenario, seed=seed, progress=on_progress)
+            about_mode["quantum_s"] = fast_model.quantum
+            model = fast_model
         else:
             from .exact.model import simulate
 
@@ -81,12 +85,10 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
         raise RunCancelled(getattr(scenario, "_source", None))
     results = build_results(model)
     summary = {}
-    for key, value in results.summary.items():  # mode_reason right after mode
+    for key, value in results.summary.items():  # mode_reason (and fast mode's quantum) right after mode
         summary[key] = value
         if key == "mode":
-            summary["mode_reason"] = reason
-            if chosen == "fast":
-                summary["quantum_s"] = model.quantum
+            summary.update(about_mode)
     results.summary = summary
     return results
 

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_budget_option(validate)
     validate.set_defaults(handler=_validate)
 
-    from .planning.report import add_planning_commands
+    from .planning.cli import add_planning_commands
 
     add_planning_commands(commands)  # `simbp sweep SPEC`, `simbp plan SPEC`
     from .calibration.cli import add_fit_command

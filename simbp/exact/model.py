@@ -15,6 +15,7 @@ from typing import Any
 
 import simpy
 
+from .. import recording
 from ..metrics import LatencySketch
 from ..random import SeedTree, sampler
 from ..scenario.schema import Scenario
@@ -83,7 +84,10 @@ class Producer(ProducerState):
 
 
 class Model:
-    """The built simulation: environment, components, sketches and the sampled time series."""
+    """The built simulation: environment, components, sketches and the sampled time series
+    (satisfies `simbp.engine_contract.SimulatedModel`)."""
+
+    mode = "exact"
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
         self.scenario = scenario
@@ -131,7 +135,7 @@ class Model:
         self.service.on_restart(self._restart)
         self.samples: list[dict[str, float]] = []
         self._last: dict[str, float] = {}
-        self.warmup_state: dict[str, float] = {}
+        self.warmup_state: dict[str, Any] = {}
 
     def _build_group(self, spec: Any) -> WorkerGroup:
         rng = self.seeds.generator
@@ -173,74 +177,16 @@ class Model:
 
     # ------------------------------------------------------------------ sampling
     def flush(self) -> None:
-        for group in self.groups.values():
-            group.flush_latencies()
-        for extension in self.extensions:
-            extension.flush()
+        recording.flush(self)
 
     def totals(self) -> dict[str, float]:
         """Cumulative counters for the whole model at this instant."""
-        produced = sum(p.produced for p in self.producers)
-        dropped = sum(b.dropped for b in self.buffers.values())
-        timed_out = sum(p.timed_out for p in self.producers) + sum(g.timed_out for g in self.groups.values())
-        lost = (sum(p.lost_in_crash for p in self.producers) + sum(b.lost_in_crash for b in self.buffers.values())
-                + sum(g.lost_in_crash for g in self.groups.values()))
-        consumed = sum(g.consumed for g in self.groups.values())
-        in_flight = (sum(b.depth for b in self.buffers.values()) + sum(g.held_items() for g in self.groups.values())
-                     + sum(p.holds_item() for p in self.producers))
-        discarded = failed = 0  # deliberate drops (operators, rate limits, shedding); failed downstream calls
-        for extension in self.extensions:
-            extra = extension.totals()
-            dropped += extra.get("dropped", 0)
-            consumed += extra.get("consumed", 0)
-            in_flight += extra.get("in_flight", 0)
-            discarded += extra.get("discarded", 0)
-            failed += extra.get("failed", 0)
-        return {"produced": produced, "dropped": dropped, "timed_out": timed_out, "lost_in_crash": lost,
-                "consumed": consumed, "in_flight": in_flight, "discarded": discarded, "failed": failed}
+        return recording.totals(self)
 
     def sample(self) -> None:
         """Record one row of the time series (per-interval figures are differences of totals)."""
-        now = self.env.now
         self.flush()
-        row: dict[str, float] = {"time_s": now}
-        totals = self.totals()
-        for key in ("produced", "dropped", "timed_out", "lost_in_crash", "consumed"):
-            row[key] = totals[key] - self._last.get(key, 0.0)
-            self._last[key] = totals[key]
-        row["in_flight"] = totals["in_flight"]
-        row["memory_bytes"] = self.service.held
-        row["service_up"] = 0.0 if self.service.down else 1.0
-        crashes = self.service.crashes
-        row["crashes"] = crashes - self._last.get("crashes", 0)
-        self._last["crashes"] = crashes
-        elapsed = now - self._last.get("time", 0.0)
-        self._last["time"] = now
-        blocked_total = 0.0
-        for producer in self.producers:
-            blocked = producer.blocked_seconds(now)
-            delta = blocked - self._last.get(f"{producer.name}.blocked", 0.0)
-            self._last[f"{producer.name}.blocked"] = blocked
-            row[f"{producer.name}.blocked_fraction"] = delta / elapsed if elapsed > 0 else 0.0
-            blocked_total += delta
-        row["producer_blocked_s"] = blocked_total
-        for buffer in self.buffers.values():
-            row[f"{buffer.name}.depth"] = buffer.depth
-            row[f"{buffer.name}.bytes"] = buffer.bytes
-            row[f"{buffer.name}.dropped"] = buffer.dropped - self._last.get(f"{buffer.name}.dropped", 0)
-            self._last[f"{buffer.name}.dropped"] = buffer.dropped
-        for group in self.groups.values():
-            busy = group.busy_seconds(now)
-            delta = busy - self._last.get(f"{group.name}.busy", 0.0)
-            self._last[f"{group.name}.busy"] = busy
-            row[f"{group.name}.utilisation"] = max(0.0, delta) / (elapsed * len(group.workers)) if elapsed > 0 else 0.0
-            row[f"{group.name}.consumed"] = group.processed - self._last.get(f"{group.name}.processed", 0)
-            self._last[f"{group.name}.processed"] = group.processed
-        row["latency_p50_s"], row["latency_p99_s"] = self.interval_sketch.quantiles((0.5, 0.99))
-        self.interval_sketch.reset()
-        for extension in self.extensions:
-            extension.sample(row)
-        self.samples.append(row)
+        self.samples.append(recording.time_series_row(self, self._last))
 
     def _sampler(self, interval: float) -> Any:
         while True:
@@ -250,14 +196,7 @@ class Model:
 
     def _end_warmup(self, _event: Any) -> None:
         self.flush()
-        for sketch in self.sketch_by_group.values():
-            sketch.reset()
-        now = self.env.now
-        self.warmup_state = {"time": now, "busy": {g.name: g.busy_seconds(now) for g in self.groups.values()},
-                             "area": {b.name: b.waiting_area(now) for b in self.buffers.values()},
-                             "totals": self.totals()}
-        for extension in self.extensions:
-            extension.end_warmup()
+        self.warmup_state = recording.warmup_snapshot(self)
 
     # ------------------------------------------------------------------ running
     def run(self, progress: Callable[[float], None] | None = None) -> "Model":
