@@ -69,13 +69,13 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
         if chosen == "fast":
             from .fast.model import simulate_fast
 
-            fast_model = simulate_fast(scenario, seed=seed, progress=on_progress)
+            fast_model = simulate_fast(scenario, seed=seed, progress=on_progress, guard=guard)
             about_mode["quantum_s"] = fast_model.quantum
             model = fast_model
         else:
             from .exact.model import simulate
 
-            model = simulate(scenario, seed=seed, progress=on_progress)
+            model = simulate(scenario, seed=seed, progress=on_progress, guard=guard)
     except MemoryError:
         from .budget import BudgetExceeded
 

@@ -25,7 +25,8 @@ from .errors import Problem, ScenarioError, ScenarioTooLarge
 from .units import format_bytes, format_duration, parse_bytes, parse_duration
 
 __all__ = ["Budgets", "BudgetExceeded", "RunCancelled", "RunGuard", "DEFAULT_BUDGETS", "BUDGET_HELP",
-           "resolve_inside", "check_file_size", "check_document_size", "clamp_jobs", "describe", "raise_hint"]
+           "resolve_inside", "check_file_size", "check_document_size", "clamp_jobs", "describe", "raise_hint",
+           "add_budget_option"]
 
 
 class BudgetExceeded(ScenarioTooLarge):
@@ -34,6 +35,10 @@ class BudgetExceeded(ScenarioTooLarge):
     def __init__(self, name: str, message: str, file: str | None = None):
         self.budget = name
         super().__init__([Problem(f"budget {name}", message, None, file)])
+        self.args = (name, message, file)  # SimPy re-raises a process's error as type(error)(*error.args)
+
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self.problems)
 
 
 class RunCancelled(ScenarioError):
@@ -41,6 +46,10 @@ class RunCancelled(ScenarioError):
 
     def __init__(self, file: str | None = None):
         super().__init__([Problem("", "the run was cancelled before it finished; nothing was kept", None, file)])
+        self.args = (file,)
+
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self.problems)
 
 
 # name: (kind, help). kind says how a value is written: "count", "duration" or "bytes".
@@ -216,14 +225,39 @@ class RunGuard:
         self.budgets.check("cells", rows * columns, f"the time series' size ({rows:,.0f} rows × {columns:,} columns)",
                            file=self.label, hint="Use a longer sample_interval, or fewer partitions, buffers or consumers.")
 
+    def on_sample(self, model: Any) -> None:
+        """The engines' hook, after each time-series row: layout at the first, counts and clock at each.
+
+        Reads what both engines offer (`simbp.engine_contract.SimulatedModel`): the rows so far, the
+        cumulative totals `recording` keeps in `model._last`, and each group's `processed`. Stage
+        visits (produced + processed by each stage + consumed by Kafka groups) count in exact mode
+        only: fast mode's work is its quanta, bounded before it starts.
+        """
+        samples = model.samples
+        rows = len(samples)
+        if rows == 1:
+            scenario = model.scenario
+            expected = math.ceil(scenario.duration / scenario.effective_sample_interval) + 2
+            if model.mode == "fast":
+                expected = min(expected, math.ceil(scenario.duration / model.quantum) + 2)
+            self.check_layout(len(samples[0]), expected)
+        visits = 0.0
+        if model.mode == "exact":
+            last = model._last
+            groups = model.groups.values()
+            processed = sum(group.processed for group in groups)
+            elsewhere = last.get("consumed", 0.0) - sum(group.consumed for group in groups)  # Kafka groups
+            visits = last.get("produced", 0.0) + processed + max(elsewhere, 0.0)
+        self.check_running(visits, rows)
+
     def check_running(self, visits: float = 0.0, rows: int = 0) -> None:
         """Stop the run (raise `BudgetExceeded` or `RunCancelled`) when it went over a budget."""
         if visits > self.budgets.events:
             raise BudgetExceeded("events", f"the run passed {describe('events', self.budgets.events)} events "
-                                           f"(stage visits) before finishing. {raise_hint('events')}", self.label)
+                                           f"(stage visits) before finishing. {raise_hint('events', self.budgets.events * 4)}", self.label)
         if rows > self.budgets.samples:
             raise BudgetExceeded("samples", f"the time series passed {describe('samples', self.budgets.samples)} rows. "
-                                            f"{raise_hint('samples')}", self.label)
+                                            f"{raise_hint('samples', self.budgets.samples * 4)}", self.label)
         now = time.monotonic()
         if now >= self._next_clock:
             self._next_clock = now + self.every
@@ -287,3 +321,12 @@ def clamp_jobs(jobs: int | None) -> tuple[int | None, str | None]:
     if jobs > cores:
         return cores, f"--jobs {jobs} is more than the {cores} core(s) available; using {cores}"
     return jobs, None
+
+
+def add_budget_option(parser: Any) -> None:
+    """`--budget NAME=VALUE` (repeatable) on an argparse parser; read it with
+    `Budgets().with_overrides(args.budget)`."""
+    names = ", ".join(f"{name} ({describe(name, getattr(DEFAULT_BUDGETS, name))})" for name in BUDGET_HELP)
+    parser.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE",
+                        help=f"change a budget, e.g. --budget events=5e8 --budget wall=1h (docs/limits.md); "
+                             f"budgets and defaults: {names}")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .budget import add_budget_option
 from .errors import Problem, ScenarioError
 
 __all__ = ["main", "build_parser"]
@@ -56,22 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fit_command(commands)  # `simbp fit OBSERVED`
     return parser
-
-
-def add_budget_option(parser: argparse.ArgumentParser) -> None:
-    """`--budget NAME=VALUE` (repeatable): raise or lower one runtime budget (docs/limits.md)."""
-    from .budget import BUDGET_HELP, Budgets
-
-    defaults = Budgets()
-    names = ", ".join(f"{name} ({describe_default(defaults, name)})" for name in BUDGET_HELP)
-    parser.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE",
-                        help=f"change a budget, e.g. --budget events=5e8 --budget wall=1h; budgets and defaults: {names}")
-
-
-def describe_default(budgets: Any, name: str) -> str:
-    from .budget import describe
-
-    return describe(name, getattr(budgets, name))
 
 
 def budgets_from(args: argparse.Namespace) -> Any:
@@ -173,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
     scenario = _overrides(args, _load(args))
     out_dir = Path(args.out) if args.out else Path("reports") / scenario.name
     interactive = sys.stderr.isatty() and not args.quiet
-    folder = OutputFolder(out_dir, result_names(plots=not args.no_plots))
+    folder = OutputFolder(out_dir, result_names(plots=not args.no_plots), family=result_names())
     folder.check()  # a file, or not writable: said now, not after the simulation
     _refuse_up_front(scenario, args, budgets)  # nothing created for a run refused before it starts
     with folder:  # created and locked while the run goes and writes

@@ -48,13 +48,12 @@ def _producer_load(scenario: Scenario, producer: Any) -> tuple[float, float]:
     span = _active_span(scenario, producer)
     multiplier = scenario.load_multiplier
     if isinstance(arrivals, TraceArrivals):
-        values = read_trace(arrivals, scenario.base_dir)
         timestamps = arrivals.format == "timestamps"
-        count = len(values) if timestamps else float(values.sum())
-        lap = (values[-1] if timestamps else len(values) * arrivals.bin) or 1.0
+        length, count, last = _trace_figures(arrivals, scenario.base_dir)
+        lap = (last if timestamps else length * arrivals.bin) or 1.0
         laps = math.ceil(span / lap) if arrivals.loop else 1
         messages = count * laps * multiplier
-        return messages, messages + (0 if timestamps else len(values) * laps)
+        return messages, messages + (0 if timestamps else length * laps)
     if isinstance(arrivals, BurstyArrivals):
         count, phases = bursty_integral(arrivals, span)
         return count * multiplier, count * multiplier + phases
@@ -67,6 +66,26 @@ def _producer_load(scenario: Scenario, producer: Any) -> tuple[float, float]:
         return count * multiplier, work
     messages = arrivals.rate * span * multiplier
     return messages, messages
+
+
+_TRACES: dict[tuple[Any, ...], tuple[int, float, float]] = {}
+
+
+def _trace_figures(arrivals: TraceArrivals, base_dir: Any) -> tuple[int, float, float]:
+    """(values, messages in one lap, last value) of a trace, read once per file version (sweeps
+    estimate every point, and points share their traces)."""
+    from .scenario.rates import data_file
+
+    path = data_file(base_dir, arrivals.file)
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, arrivals.column, arrivals.format)
+    if key not in _TRACES:
+        values = read_trace(arrivals, base_dir)
+        count = len(values) if arrivals.format == "timestamps" else float(values.sum())
+        if len(_TRACES) > 64:
+            _TRACES.clear()
+        _TRACES[key] = (len(values), count, float(values[-1]))
+    return _TRACES[key]
 
 
 def estimate_messages(scenario: Scenario) -> float:
@@ -138,8 +157,11 @@ def estimate_fast_steps(scenario: Scenario) -> float:
     return float(quanta * (len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers)))
 
 
-def check_budgets(scenario: Scenario, budgets: Budgets | None = None, *, mode: str = "exact") -> None:
-    """Refuse, before it starts, a run whose estimate is over a budget (`BudgetExceeded` names it)."""
+def check_budgets(scenario: Scenario, budgets: Budgets | None = None, *, mode: str = "exact",
+                  allow_large: bool = False) -> None:
+    """Refuse, before it starts, a run over a budget (`BudgetExceeded` names it): time-series rows
+    and cells and workers (exact counts), and exact mode's estimated events, which `allow_large`
+    lifts like the message limit (the engines still count events while running)."""
     budgets = budgets or DEFAULT_BUDGETS
     source = getattr(scenario, "_source", None)
     samples = estimate_samples(scenario)
@@ -150,7 +172,7 @@ def check_budgets(scenario: Scenario, budgets: Budgets | None = None, *, mode: s
                   file=source, hint="Use a longer sample_interval, or fewer partitions, buffers or consumers.")
     budgets.check("workers", estimate_workers(scenario), "the number of workers (consumers and consumer group members "
                   "at their autoscaling maxima)", file=source, hint="Model fewer, faster workers.")
-    if mode == "exact":
+    if mode == "exact" and not allow_large:
         budgets.check("events", estimate_events(scenario), "the estimated work in exact mode (arrivals drawn, burst "
                       "phases and schedule pieces, stage visits with retries)", file=source,
                       hint="Shorten `duration`, lower the rates, lengthen very short burst phases or repeats, "
@@ -160,8 +182,8 @@ def check_budgets(scenario: Scenario, budgets: Budgets | None = None, *, mode: s
 def check_size(scenario: Scenario, *, allow_large: bool = False, limit: float = MAX_EXACT_MESSAGES,
                mode: str = "exact", budgets: Budgets | None = None) -> float:
     """The estimated message count; raises `ScenarioTooLarge` when the run in `mode` ("exact" or
-    "fast") would be too large, unless allowed, and `BudgetExceeded` when an estimate is over one
-    of `budgets` (which `allow_large` does not lift: raise the budget instead)."""
+    "fast") would be too large, unless allowed, and `BudgetExceeded` when the run is over one of
+    `budgets` (`allow_large` lifts the events estimate too; other budgets are raised by name)."""
     messages = estimate_messages(scenario)
     source = getattr(scenario, "_source", None)
     if mode == "fast":
@@ -173,7 +195,7 @@ def check_size(scenario: Scenario, *, allow_large: bool = False, limit: float = 
                 f"this scenario would take about {steps:,.0f} quantum steps for about {messages:,.0f} messages, "
                 f"about {format_duration(seconds)} of computing even in fast mode. Shorten `duration`, use a longer "
                 f"`sample_interval`, or pass --allow-large (allow_large=True) to run it anyway.", None, source)])
-        check_budgets(scenario, budgets, mode=mode)
+        check_budgets(scenario, budgets, mode=mode, allow_large=allow_large)
         return messages
     if not messages <= limit and not allow_large:
         seconds = messages / EXACT_MESSAGES_PER_SECOND
@@ -184,7 +206,7 @@ def check_size(scenario: Scenario, *, allow_large: bool = False, limit: float = 
             f"Shorten `duration`, lower the rates, run it in fast mode (--mode fast, mode='fast'), "
             f"or pass --allow-large (allow_large=True) to run it anyway.",
             None, source)])
-    check_budgets(scenario, budgets, mode=mode)
+    check_budgets(scenario, budgets, mode=mode, allow_large=allow_large)
     return messages
 
 

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import tempfile
+from fnmatch import fnmatch
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -68,13 +69,17 @@ class OutputFolder:
     write is an error on entry, before anything runs.
     """
 
-    def __init__(self, folder: str | Path, names: tuple[str, ...] = (), *, summary: str = "summary.json"):
+    def __init__(self, folder: str | Path, names: tuple[str, ...] = (), *, summary: str = "summary.json",
+                 family: tuple[str, ...] | None = None):
         self.folder = Path(folder)
         self.names = names  # names this run may write: checked for foreign files on entry
         self.summary = summary
+        self.family = family or names  # patterns (fnmatch) of the files this kind of run owns: a run's
+        # stale files are removed; a sweep's or a plan's in the same folder are left alone
         self.written: list[Path] = []
         self._previous: set[str] = set()
         self._lock: Any = None
+        self._open = False
 
     # ---------------------------------------------------------------- entry and exit
     def __enter__(self) -> "OutputFolder":
@@ -107,6 +112,7 @@ class OutputFolder:
         except OSError as error:
             raise _bad_folder(folder, f"cannot create the output folder: {error.strerror or type(error).__name__}") from None
         self._acquire()
+        self._open = True
         self._previous = self._read_manifest()
         for name in self.names:
             path = folder / name
@@ -115,8 +121,14 @@ class OutputFolder:
                 raise _bad_folder(folder, f"{name!r} in the output folder was not written by simbp; simbp will not "
                                           "replace it: choose another folder with --out or move the file")
 
+    @property
+    def locked(self) -> bool:
+        """Whether this folder is open (checked, created and locked by this object)."""
+        return self._open
+
     def close(self) -> None:
         """Release the lock (closing the descriptor releases it)."""
+        self._open = False
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
@@ -160,6 +172,10 @@ class OutputFolder:
             return name in self._previous
         return False
 
+    def ours(self, name: str) -> bool:
+        """Whether `name` in this folder was written by simbp (a previous run, or this one)."""
+        return name in self._previous or any(p.name == name for p in self.written)
+
     def begin(self) -> None:
         """Remove the previous summary first, so until this run's is written the folder is visibly
         unfinished, never a mix of old and new files that looks complete."""
@@ -168,8 +184,12 @@ class OutputFolder:
         self._save_manifest()
 
     def write(self, name: str, data: bytes) -> Path:
-        """Write one file atomically and record it as simbp's."""
-        path = atomic_write(self.folder / name, data)
+        """Write one file atomically and record it as simbp's (never over a file simbp did not write)."""
+        path = self.folder / name
+        if name not in self.names and not self.ours(name) and (path.exists() or path.is_symlink()):
+            raise _bad_folder(self.folder, f"{name!r} in the output folder was not written by simbp; simbp will not "
+                                           "replace it: choose another folder with --out or move the file")
+        path = atomic_write(path, data)
         self.written.append(path)
         self._save_manifest()
         return path
@@ -178,9 +198,10 @@ class OutputFolder:
         """Remove files a previous run wrote that this one did not (a plot skipped with --no-plots);
         call it just before writing the summary."""
         current = {p.name for p in self.written} | {self.summary}
-        for stale in sorted(self._previous - current):
-            (self.folder / stale).unlink(missing_ok=True)
-        self._previous &= current
+        stale = {name for name in self._previous - current if any(fnmatch(name, pattern) for pattern in self.family)}
+        for name in sorted(stale):
+            (self.folder / name).unlink(missing_ok=True)
+        self._previous -= stale
         self._save_manifest()
 
     def _save_manifest(self) -> None:
@@ -201,7 +222,7 @@ def write_results(results: "Results", out_dir: Path | OutputFolder, *, plots: bo
     paths written, summary last."""
     if isinstance(out_dir, OutputFolder):
         return _write(results, out_dir, plots)
-    with OutputFolder(out_dir, result_names(plots)) as folder:
+    with OutputFolder(out_dir, result_names(plots), family=result_names()) as folder:
         return _write(results, folder, plots)
 
 
