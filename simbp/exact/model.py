@@ -39,6 +39,7 @@ class Model:
     `simbp.engine_contract.SimulatedModel` (what results read)."""
 
     mode = "exact"
+    guard: Any = None  # a simbp.budget.RunGuard, set by `simulate`
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
         self.scenario = scenario
@@ -139,6 +140,8 @@ class Model:
         """Record one row of the time series (per-interval figures are differences of totals)."""
         self.flush()
         self.samples.append(recording.time_series_row(self, self._last))
+        if self.guard is not None:  # runtime budgets (simbp.budget), checked per sample, never per message
+            self.guard.on_sample(self)
 
     def _sampler(self, interval: float) -> Any:
         while True:
@@ -176,7 +179,11 @@ class Model:
         return self
 
 
-def simulate(scenario: Scenario, seed: int | None = None, progress: Callable[[float], None] | None = None) -> Model:
-    """Build and run the exact model; the caller derives results from the returned model."""
-    return Model(scenario, seed).run(progress)
+def simulate(scenario: Scenario, seed: int | None = None, progress: Callable[[float], None] | None = None,
+             guard: Any = None) -> Model:
+    """Build and run the exact model; the caller derives results from the returned model. `guard`
+    (a `simbp.budget.RunGuard`) stops the run when it goes over a budget."""
+    model = Model(scenario, seed)
+    model.guard = guard
+    return model.run(progress)
 

@@ -7,13 +7,14 @@ and afterwards it resumes its own schedule (for Poisson arrivals this is the sam
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..scenario.rates import bursty_phases, read_trace, schedule_rate_function, schedule_rates, trace_period
+from ..scenario.rates import bursty_phases, read_trace, schedule_pieces, schedule_rates, trace_period
 from ..scenario.schema import (
     BurstyArrivals,
     ConstantArrivals,
@@ -185,30 +186,46 @@ def _bursty(spec: BurstyArrivals, rng: np.random.Generator, multiplier: float, s
 
 
 def _schedule(spec: ScheduleArrivals, rng: np.random.Generator, multiplier: float, start: float) -> Iterator[float]:
-    _, peak = schedule_rate_function(spec)
-    peak *= multiplier
-    if spec.within == "constant":
-        # deterministic spacing: the k-th arrival where the integrated rate reaches k
-        step = min(0.01, 0.1 / peak)
-        total = 0.0
-        begin = start
-        next_k = 1.0
-        while True:
-            grid = begin + step * np.arange(1, _CHUNK + 1)
-            rates = schedule_rates(spec, grid - start) * multiplier
-            cumulative = total + np.cumsum(rates) * step
-            ks = np.arange(next_k, np.floor(cumulative[-1]) + 1)
-            if len(ks):
-                yield from np.interp(ks, np.concatenate(([total], cumulative)), np.concatenate(([begin], grid))).tolist()
-                next_k = float(ks[-1] + 1)
-            total = float(cumulative[-1])
-            begin = float(grid[-1])
-    now = start
-    while True:  # thinning a Poisson process at the peak rate (exact for any rate shape)
-        candidates = now + np.cumsum(rng.exponential(1.0 / peak, _CHUNK))
-        keep = rng.random(_CHUNK) * peak < schedule_rates(spec, candidates - start) * multiplier
-        now = float(candidates[-1])
-        yield from candidates[keep].tolist()
+    """Piece by piece (`schedule_pieces`): a piece at rate 0 draws nothing, and a schedule ending
+    at rate 0 ends, so a short spike costs its own arrivals, not the peak rate over the whole run."""
+    integrated = [0.0, 1.0]  # evenly spaced: the integrated rate so far, and the next arrival's index
+    for begin, end, bound in schedule_pieces(spec):
+        peak = bound * multiplier
+        if peak <= 0:
+            if math.isinf(end):
+                return
+            continue
+        if spec.within == "constant":
+            yield from _schedule_even(spec, multiplier, start, begin, end, peak, integrated)
+            continue
+        now = start + begin
+        while True:  # thinning a Poisson process at the piece's largest rate (exact for any rate shape)
+            candidates = now + np.cumsum(rng.exponential(1.0 / peak, _CHUNK))
+            keep = (rng.random(_CHUNK) * peak < schedule_rates(spec, candidates - start) * multiplier) & (candidates < start + end)
+            yield from candidates[keep].tolist()
+            if candidates[-1] >= start + end:
+                break
+            now = float(candidates[-1])
+
+
+def _schedule_even(spec: ScheduleArrivals, multiplier: float, start: float, begin: float, end: float,
+                   peak: float, integrated: list[float]) -> Iterator[float]:
+    """Evenly spaced arrivals in one piece: the k-th where the integrated rate reaches k
+    (`integrated` carries the running integral and the next k from piece to piece)."""
+    step = min(0.01, 0.1 / peak)
+    total, next_k = integrated
+    origin = start + begin
+    while origin < start + end:
+        grid = np.minimum(origin + step * np.arange(1, _CHUNK + 1), start + end)
+        rates = schedule_rates(spec, grid - start) * multiplier
+        cumulative = total + np.cumsum(rates * np.diff(np.concatenate(([origin], grid))))
+        ks = np.arange(next_k, np.floor(cumulative[-1]) + 1)
+        if len(ks):
+            yield from np.interp(ks, np.concatenate(([total], cumulative)), np.concatenate(([origin], grid))).tolist()
+            next_k = float(ks[-1] + 1)
+        total = float(cumulative[-1])
+        origin = float(grid[-1])
+        integrated[:] = [total, next_k]
 
 
 def _trace(spec: TraceArrivals, rng: np.random.Generator, multiplier: float, start: float, base_dir: Path) -> Iterator[float]:

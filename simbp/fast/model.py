@@ -86,6 +86,7 @@ class FastModel:
     satisfies `simbp.engine_contract.SimulatedModel`, so results are derived as in exact mode."""
 
     mode = "fast"
+    guard: Any = None  # a simbp.budget.RunGuard, set by `simulate_fast`
 
     def __init__(self, scenario: Scenario, seed: int | None = None, quantum: float | None = None):
         require_supported(scenario)
@@ -164,6 +165,8 @@ class FastModel:
         """Record one row of the time series."""
         self.flush()
         self.samples.append(recording.time_series_row(self, self._last))
+        if self.guard is not None:  # runtime budgets (simbp.budget), checked per sample, never per message
+            self.guard.on_sample(self)
 
     def _end_warmup(self) -> None:
         self.flush()
@@ -258,6 +261,9 @@ class FastModel:
 
 
 def simulate_fast(scenario: Scenario, seed: int | None = None, progress: Callable[[float], None] | None = None,
-                  quantum: float | None = None) -> FastModel:
-    """Build and run the fast model; the caller derives results from the returned model."""
-    return FastModel(scenario, seed, quantum).run(progress)
+                  quantum: float | None = None, guard: Any = None) -> FastModel:
+    """Build and run the fast model; the caller derives results from the returned model. `guard`
+    (a `simbp.budget.RunGuard`) stops the run when it goes over a budget."""
+    model = FastModel(scenario, seed, quantum)
+    model.guard = guard
+    return model.run(progress)

@@ -106,10 +106,11 @@ class Evaluator:
         rows: dict[int, list[dict[str, Any]]] = {index: [] for index in todo}
         data = {index: point.scenario.model_dump(by_alias=True) for index, point in todo.items()}
         base_dir = str(self.study.base.base_dir)
+        budgets = self.study.budgets.as_dict()
 
         def tasks(point: Point, start: int, count: int) -> list[Replication]:
             return [Replication(point.index, r, replication_seed(spec.seed, point.key, r), data[point.index], base_dir,
-                                spec.mode, True) for r in range(start, start + count)]
+                                spec.mode, True, budgets) for r in range(start, start + count)]
 
         batch = [task for point in todo.values() for task in tasks(point, 0, spec.replications.min)]
         self.progress.add(len(batch), len(todo))

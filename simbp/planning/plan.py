@@ -82,9 +82,33 @@ class _Planner:
     def evaluate(self, changes: dict[str, Any], phase: str) -> PointResult:
         changes = {**changes, "load_multiplier": changes.get("load_multiplier", self.load)}
         point = self.study.make_point(changes, index=len(self.evaluator.order))
+        self.check_size(point, phase)
         result = self.evaluator.evaluate([point])[0]
         self.phase.setdefault(result.point.index, phase)
         return result
+
+    def check_size(self, point: Any, phase: str) -> None:
+        """Refuse a point too large to simulate before any replication runs (`ScenarioTooLarge`)."""
+        from ..errors import Problem, ScenarioTooLarge
+        from ..limits import check_size, choose_mode
+
+        mode = choose_mode(point.scenario, self.study.spec.mode or "auto")[0]
+        try:
+            check_size(point.scenario, allow_large=self.study.allow_large, mode=mode,
+                       budgets=self.study.budgets)
+        except ScenarioTooLarge as error:
+            raise ScenarioTooLarge([Problem(error.problems[0].field, f"plan {phase} point {point.label()}: "
+                                            f"{error.problems[0].message}", None, self.study.label)]) from None
+
+    def fits(self, changes: dict[str, Any]) -> bool:
+        """Whether the point `changes` make is within the size limits and budgets."""
+        from ..errors import ScenarioTooLarge
+
+        try:
+            self.check_size(self.study.make_point(changes, index=0), "margin")
+        except ScenarioTooLarge:
+            return False
+        return True
 
     def cheapest_completion(self, prefix: dict[str, Any], depth: int) -> PointResult | None:
         """The first passing configuration that starts with `prefix`, scanning later fields in order."""
@@ -156,6 +180,9 @@ class _Planner:
         high_result: PointResult | None = None
         load = min(up_to, low * 2)
         while high is None and load > low:
+            if not self.fits({**changes, "load_multiplier": load}):  # the margin stops where the size limits do
+                up_to = low
+                break
             result = self.evaluate({**changes, "load_multiplier": load}, "margin")
             curve.append((load, result))
             if result.passed:

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Model, NonNegativeDuration, NonNegativeRate, PositiveDuration, PositiveRate
-from .rates import schedule_rate_function
+from .base import Model, NonNegativeDuration, NonNegativeRate, PositiveDuration, PositiveRate, ReferenceProblem
+from .rates import schedule_integral, schedule_rate_function
 
 __all__ = [
     "ConstantArrivals",
@@ -52,6 +52,12 @@ class BurstyArrivals(Model):
     off: Period
     within: Literal["poisson", "constant"] = "poisson"
     start: Literal["on", "off"] = "on"
+
+    @model_validator(mode="after")
+    def _some_traffic(self) -> "BurstyArrivals":
+        if self.on.rate <= 0 and self.off.rate <= 0:
+            raise ReferenceProblem(("on", "rate"), "a bursty process needs a positive rate in `on` or `off`")
+        return self
 
 
 class RatePoint(Model):
@@ -104,9 +110,9 @@ def mean_arrival_rate(arrivals: Any, duration: float) -> float:
         cycle = arrivals.on.duration + arrivals.off.duration
         return (arrivals.on.rate * arrivals.on.duration + arrivals.off.rate * arrivals.off.duration) / cycle
     if isinstance(arrivals, ScheduleArrivals):
-        rate_at, _ = schedule_rate_function(arrivals)
-        steps = 2000
-        return sum(rate_at(duration * (i + 0.5) / steps) for i in range(steps)) / steps
+        if duration <= 0:
+            return schedule_rate_function(arrivals)[0](0.0)
+        return schedule_integral(arrivals, duration)[0] / duration
     if isinstance(arrivals, TraceArrivals):
         return float("nan")
     raise TypeError(f"unknown arrivals {arrivals!r}")

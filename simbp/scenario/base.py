@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..units import parse_bytes, parse_duration, parse_rate
 
@@ -59,10 +59,18 @@ NonNegativeRate = Annotated[float, unit(parse_rate), Field(ge=0)]
 PositiveBytes = Annotated[float, unit(parse_bytes), Field(gt=0)]
 NonNegativeBytes = Annotated[float, unit(parse_bytes), Field(ge=0)]
 
-Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$")]
+def _names_something(value: str) -> str:
+    """A name must hold a letter, a digit or `_`: "..", "." or "-" would name a folder's parent or itself."""
+    if not any(ch.isalnum() or ch == "_" for ch in value):
+        raise ValueError(f"name {value!r} needs at least one letter, digit or underscore")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$"), AfterValidator(_names_something)]
 
 
 class Model(BaseModel):
-    """Base of every scenario model: unknown keys are errors, values are validated on assignment."""
+    """Base of every scenario model: unknown keys are errors, values are validated on assignment, and
+    every number must be finite (`.inf`, `.nan` and `1e999` are errors wherever they appear)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True, allow_inf_nan=False)

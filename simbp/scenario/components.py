@@ -47,11 +47,11 @@ class BufferSpec(Model):
     """A queue between stages; `capacity` counts waiting items (not those a worker holds)."""
 
     name: Name
-    capacity: int | None = Field(default=None, ge=0)
+    capacity: int | None = Field(default=None, ge=0, le=10**12)
     policy: str = "block"  # a name declared in simbp.semantics.POLICIES
     block_timeout: PositiveDuration | None = None
     high_water_mark: "HighWaterMark | None" = None  # docs/systems.md: a Node.js writable's buffer
-    shed: dict[str, Annotated[int, Field(ge=0)]] | None = None  # docs/systems.md: depth at which a priority class is shed
+    shed: dict[str, Annotated[int, Field(ge=0, le=10**12)]] | None = None  # docs/systems.md: depth at which a priority class is shed
 
     @model_validator(mode="before")
     @classmethod
@@ -86,7 +86,7 @@ class BufferSpec(Model):
 class BatchSpec(Model):
     """Take up to `size` items, waiting at most `timeout` for the batch to fill; cost = fixed + per_item × n."""
 
-    size: int = Field(ge=1)
+    size: int = Field(ge=1, le=1_000_000)
     timeout: NonNegativeDuration = 0.0
     fixed: TimeDistribution = Field(default_factory=lambda: {"dist": "constant", "value": 0}, validate_default=True)
     per_item: TimeDistribution = Field(default_factory=lambda: {"dist": "constant", "value": 0}, validate_default=True)

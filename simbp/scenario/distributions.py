@@ -36,10 +36,15 @@ class _Distribution(Model):
                     except ValueError as error:
                         raise ReferenceProblem((key,), str(error)) from None
                 elif isinstance(value, list):
-                    try:
-                        data[key] = [cls._parse(v) if not isinstance(v, bool) else v for v in value]
-                    except (ValueError, TypeError) as error:
-                        raise ReferenceProblem((key,), str(error)) from None
+                    converted = []
+                    for index, item in enumerate(value):
+                        if isinstance(item, (int, float, str)) and not isinstance(item, bool):
+                            try:
+                                item = cls._parse(item)
+                            except ValueError as error:
+                                raise ReferenceProblem((key, index), str(error)) from None
+                        converted.append(item)  # anything else (null, a list) is for the field's type to refuse
+                    data[key] = converted
         return data
 
     @property
@@ -115,7 +120,7 @@ class _Erlang(_Distribution):
 
     dist: Literal["erlang"]
     mean_: float = Field(gt=0, alias="mean")
-    k: int = Field(ge=1)
+    k: int = Field(ge=1, le=100_000)
     _quantities = ("mean",)
 
     @property

@@ -86,7 +86,7 @@ class AutoscaleSpec(Model):
     cooldown: NonNegativeDuration = 30.0
     scale_up_delay: NonNegativeDuration = 0.0
     check_every: PositiveDuration = 5.0
-    step: int = Field(default=1, ge=1)
+    step: int = Field(default=1, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _ordered(self) -> "AutoscaleSpec":

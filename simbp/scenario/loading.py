@@ -1,24 +1,25 @@
 """Reading scenarios: YAML text or a file → a validated `Scenario`, with every fault reported as a
 `Problem` naming the file, the line, the field path and what was expected.
 
-`ScenarioLoader` is the one YAML loader (YAML 1.2 booleans, so `on:`/`off:` stay keys); the
-pydantic-error conversion here (`problems_from_validation`, `line_of`, `format_path`) serves
+YAML is read by `yamldoc` (`ScenarioLoader`: YAML 1.2 booleans, duplicate keys refused, bounded
+size and depth); the pydantic-error conversion here (`problems_from_validation`, `line_of`, `format_path`) serves
 sweep and plan specs too.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from ..budget import DEFAULT_BUDGETS, Budgets
 from ..errors import Problem, ScenarioError
 from .base import ReferenceProblem
 from .rates import check_files
 from .schema import Scenario
+from .yamldoc import ScenarioLoader, load_yaml, looks_like_path, read_document
 
 __all__ = [
     "ScenarioLoader",
@@ -31,64 +32,47 @@ __all__ = [
 ]
 
 
-class ScenarioLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans: only true/false are booleans, so `on:`/`off:` stay keys."""
-
-
-ScenarioLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-ScenarioLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def load_scenario(source: str | Path, *, name_hint: str | None = None) -> Scenario:
+def load_scenario(source: str | Path, *, name_hint: str | None = None, budgets: Budgets | None = None) -> Scenario:
     """Read and validate a scenario from a YAML file path or YAML text.
 
-    Raises `ScenarioError` naming the file, line, field and what was expected.
+    Raises `ScenarioError` naming the file, line, field and what was expected. `budgets` bound the
+    document and the data files it names (defaults: `simbp.budget.Budgets()`).
     """
-    path: Path | None = None
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.strip().endswith((".yaml", ".yml"))):
+    budgets = budgets or DEFAULT_BUDGETS
+    if looks_like_path(source):
         path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ScenarioError([Problem("", f"cannot read scenario file: {error.strerror or error}", None, str(path))]) from None
-        label = str(path)
-    else:
-        text = str(source)
-        label = name_hint or "<scenario>"
-    return parse_scenario_text(text, label=label, base_dir=path.parent if path else Path.cwd())
+        text = read_document(path, budgets)
+        return parse_scenario_text(text, label=str(path), base_dir=path.parent, budgets=budgets)
+    return parse_scenario_text(str(source), label=name_hint or "<scenario>", base_dir=Path.cwd(), budgets=budgets)
 
 
-def parse_scenario_text(text: str, *, label: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+def parse_scenario_text(text: str, *, label: str = "<scenario>", base_dir: Path | None = None,
+                        budgets: Budgets | None = None) -> Scenario:
     """Validate YAML text as a scenario; errors carry `label` as the file name."""
-    try:
-        root = yaml.compose(text, Loader=ScenarioLoader)
-        data = yaml.load(text, Loader=ScenarioLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(error, "problem", None) or str(error)
-        raise ScenarioError([Problem("", f"not valid YAML: {reason}", line, label)]) from None
+    data, root = load_yaml(text, label, budgets or DEFAULT_BUDGETS)
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "expected a mapping of scenario keys (name, duration, producers, …)", 1, label)])
-    return parse_scenario_dict(data, label=label, base_dir=base_dir, root=root)
+    return parse_scenario_dict(data, label=label, base_dir=base_dir, root=root, budgets=budgets)
 
 
 def parse_scenario_dict(
-    data: dict[str, Any], *, label: str = "<scenario>", base_dir: Path | None = None, root: yaml.Node | None = None
+    data: dict[str, Any], *, label: str = "<scenario>", base_dir: Path | None = None, root: yaml.Node | None = None,
+    budgets: Budgets | None = None,
 ) -> Scenario:
-    """Validate an already-parsed scenario mapping; `root` (a composed YAML node) supplies line numbers."""
+    """Validate an already-parsed scenario mapping; `root` (a composed YAML node) supplies line numbers.
+
+    Files the scenario names (traces, empirical CSVs) must lie inside `base_dir` and within the
+    `file_size` budget.
+    """
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         raise ScenarioError(problems_from_validation(error, label, root)) from None
+    except RecursionError:
+        raise ScenarioError([Problem("", "nested too deeply to validate", None, label)]) from None
     scenario._base_dir = base_dir or Path.cwd()
     scenario._source = label
-    problems = check_files(scenario)
+    problems = check_files(scenario, budgets or DEFAULT_BUDGETS)
     if problems:
         raise ScenarioError([Problem(format_path(p), msg, line_of(root, p), label) for p, msg in problems])
     return scenario

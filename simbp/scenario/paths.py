@@ -19,12 +19,10 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     for depth, part in enumerate(parts[:-1]):
         target = _step(target, part, parts[: depth + 1], path)
     last = parts[-1]
-    if isinstance(target, dict):
-        target[last] = value
-    elif isinstance(target, list) and isinstance(last, int) and 0 <= last < len(target):
-        target[last] = value
-    else:
+    in_list = isinstance(target, list) and isinstance(last, int) and 0 <= last < len(target)
+    if not (isinstance(target, dict) or in_list):
         raise KeyError(f"{path!r} names no field")
+    target[last] = value
 
 
 def get_path(data: dict[str, Any], path: str) -> Any:

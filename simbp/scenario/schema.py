@@ -110,7 +110,7 @@ class Scenario(Model):
     name: Name
     description: str = ""
     duration: PositiveDuration
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     sample_interval: PositiveDuration | None = None
     warmup: NonNegativeDuration = 0.0
     load_multiplier: float = Field(default=1.0, gt=0)

@@ -35,7 +35,7 @@ class HighWaterMark(Model):
     bytes, as Node's byte streams do. The chunk being written by `_write()` counts too, as in Node.
     """
 
-    objects: int | None = Field(default=None, ge=0)
+    objects: int | None = Field(default=None, ge=0, le=10**12)
     bytes: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="before")
@@ -86,7 +86,7 @@ class BufferTimeSpec(Model):
     """`bufferTime(duration, null, max_size)`: arrays every `duration`, or sooner when `max_size` is reached."""
 
     duration: PositiveDuration
-    max_size: int | None = Field(default=None, ge=1)
+    max_size: int | None = Field(default=None, ge=1, le=10_000_000)
 
 
 class OperatorSpec(Model):
