@@ -19,7 +19,8 @@ import pandas as pd
 from ..plots import LOSS_REASONS
 from ..results import Results
 
-__all__ = ["Panel", "Rule", "time_unit", "timeline_panels", "timeline_chart", "PANEL_NAMES", "byte_unit"]
+__all__ = ["Panel", "Rule", "time_unit", "timeline_panels", "timeline_chart", "PANEL_NAMES", "byte_unit",
+           "panel_spec", "combine_panels", "status_chart"]
 
 PANEL_NAMES = ("lag", "loss", "memory", "latency", "blocked")
 _LOSS_EXTRA = ("discarded", "retention_lost", "failed")
@@ -228,7 +229,7 @@ def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[fl
                                         "format": ",.4~g"},
                                        {"field": "value", "type": "quantitative", "title": panel.y_title,
                                         "format": panel.y_format}]}}
-    title = panel.title + (f" ({panel.note})" if panel.note else "")
+    title = panel.title + (f" ({panel.note})" if panel.note and not panel.empty else "")
     return {"title": {"text": title, "anchor": "start", "fontSize": 15}, "height": height, "width": "container",
             "layer": [lines, selector, points, *_rule_layers(panel, x)]}
 
@@ -242,8 +243,8 @@ def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[st
     """
     unit = next((p.data.attrs.get("time_unit") for p in panels if p.data.attrs.get("time_unit")), "s")
     views = [p.name + "_hover" for p in panels]
-    datasets = {p.name: (p.data if not p.empty else pd.DataFrame({"t": [0.0], "series": ["(none)"], "value": [0.0]}))
-                for p in panels}
+    datasets = {p.name: (p.data if not p.empty else
+                         pd.DataFrame({"t": [0.0], "series": [p.note or "no data"], "value": [0.0]})) for p in panels}
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "datasets": datasets,
@@ -255,7 +256,69 @@ def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[st
         "vconcat": [panel_spec(p, unit=unit, height=height, y_domain=(y_domains or {}).get(p.name), colour=colour)
                     for p in panels],
         "spacing": 28,
+        "autosize": {"type": "fit-x", "contains": "padding"},
         "resolve": {"scale": {"x": "shared", "color": "independent"}},
         "config": {"axis": {"labelFontSize": 13, "titleFontSize": 13}, "legend": {"labelFontSize": 13},
                    "view": {"stroke": None}},
+    }
+
+
+def combine_panels(runs: dict[str, list[Panel]]) -> list[Panel]:
+    """Panels of several runs merged by name, each series labelled with its run ("block: queue"), so
+    the runs share every axis; a series named like the panel's only one is labelled by the run alone."""
+    order: list[str] = []
+    merged: dict[str, list[tuple[str, Panel]]] = {}
+    for run, panels in runs.items():
+        for panel in panels:
+            if panel.name not in merged:
+                order.append(panel.name)
+            merged.setdefault(panel.name, []).append((run, panel))
+    combined = []
+    for name in order:
+        parts = merged[name]
+        frames, rules = [], []
+        for run, panel in parts:
+            frame = panel.data.copy()
+            if not frame.empty:
+                single = frame["series"].nunique() == 1
+                frame["series"] = run if single else run + ": " + frame["series"].astype(str)
+                frames.append(frame)
+            for rule in panel.rules:
+                if rule.time is not None:
+                    rules.append(Rule(f"{run}: {rule.label}", time=rule.time, kind=rule.kind))
+                elif all(rule.label != r.label for r in rules):
+                    rules.append(rule)
+        first = parts[0][1]
+        data = pd.concat(frames, ignore_index=True) if frames else first.data
+        data.attrs["time_unit"] = first.data.attrs.get("time_unit", "s")
+        notes = {p.note for _, p in parts}
+        combined.append(Panel(name, first.title, first.y_title, data, rules, first.y_format, first.caption,
+                              note=notes.pop() if len(notes) == 1 else ""))
+    return combined
+
+
+def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], height: int = 150) -> dict[str, Any]:
+    """Burrow's status per partition over time as coloured strips (t, partition, status)."""
+    step = float(status["t"].diff().dropna().median()) if len(status) > 1 else 1.0
+    frame = status.assign(t2=status["t"] + (step if step == step and step > 0 else 1.0))
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+        "datasets": {"status": frame[["t", "t2", "partition", "status"]]},
+        "data": {"name": "status"},
+        "title": {"text": "Burrow status per partition over time", "anchor": "start", "fontSize": 15},
+        "height": height, "width": "container",
+        "mark": {"type": "rect"},
+        "encoding": {
+            "x": {"field": "t", "type": "quantitative", "title": f"time ({unit})", "axis": {"format": ",.4~g"}},
+            "x2": {"field": "t2"},
+            "y": {"field": "partition", "type": "nominal", "title": "partition", "sort": None},
+            "color": {"field": "status", "type": "nominal", "title": None,
+                      "scale": {"domain": list(colours), "range": list(colours.values())},
+                      "legend": {"orient": "top"}},
+            "tooltip": [{"field": "partition"}, {"field": "status"},
+                        {"field": "t", "type": "quantitative", "title": f"time ({unit})", "format": ",.4~g"}],
+        },
+        "params": [{"name": "zoom", "select": {"type": "interval", "encodings": ["x"]}, "bind": "scales"}],
+        "autosize": {"type": "fit-x", "contains": "padding"},
+        "config": {"axis": {"labelFontSize": 13, "titleFontSize": 13}, "legend": {"labelFontSize": 13}},
     }
