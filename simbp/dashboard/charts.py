@@ -20,11 +20,12 @@ from ..plots import LOSS_REASONS
 from ..results import Results
 
 __all__ = ["Panel", "Rule", "time_unit", "timeline_panels", "timeline_chart", "PANEL_NAMES", "byte_unit",
-           "panel_spec", "combine_panels", "status_chart"]
+           "panel_spec", "combine_panels", "status_chart", "series_panel"]
 
 PANEL_NAMES = ("lag", "loss", "memory", "latency", "blocked")
 _LOSS_EXTRA = ("discarded", "retention_lost", "failed")
 _MAX_PARTITION_LINES = 24
+_LEGEND_WIDTH_PX = 460  # fits the narrowest chart (1024 px screen with the sidebar open)
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,9 @@ def _rule_layers(panel: Panel, x: dict[str, Any]) -> list[dict[str, Any]]:
         layers.append({"data": {"values": horizontal}, "mark": {"type": "rule", "strokeDash": [6, 4], "color": "#b22222"},
                        "encoding": {"y": y, "tooltip": [{"field": "label", "title": "line"}]}})
         layers.append({"data": {"values": horizontal},
-                       "mark": {"type": "text", "align": "left", "dx": 4, "dy": -7, "color": "#b22222", "fontSize": 12},
-                       "encoding": {"y": y, "x": {"value": 4}, "text": {"field": "label"}}})
+                       "mark": {"type": "text", "align": "right", "baseline": "top", "dx": -4, "dy": 4,
+                                "color": "#b22222", "fontSize": 12},
+                       "encoding": {"y": y, "x": {"value": {"expr": "width"}}, "text": {"field": "label"}}})
     for kind, colour, dash in (("crash", "#000000", [5, 3]), ("event", "#8c8c8c", [1, 3])):
         rules = [r for r in vertical if r["kind"] == kind]
         if rules:  # a fixed colour: a colour scale here would be shared with the series' lines
@@ -200,6 +202,11 @@ def _rule_layers(panel: Panel, x: dict[str, Any]) -> list[dict[str, Any]]:
                            "encoding": {"x": x, "tooltip": [{"field": "label", "title": kind},
                                                             {"field": "t", "title": "at", "format": ",.4~g"}]}})
     return layers
+
+
+def _field(name: str) -> str:
+    """A data field name as Vega-Lite reads it (dots and brackets would mean nested fields)."""
+    return name.replace("\\", "\\\\").replace(".", "\\.").replace("[", "\\[").replace("]", "\\]")
 
 
 def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[float, float] | None = None,
@@ -215,20 +222,25 @@ def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[fl
     if y_domain is not None:
         y["scale"] = {"domain": list(y_domain)}
     data = {"name": prefix + panel.name}
+    longest = max((len(str(name)) for name in panel.data[colour].unique()), default=8) if not panel.empty else 8
+    columns = max(1, min(4, _LEGEND_WIDTH_PX // (min(longest, 40) * 7 + 30)))  # a legend never widens the chart
     colour_field = {"field": colour, "type": "nominal", "title": None,
-                    "legend": {"orient": "top", "labelLimit": 360, "columns": 4}}
+                    "legend": {"orient": "top", "labelLimit": 280, "columns": columns}}
     lines = {"data": data, "mark": {"type": "line", "strokeWidth": 1.8}, "encoding": {"x": x, "y": y, "color": colour_field}}
     hover = {"param": "hover", "empty": False}
-    selector = {"name": prefix + panel.name + "_hover", "data": data, "mark": {"type": "rule", "color": "#888888"},
-                "encoding": {"x": x, "opacity": {"condition": {**hover, "value": 0.6}, "value": 0.0}}}
-    points = {"data": data, "mark": {"type": "circle", "size": 45},
-              "encoding": {"x": x, "y": y, "color": {**colour_field, "legend": None},
-                           "opacity": {"condition": {**hover, "value": 1.0}, "value": 0.0},
-                           "tooltip": [{"field": colour, "title": "series"},
-                                       {"field": "t", "type": "quantitative", "title": f"time ({unit})",
-                                        "format": ",.4~g"},
-                                       {"field": "value", "type": "quantitative", "title": panel.y_title,
-                                        "format": panel.y_format}]}}
+    names = [str(name) for name in dict.fromkeys(panel.data["series"])] if not panel.empty else []
+    # one invisible rule per sample time holding every series' value there: the Voronoi cell nearest the
+    # pointer selects that time in every panel and shows all the values at once
+    selector = {"name": prefix + panel.name + "_hover", "data": data,
+                "transform": [{"pivot": colour, "value": "value", "groupby": ["t"]}],
+                "mark": {"type": "rule", "color": "#888888", "strokeWidth": 1},
+                "encoding": {"x": x, "opacity": {"condition": {**hover, "value": 0.6}, "value": 0.0},
+                             "tooltip": [{"field": "t", "type": "quantitative", "title": f"time ({unit})",
+                                          "format": ",.4~g"},
+                                         *[{"field": _field(name), "type": "quantitative", "title": name,
+                                            "format": panel.y_format} for name in names]]}}
+    points = {"data": data, "transform": [{"filter": hover}], "mark": {"type": "circle", "size": 50},
+              "encoding": {"x": x, "y": y, "color": {**colour_field, "legend": None}}}
     title = panel.title + (f" ({panel.note})" if panel.note and not panel.empty else "")
     return {"title": {"text": title, "anchor": "start", "fontSize": 15}, "height": height, "width": "container",
             "layer": [lines, selector, points, *_rule_layers(panel, x)]}
@@ -250,13 +262,14 @@ def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[st
         "datasets": datasets,
         "params": [
             {"name": "zoom", "select": {"type": "interval", "encodings": ["x"]}, "bind": "scales", "views": views},
-            {"name": "hover", "select": {"type": "point", "fields": ["t"], "nearest": True, "on": "pointerover",
-                                         "clear": "pointerout"}, "views": views},
+            {"name": "hover", "select": {"type": "point", "encodings": ["x"], "nearest": True,
+                                         "on": "pointerover", "clear": "pointerout"}, "views": views},
         ],
         "vconcat": [panel_spec(p, unit=unit, height=height, y_domain=(y_domains or {}).get(p.name), colour=colour)
                     for p in panels],
         "spacing": 28,
         "autosize": {"type": "fit-x", "contains": "padding"},
+        "usermeta": {"embedOptions": {"renderer": "svg"}},  # crisp on a projector, and testable
         "resolve": {"scale": {"x": "shared", "color": "independent"}},
         "config": {"axis": {"labelFontSize": 13, "titleFontSize": 13}, "legend": {"labelFontSize": 13},
                    "view": {"stroke": None}},
@@ -320,5 +333,14 @@ def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], he
         },
         "params": [{"name": "zoom", "select": {"type": "interval", "encodings": ["x"]}, "bind": "scales"}],
         "autosize": {"type": "fit-x", "contains": "padding"},
+        "usermeta": {"embedOptions": {"renderer": "svg"}},
         "config": {"axis": {"labelFontSize": 13, "titleFontSize": 13}, "legend": {"labelFontSize": 13}},
     }
+
+
+def series_panel(results: Results, columns: list[str]) -> Panel:
+    """Any of the run's time-series columns, as they are (no unit conversion), in one panel."""
+    unit, factor = time_unit(float(results.summary.get("duration_s") or results.timeseries["time_s"].max()))
+    data = _long(results.timeseries, {c: c for c in columns}, factor)
+    data.attrs["time_unit"] = unit
+    return Panel("series", "Chosen time series", "value (as in timeseries.csv)", data, y_format=",.4~g")

@@ -24,7 +24,7 @@ def _figures(summary: dict[str, object]) -> str:
             ("p99 latency", format_duration(p99) if p99 is not None else "n/a"),
             ("producers blocked", f"{summary['producer_blocked_fraction']:.1%}"),
             ("crashes", f"{summary['crashes']:,}")]
-    return "| | |\n|---|---:|\n" + "\n".join(f"| {label} | **{value}** |" for label, value in rows)
+    return "| figure | value |\n|---|---:|\n" + "\n".join(f"| {label} | **{value}** |" for label, value in rows)
 
 
 def show_policies(setup: Setup) -> str | None:

@@ -21,7 +21,7 @@ import streamlit as st
 from ... import dashboard
 from ...errors import ScenarioError
 from ...scenario import Scenario
-from .. import guard, urlstate
+from .. import guard, urlstate, workshop
 from ..knobs import Knob
 from .common import show_problems
 
@@ -61,6 +61,9 @@ def read_link() -> None:
 
 def apply_link(state: urlstate.ShareState, *, clear_knobs: bool = True) -> None:
     """Make `state` the pending settings (call from a callback, before the widgets exist)."""
+    lesson = workshop.lesson_by_id(state.lesson) if state.view == "workshop" else None
+    if lesson is not None and state.scenario is None:
+        state.scenario = lesson.file  # a lesson's link opens its scenario
     st.session_state["pending"] = state
     if state.scenario is not None:
         st.session_state["source"] = "Library"

@@ -44,7 +44,7 @@ def show_results(results: Results, *, key: Any, heading: str = "###") -> None:
     with st.expander("Any time series"):
         chosen = st.multiselect("columns", columns, default=[c for c in columns if c.endswith(".lag_s")] or columns[:1])
         if chosen:
-            st.line_chart(results.timeseries.set_index("time_s")[chosen], x_label="time (s)")
+            st.vega_lite_chart(timeline_chart([charts.series_panel(results, chosen)], height=220), width="stretch")
 
 
 def show_mechanisms(results: Results, key: Any) -> None:
@@ -65,16 +65,16 @@ def show_mechanisms(results: Results, key: Any) -> None:
                            width="stretch")
         st.caption("Burrow's evaluation per partition: OK; WARN when lag grew over the whole window; STOP when the "
                    "consumer stopped committing; STALL when it commits the same offset while lag stays.")
-    for panel, figures in mechanisms.stream_panels(results):
+    for panel, figures in POOL.derived(key, "streams", lambda: mechanisms.stream_panels(results)):
         st.markdown("#### Node.js stream: the buffer against its highWaterMark")
         st.markdown(" · ".join(f"{label}: **{value:,}**" for label, value in figures.items()))
         st.vega_lite_chart(timeline_chart([panel], height=170), width="stretch")
-    for panel, figures in mechanisms.downstream_panels(results):
+    for panel, figures in POOL.derived(key, "downstreams", lambda: mechanisms.downstream_panels(results)):
         st.markdown("#### Downstream: concurrency against capacity and permits")
         st.markdown(" · ".join(f"{label}: **{value:,}**" if isinstance(value, int) else f"{label}: **{value}**"
                                for label, value in figures.items()))
         st.vega_lite_chart(timeline_chart([panel], height=170), width="stretch")
-    retries = mechanisms.retry_panel(results)
+    retries = POOL.derived(key, "retries", lambda: mechanisms.retry_panel(results))
     if retries is not None:
         st.markdown("#### Retries")
         st.vega_lite_chart(timeline_chart([retries], height=170), width="stretch")
