@@ -96,7 +96,7 @@ class SweepJob:
 
     @classmethod
     def start(cls, text: str, question: CapacityQuestion, *, base_dir: Path | str, request: Any = None,
-              jobs: int | None = None) -> SweepJob:
+              jobs: int | None = None, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S) -> SweepJob:
         """Start a sweep process; raises RuntimeError when `MAX_RUNNING` sweeps are already running."""
         with _LOCK:
             alive = [job for job in _JOBS.values() if job.alive()]
@@ -104,7 +104,8 @@ class SweepJob:
                 raise RuntimeError("another sweep is running on this server; try again when it has finished")
             folder = Path(tempfile.mkdtemp(prefix="simbp-sweep-"))
             (folder / "job.json").write_text(json.dumps({
-                "text": text, "base_dir": str(base_dir), "question": asdict(question), "jobs": jobs}), encoding="utf-8")
+                "text": text, "base_dir": str(base_dir), "question": asdict(question), "jobs": jobs,
+                "heartbeat_timeout": heartbeat_timeout}), encoding="utf-8")
             (folder / "heartbeat").touch()
             package_root = str(Path(__file__).resolve().parents[2])
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
@@ -180,7 +181,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _stop_group() -> None:
-    os.killpg(os.getpgid(0), signal.SIGTERM)
+    os.killpg(os.getpgid(0), signal.SIGKILL)  # this job and its workers, at once
 
 
 def main(folder_name: str) -> int:
@@ -193,11 +194,12 @@ def main(folder_name: str) -> int:
     for name in ("size_values", "loads"):
         question_data[name] = tuple(question_data[name])
     question = CapacityQuestion(**question_data)
+    timeout = float(job.get("heartbeat_timeout", HEARTBEAT_TIMEOUT_S))
 
     def progress(fraction: float) -> None:
         _write_atomic(folder / "progress.json", json.dumps({"fraction": fraction}).encode())
         try:
-            stale = time.time() - (folder / "heartbeat").stat().st_mtime > HEARTBEAT_TIMEOUT_S
+            stale = time.time() - (folder / "heartbeat").stat().st_mtime > timeout
         except OSError:
             stale = True
         if stale:  # nobody is watching: stop this job and its workers
@@ -205,7 +207,7 @@ def main(folder_name: str) -> int:
 
     def watchdog() -> None:
         while True:
-            time.sleep(2.0)
+            time.sleep(min(2.0, timeout / 2))
             progress_file = folder / "progress.json"
             fraction = json.loads(progress_file.read_text())["fraction"] if progress_file.exists() else 0.0
             progress(fraction)
