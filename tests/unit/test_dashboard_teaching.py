@@ -86,7 +86,7 @@ def test_stream_and_downstream_panels_draw_their_limits() -> None:
     ((stream, counts),) = mechanisms.stream_panels(run("node_pipe.yaml", duration=10))
     assert stream.y_title == "buffered (KiB)" and [r.value for r in stream.rules] == [64.0]
     assert counts["write() returned false"] > 0 and counts["upload paused"] > 0
-    ((calls, figures),) = mechanisms.downstream_panels(run("downstream_with_semaphore.yaml", duration=10))
+    ((calls, _),) = mechanisms.downstream_panels(run("downstream_with_semaphore.yaml", duration=10))
     assert sorted(r.value for r in calls.rules) == [10.0, 10.0]  # the capacity and the semaphore's permits
     assert calls.data[calls.data["series"] == "calls in flight"]["value"].max() <= 10
     ((_, unlimited),) = mechanisms.downstream_panels(run("downstream_without_semaphore.yaml", duration=10))
