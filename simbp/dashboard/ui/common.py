@@ -85,8 +85,8 @@ def run_page(text: str, seed: int, base_dir: str, label: str, mode: str, caption
         return None
     confirmed = st.session_state.setdefault("confirmed_runs", set())
     if estimate.warn and short_hash(key) not in confirmed:
-        st.warning(f"**This run is large:** {estimate.describe()}. Shorten the duration or use fast mode for a quick "
-                   "answer, or run it anyway.")
+        faster = "shorten the duration" + (" or use fast mode" if estimate.mode == "exact" else "")
+        st.warning(f"**This run is large:** {estimate.describe()}. For a quick answer {faster}; or run it anyway.")
         if st.button("Run it anyway", key=f"confirm:{confirm_key}:{short_hash(key)}"):
             confirmed.add(short_hash(key))
             st.rerun()
