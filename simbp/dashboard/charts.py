@@ -90,9 +90,10 @@ def _events(results: Results, factor: float) -> list[Rule]:
     if events is None or events.empty:
         return []
     rules = []
-    for row in events.itertuples(index=False):
-        label = f"{row.event} ({row.component}): {row.detail}" if row.detail else f"{row.event} ({row.component})"
-        rules.append(Rule(label, time=float(row.time_s) / factor, kind="crash" if row.event == "crash" else "event"))
+    for row in events.to_dict("records"):
+        event, component, detail = str(row["event"]), str(row["component"]), str(row.get("detail") or "")
+        label = f"{event} ({component}): {detail}" if detail else f"{event} ({component})"
+        rules.append(Rule(label, time=float(row["time_s"]) / factor, kind="crash" if event == "crash" else "event"))
     return rules
 
 
@@ -253,7 +254,7 @@ def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[st
     The spec carries its data as named `datasets` (DataFrames, which Streamlit sends as Arrow).
     Built as plain data, not through Altair: Altair's schema validation took seconds per rerun.
     """
-    unit = next((p.data.attrs.get("time_unit") for p in panels if p.data.attrs.get("time_unit")), "s")
+    unit = str(next((p.data.attrs.get("time_unit") for p in panels if p.data.attrs.get("time_unit")), "s"))
     views = [p.name + "_hover" for p in panels]
     datasets = {p.name: (p.data if not p.empty else
                          pd.DataFrame({"t": [0.0], "series": [p.note or "no data"], "value": [0.0]})) for p in panels}

@@ -101,7 +101,7 @@ def run_page(text: str, seed: int, base_dir: str, label: str, mode: str, caption
             else:
                 placeholder.empty()  # lets Streamlit interrupt this wait when a control moves
         placeholder.empty()
-        return ticket.result()  # type: ignore[no-any-return]
+        return ticket.result()
     except ScenarioError as error:
         show_problems("The scenario cannot run:", error)
     except guard.RunCancelled as error:
@@ -148,7 +148,7 @@ def caption_for_run(summary: dict[str, Any]) -> str:
 
 def run_panels(key: Any, results: Results) -> list[charts.Panel]:
     """The run's standard panels, computed once per run."""
-    return POOL.derived(key, "panels", lambda: charts.timeline_panels(results))  # type: ignore[no-any-return]
+    return POOL.derived(key, "panels", lambda: charts.timeline_panels(results))
 
 
 def show_timeline(panels: list[charts.Panel], *, height: int = 190, key: str | None = None) -> None:
