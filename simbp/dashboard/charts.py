@@ -243,7 +243,7 @@ def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[fl
     points = {"data": data, "transform": [{"filter": hover}], "mark": {"type": "circle", "size": 50},
               "encoding": {"x": x, "y": y, "color": {**colour_field, "legend": None}}}
     title = panel.title + (f" ({panel.note})" if panel.note and not panel.empty else "")
-    return {"title": {"text": title, "anchor": "start", "fontSize": 15}, "height": height, "width": "container",
+    return {"title": {"text": title, "anchor": "start"}, "height": height, "width": "container",
             "layer": [lines, selector, points, *_rule_layers(panel, x)]}
 
 
@@ -273,7 +273,7 @@ def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[st
         "usermeta": {"embedOptions": {"renderer": "svg"}},  # crisp on a projector, and testable
         "resolve": {"scale": {"x": "shared", "color": "independent"}},
         "config": {"axis": {"labelFontSize": 13, "titleFontSize": 13}, "legend": {"labelFontSize": 13},
-                   "view": {"stroke": None}},
+                   "title": {"fontSize": 15}, "view": {"stroke": None}},
     }
 
 
@@ -319,7 +319,7 @@ def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], he
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "datasets": {"status": frame[["t", "t2", "partition", "status"]]},
         "data": {"name": "status"},
-        "title": {"text": "Burrow status per partition over time", "anchor": "start", "fontSize": 15},
+        "title": {"text": "Burrow status per partition over time", "anchor": "start"},
         "height": height, "width": "container",
         "mark": {"type": "rect"},
         "encoding": {
@@ -335,7 +335,8 @@ def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], he
         "params": [{"name": "zoom", "select": {"type": "interval", "encodings": ["x"]}, "bind": "scales"}],
         "autosize": {"type": "fit-x", "contains": "padding"},
         "usermeta": {"embedOptions": {"renderer": "svg"}},
-        "config": {"axis": {"labelFontSize": 13, "titleFontSize": 13}, "legend": {"labelFontSize": 13}},
+        "config": {"axis": {"labelFontSize": 13, "titleFontSize": 13}, "legend": {"labelFontSize": 13},
+                   "title": {"fontSize": 15}},
     }
 
 

@@ -42,7 +42,7 @@ class Lesson:
     file: str
     predict: Prediction
     try_next: tuple[tuple[str, dict[str, str]], ...] = field(default_factory=tuple)
-    minutes: int = 8
+    minutes: int = 7
 
 
 _VERDICT = Prediction("verdict", "Which failure mode will this system fall into?")
@@ -54,39 +54,39 @@ LESSONS: tuple[Lesson, ...] = (
             ("Take one worker away", {"consumers.workers.workers": "3"})), minutes=6),
     Lesson("drop-block-crash", "Drop, block or crash", "unbounded_crash.yaml", _VERDICT,
            (("The four policies side by side", {"view": "policies"}),
-            ("Bound it: drop_newest", {"buffers.inbox.policy": "drop_newest"}))),
+            ("Bound it: drop_newest", {"buffers.inbox.policy": "drop_newest"})), minutes=8),
     Lesson("steady-overload", "A bounded queue under steady overload", "bounded_drop.yaml", _LOSS,
            (("drop_oldest instead", {"buffers.readings.policy": "drop_oldest"}),
-            ("block instead", {"buffers.readings.policy": "block"}))),
+            ("block instead", {"buffers.readings.policy": "block"})), minutes=6),
     Lesson("bursts", "Bursts against a buffer sized for the average", "bursty_traffic.yaml", _VERDICT,
-           (("A buffer of 12,000", {"buffers.notifications.capacity": "12000"}),)),
+           (("A buffer of 12,000", {"buffers.notifications.capacity": "12000"}),), minutes=6),
     Lesson("node-pipe", "Node.js: pipe() or a naive write()", "node_naive_write.yaml", _VERDICT,
-           (("A/B: naive write against pipe()", {"view": "ab", "b.producers.upload.on_backpressure": "pause"}),)),
+           (("A/B: naive write against pipe()", {"view": "ab", "b.producers.upload.on_backpressure": "pause"}),), minutes=8),
     Lesson("kafka-consumers", "Kafka: consumers beyond partitions", "kafka_8_consumers_6_partitions.yaml",
            Prediction("number", "How many of the 8 consumers will process messages?",
                       "components.billing.consumers_active", "consumers"),
            (("A/B: 3 against 6 consumers", {"scenario": "kafka_3_consumers_6_partitions.yaml", "view": "ab",
                                              "b.consumer_groups.billing.consumers": "6"}),
-            ("Commit every second", {"consumer_groups.billing.commit.interval": "1"}))),
+            ("Commit every second", {"consumer_groups.billing.commit.interval": "1"})), minutes=8),
     Lesson("kafka-retention", "Kafka: falling behind past retention", "kafka_retention_loss.yaml", _LOSS,
            (("Keep messages for a minute", {"topics.clicks.retention.time": "60"}),
-            ("Four consumers", {"consumer_groups.analytics.consumers": "4"}))),
+            ("Four consumers", {"consumer_groups.analytics.consumers": "4"})), minutes=6),
     Lesson("semaphore", "A downstream without a semaphore", "downstream_without_semaphore.yaml", _VERDICT,
-           (("A/B: no semaphore against 10 permits", {"view": "ab", "b.consumers.handlers.calls.semaphore": "10"}),)),
+           (("A/B: no semaphore against 10 permits", {"view": "ab", "b.consumers.handlers.calls.semaphore": "10"}),), minutes=7),
     Lesson("batching", "Batch writes", "batch_size_1.yaml",
            Prediction("number", "How many rows a second will the writer insert?", "throughput_per_s", "rows/s"),
-           (("A/B: batches of 1 against 100", {"view": "ab", "b_scenario": "batch_size_100.yaml"}),)),
+           (("A/B: batches of 1 against 100", {"view": "ab", "b_scenario": "batch_size_100.yaml"}),), minutes=6),
     Lesson("retry-storm", "Retries after a burst", "retry_storm.yaml", _LOSS,
-           (("A/B: 3 retries against none", {"view": "ab", "b.producers.clients.retry.max": "0"}),)),
+           (("A/B: 3 retries against none", {"view": "ab", "b.producers.clients.retry.max": "0"}),), minutes=7),
     Lesson("rxjs", "RxJS: debounceTime", "rxjs_debounce.yaml",
            Prediction("number", "Of about 780 keystrokes, how many searches reach the API?", "consumed", "searches"),
            (("throttleTime instead", {"scenario": "rxjs_throttle.yaml"}),
-            ("bufferTime", {"scenario": "rxjs_buffer_time.yaml"})), minutes=6),
+            ("bufferTime", {"scenario": "rxjs_buffer_time.yaml"})), minutes=5),
     Lesson("rate-limit", "Rate limiting at the door", "token_bucket.yaml", _VERDICT,
-           (("Shedding by priority", {"scenario": "priority_shedding.yaml"}),), minutes=6),
+           (("Shedding by priority", {"scenario": "priority_shedding.yaml"}),), minutes=5),
     Lesson("scale-out", "Scaling out: how many do we need?", "kafka_3_consumers_6_partitions.yaml", _VERDICT,
            (("Size the group (capacity sweep)", {"view": "capacity"}),
-            ("Autoscaling on lag", {"scenario": "kafka_autoscale.yaml"}))),
+            ("Autoscaling on lag", {"scenario": "kafka_autoscale.yaml"})), minutes=7),
 )
 
 

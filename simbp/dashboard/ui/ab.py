@@ -14,7 +14,7 @@ import streamlit as st
 from ... import dashboard
 from ...errors import ScenarioError
 from .. import charts
-from .common import VERDICT_COLOURS, run_page, run_panels, show_problems
+from .common import VERDICT_COLOURS, draw_chart, run_page, run_panels, show_problems
 from .setup import Setup, knob_widget
 from .whatif import figures_table
 
@@ -99,5 +99,5 @@ def show_ab(setup: Setup, folder: str, entries: list[dashboard.LibraryScenario])
         "B": run_panels(dashboard.run_key(b_text, setup.seed, setup.mode) + (b_dir,), b),
     }
     st.markdown("**A and B on shared axes** (a line per run and series; zoom and hover as in the what-if view)")
-    st.vega_lite_chart(charts.timeline_chart(charts.combine_panels(panels), height=180), width="stretch")
+    draw_chart(charts.timeline_chart(charts.combine_panels(panels), height=180))
     return link

@@ -21,7 +21,7 @@ from ...units import format_duration
 from .. import charts, guard, runpool
 
 __all__ = ["POOL", "run_page", "show_problems", "verdict_block", "metric_tiles", "show_timeline", "short_hash",
-           "CSS", "PRESENTER_CSS", "run_panels", "caption_for_run"]
+           "CSS", "PRESENTER_CSS", "run_panels", "caption_for_run", "draw_chart"]
 
 POOL = runpool.RunPool(max_entries=96)
 VERDICT_COLOURS = {"healthy": "green", "dropping": "red", "blocking": "orange", "falling_behind": "orange",
@@ -151,8 +151,18 @@ def run_panels(key: Any, results: Results) -> list[charts.Panel]:
     return POOL.derived(key, "panels", lambda: charts.timeline_panels(results))
 
 
+def draw_chart(spec: dict[str, Any], *, key: str | None = None) -> None:
+    """An interactive chart across the page's width; larger type in the presenter layout."""
+    if st.session_state.get("present"):
+        config = spec.setdefault("config", {})
+        config["axis"] = {**config.get("axis", {}), "labelFontSize": 18, "titleFontSize": 18}
+        config["legend"] = {**config.get("legend", {}), "labelFontSize": 18}
+        config["title"] = {"fontSize": 21}
+    st.vega_lite_chart(spec, width="stretch", key=key)
+
+
 def show_timeline(panels: list[charts.Panel], *, height: int = 190, key: str | None = None) -> None:
     """Panels on one shared, zoomable time axis, with what each shows underneath."""
-    st.vega_lite_chart(charts.timeline_chart(panels, height=height), width="stretch", key=key)
+    draw_chart(charts.timeline_chart(panels, height=height), key=key)
     st.caption("Drag or scroll on a chart to zoom every panel's time axis together; double-click to reset; hover "
                "to read the values. Dashed black lines: crashes; dotted grey: other events; red dashed: limits.")

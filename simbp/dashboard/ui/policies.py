@@ -9,7 +9,7 @@ from ... import dashboard
 from ...results import Results
 from ...units import format_bytes, format_duration
 from .. import charts
-from .common import run_page, run_panels
+from .common import draw_chart, run_page, run_panels
 from .setup import Setup
 
 __all__ = ["show_policies"]
@@ -70,7 +70,7 @@ def show_policies(setup: Setup) -> str | None:
               for policy, result in runs.items()}
     combined = [p for p in charts.combine_panels(panels) if p.name in ("lag", "loss", "memory", "blocked")]
     st.markdown("**The policies on shared axes** (one line per policy; zoom and hover as in the what-if view)")
-    st.vega_lite_chart(charts.timeline_chart(combined, height=170), width="stretch")
+    draw_chart(charts.timeline_chart(combined, height=170))
     table = dashboard.comparison_table(runs)
     st.dataframe(table)
     st.download_button("Download the comparison (CSV)", table.to_csv().encode("utf-8"),

@@ -12,7 +12,7 @@ from ... import dashboard
 from ...results import Results
 from .. import charts, mechanisms
 from ..charts import timeline_chart
-from .common import POOL, caption_for_run, metric_tiles, run_page, run_panels, show_timeline, verdict_block
+from .common import POOL, caption_for_run, draw_chart, metric_tiles, run_page, run_panels, show_timeline, verdict_block
 from .setup import Setup
 
 __all__ = ["show_whatif", "show_results", "show_mechanisms"]
@@ -44,7 +44,7 @@ def show_results(results: Results, *, key: Any, heading: str = "###") -> None:
     with st.expander("Any time series"):
         chosen = st.multiselect("columns", columns, default=[c for c in columns if c.endswith(".lag_s")] or columns[:1])
         if chosen:
-            st.vega_lite_chart(timeline_chart([charts.series_panel(results, chosen)], height=220), width="stretch")
+            draw_chart(timeline_chart([charts.series_panel(results, chosen)], height=220))
 
 
 def show_mechanisms(results: Results, key: Any) -> None:
@@ -60,24 +60,23 @@ def show_mechanisms(results: Results, key: Any) -> None:
         st.dataframe(group.partitions[["partition", "owner", "lag (messages)", "lag (seconds)", "deleted unread",
                                        "worst status"]], hide_index=True, width="stretch")
         unit = group.lag_panel.data.attrs.get("time_unit", "s")
-        st.vega_lite_chart(timeline_chart([group.lag_panel], height=170), width="stretch")
-        st.vega_lite_chart(charts.status_chart(group.status, unit=unit, colours=mechanisms.STATUS_COLOURS),
-                           width="stretch")
+        draw_chart(timeline_chart([group.lag_panel], height=170))
+        draw_chart(charts.status_chart(group.status, unit=unit, colours=mechanisms.STATUS_COLOURS))
         st.caption("Burrow's evaluation per partition: OK; WARN when lag grew over the whole window; STOP when the "
                    "consumer stopped committing; STALL when it commits the same offset while lag stays.")
     for panel, figures in POOL.derived(key, "streams", lambda: mechanisms.stream_panels(results)):
         st.markdown("#### Node.js stream: the buffer against its highWaterMark")
         st.markdown(" · ".join(f"{label}: **{value:,}**" for label, value in figures.items()))
-        st.vega_lite_chart(timeline_chart([panel], height=170), width="stretch")
+        draw_chart(timeline_chart([panel], height=170))
     for panel, figures in POOL.derived(key, "downstreams", lambda: mechanisms.downstream_panels(results)):
         st.markdown("#### Downstream: concurrency against capacity and permits")
         st.markdown(" · ".join(f"{label}: **{value:,}**" if isinstance(value, int) else f"{label}: **{value}**"
                                for label, value in figures.items()))
-        st.vega_lite_chart(timeline_chart([panel], height=170), width="stretch")
+        draw_chart(timeline_chart([panel], height=170))
     retries = POOL.derived(key, "retries", lambda: mechanisms.retry_panel(results))
     if retries is not None:
         st.markdown("#### Retries")
-        st.vega_lite_chart(timeline_chart([retries], height=170), width="stretch")
+        draw_chart(timeline_chart([retries], height=170))
 
 
 def _downloads(setup: Setup, results: Results) -> None:
