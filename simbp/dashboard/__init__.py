@@ -1,13 +1,18 @@
 """The what-if dashboard's logic, without Streamlit: what `app.py` decides, unit-tested without a browser.
 
-One module per job: `library` (the scenario library and scenario text), `knobs` (controls derived
-from a scenario and writing them into its YAML), `running` (modes and the cached run), `compare`
-(policy comparison), `capacity` (the capacity sweep), `figures` (headline figures and plots) and
-`downloads`. Importing this package loads neither streamlit nor matplotlib.
+One module per job: `library` (the scenario library and scenario text), `controls` and `knobs`
+(controls derived from a scenario, and writing them into its YAML), `guard` (what a shared server
+accepts: size caps, files, run budgets), `running` and `runpool` (guarded, shared, cancellable
+runs), `compare` (policy comparison), `capacity` and `sweeps` (the capacity sweep, in its own
+process), `charts` (interactive Vega-Lite charts), `mechanisms` and `advice` (Kafka, Node.js
+streams, downstreams; advice that fits them), `urlstate` (shareable links), `workshop` (lessons,
+predict-then-reveal), `figures` and `downloads`. The Streamlit page is `simbp.dashboard.ui`.
+Importing this package loads neither streamlit nor matplotlib.
 """
 
 from __future__ import annotations
 
+from .advice import advise
 from .capacity import (
     CapacityQuestion,
     capacity_available,
@@ -24,6 +29,7 @@ from .compare import buffer_names, compare_policies, compared_policies, comparis
 from .controls import derive_knobs
 from .downloads import scenario_yaml_bytes, summary_json, timeseries_csv
 from .figures import KEY_FIGURES, figure_png, headline_metrics, plot_caption, plot_names, series_columns
+from .guard import BUDGET, Budget, Deadline, RunCancelled, RunEstimate, estimate_run
 from .knobs import DEFAULT_CAPACITY, Knob, apply_knobs, is_bounded
 from .library import (
     LIBRARY_DIR,
@@ -34,7 +40,8 @@ from .library import (
     problem_lines,
     source_id,
 )
-from .running import run_modes, run_text
+from .running import run_guarded, run_key, run_modes, run_text
+from .urlstate import ShareState, decode_state, encode_state, format_value, parse_value
 
 __all__ = [
     "LIBRARY_DIR",
@@ -76,4 +83,18 @@ __all__ = [
     "capacity_recommendations",
     "capacity_table",
     "capacity_figures",
+    "advise",
+    "BUDGET",
+    "Budget",
+    "Deadline",
+    "RunCancelled",
+    "RunEstimate",
+    "estimate_run",
+    "run_guarded",
+    "run_key",
+    "ShareState",
+    "decode_state",
+    "encode_state",
+    "format_value",
+    "parse_value",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from .guard import check_files, referenced_files
 from .knobs import Knob, is_bounded, knob_policy
 from .library import read_data, write_yaml
 
@@ -145,21 +146,6 @@ class _CountingExecutor:
         self.inner.close()
 
 
-def _referenced_files(data: Any) -> list[str]:
-    """Relative file names a scenario reads (traces, empirical CSVs): every `file:` value."""
-    found: list[str] = []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if key == "file" and isinstance(value, str):
-                found.append(value)
-            else:
-                found.extend(_referenced_files(value))
-    elif isinstance(data, list):
-        for value in data:
-            found.extend(_referenced_files(value))
-    return found
-
-
 def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path | str | None = None,
                        progress: Callable[[float], None] | None = None, jobs: int | None = None) -> Any:
     """Run a capacity question on a scenario's YAML with `simbp.planning.sweep`; returns its `SweepResult`.
@@ -174,11 +160,13 @@ def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path 
     from ..planning.executors import SerialExecutor, make_executor
 
     source = Path(base_dir) if base_dir is not None else Path.cwd()
+    data = read_data(text)
+    check_files(data, source)  # only files inside the scenario's folder are linked
     with tempfile.TemporaryDirectory(prefix="simbp-capacity-") as folder:
         (Path(folder) / "base.yaml").write_text(text, encoding="utf-8")
-        for name in _referenced_files(read_data(text)):
+        for _, name in referenced_files(data):
             target, link = (source / name).resolve(), Path(folder) / name
-            if target.exists() and not Path(name).is_absolute() and not link.exists():
+            if target.exists() and not link.exists():
                 link.parent.mkdir(parents=True, exist_ok=True)
                 link.symlink_to(target)
         study = load_study(capacity_spec(question), base_dir=Path(folder))

@@ -19,11 +19,13 @@ import pandas as pd
 from ..plots import LOSS_REASONS
 from ..results import Results
 
-__all__ = ["Panel", "Rule", "time_unit", "timeline_panels", "timeline_chart", "PANEL_NAMES", "byte_unit"]
+__all__ = ["Panel", "Rule", "time_unit", "timeline_panels", "timeline_chart", "PANEL_NAMES", "byte_unit",
+           "panel_spec", "combine_panels", "status_chart", "series_panel"]
 
 PANEL_NAMES = ("lag", "loss", "memory", "latency", "blocked")
 _LOSS_EXTRA = ("discarded", "retention_lost", "failed")
 _MAX_PARTITION_LINES = 24
+_LEGEND_WIDTH_PX = 460  # fits the narrowest chart (1024 px screen with the sidebar open)
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,10 @@ def _events(results: Results, factor: float) -> list[Rule]:
     if events is None or events.empty:
         return []
     rules = []
-    for row in events.itertuples(index=False):
-        label = f"{row.event} ({row.component}): {row.detail}" if row.detail else f"{row.event} ({row.component})"
-        rules.append(Rule(label, time=float(row.time_s) / factor, kind="crash" if row.event == "crash" else "event"))
+    for row in events.to_dict("records"):
+        event, component, detail = str(row["event"]), str(row["component"]), str(row.get("detail") or "")
+        label = f"{event} ({component}): {detail}" if detail else f"{event} ({component})"
+        rules.append(Rule(label, time=float(row["time_s"]) / factor, kind="crash" if event == "crash" else "event"))
     return rules
 
 
@@ -189,8 +192,9 @@ def _rule_layers(panel: Panel, x: dict[str, Any]) -> list[dict[str, Any]]:
         layers.append({"data": {"values": horizontal}, "mark": {"type": "rule", "strokeDash": [6, 4], "color": "#b22222"},
                        "encoding": {"y": y, "tooltip": [{"field": "label", "title": "line"}]}})
         layers.append({"data": {"values": horizontal},
-                       "mark": {"type": "text", "align": "left", "dx": 4, "dy": -7, "color": "#b22222", "fontSize": 12},
-                       "encoding": {"y": y, "x": {"value": 4}, "text": {"field": "label"}}})
+                       "mark": {"type": "text", "align": "right", "baseline": "top", "dx": -4, "dy": 4,
+                                "color": "#b22222", "fontSize": 12},
+                       "encoding": {"y": y, "x": {"value": {"expr": "width"}}, "text": {"field": "label"}}})
     for kind, colour, dash in (("crash", "#000000", [5, 3]), ("event", "#8c8c8c", [1, 3])):
         rules = [r for r in vertical if r["kind"] == kind]
         if rules:  # a fixed colour: a colour scale here would be shared with the series' lines
@@ -199,6 +203,11 @@ def _rule_layers(panel: Panel, x: dict[str, Any]) -> list[dict[str, Any]]:
                            "encoding": {"x": x, "tooltip": [{"field": "label", "title": kind},
                                                             {"field": "t", "title": "at", "format": ",.4~g"}]}})
     return layers
+
+
+def _field(name: str) -> str:
+    """A data field name as Vega-Lite reads it (dots and brackets would mean nested fields)."""
+    return name.replace("\\", "\\\\").replace(".", "\\.").replace("[", "\\[").replace("]", "\\]")
 
 
 def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[float, float] | None = None,
@@ -214,22 +223,27 @@ def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[fl
     if y_domain is not None:
         y["scale"] = {"domain": list(y_domain)}
     data = {"name": prefix + panel.name}
+    longest = max((len(str(name)) for name in panel.data[colour].unique()), default=8) if not panel.empty else 8
+    columns = max(1, min(4, _LEGEND_WIDTH_PX // (min(longest, 40) * 7 + 30)))  # a legend never widens the chart
     colour_field = {"field": colour, "type": "nominal", "title": None,
-                    "legend": {"orient": "top", "labelLimit": 360, "columns": 4}}
+                    "legend": {"orient": "top", "labelLimit": 280, "columns": columns}}
     lines = {"data": data, "mark": {"type": "line", "strokeWidth": 1.8}, "encoding": {"x": x, "y": y, "color": colour_field}}
     hover = {"param": "hover", "empty": False}
-    selector = {"name": prefix + panel.name + "_hover", "data": data, "mark": {"type": "rule", "color": "#888888"},
-                "encoding": {"x": x, "opacity": {"condition": {**hover, "value": 0.6}, "value": 0.0}}}
-    points = {"data": data, "mark": {"type": "circle", "size": 45},
-              "encoding": {"x": x, "y": y, "color": {**colour_field, "legend": None},
-                           "opacity": {"condition": {**hover, "value": 1.0}, "value": 0.0},
-                           "tooltip": [{"field": colour, "title": "series"},
-                                       {"field": "t", "type": "quantitative", "title": f"time ({unit})",
-                                        "format": ",.4~g"},
-                                       {"field": "value", "type": "quantitative", "title": panel.y_title,
-                                        "format": panel.y_format}]}}
-    title = panel.title + (f" ({panel.note})" if panel.note else "")
-    return {"title": {"text": title, "anchor": "start", "fontSize": 15}, "height": height, "width": "container",
+    names = [str(name) for name in dict.fromkeys(panel.data["series"])] if not panel.empty else []
+    # one invisible rule per sample time holding every series' value there: the Voronoi cell nearest the
+    # pointer selects that time in every panel and shows all the values at once
+    selector = {"name": prefix + panel.name + "_hover", "data": data,
+                "transform": [{"pivot": colour, "value": "value", "groupby": ["t"]}],
+                "mark": {"type": "rule", "color": "#888888", "strokeWidth": 1},
+                "encoding": {"x": x, "opacity": {"condition": {**hover, "value": 0.6}, "value": 0.0},
+                             "tooltip": [{"field": "t", "type": "quantitative", "title": f"time ({unit})",
+                                          "format": ",.4~g"},
+                                         *[{"field": _field(name), "type": "quantitative", "title": name,
+                                            "format": panel.y_format} for name in names]]}}
+    points = {"data": data, "transform": [{"filter": hover}], "mark": {"type": "circle", "size": 50},
+              "encoding": {"x": x, "y": y, "color": {**colour_field, "legend": None}}}
+    title = panel.title + (f" ({panel.note})" if panel.note and not panel.empty else "")
+    return {"title": {"text": title, "anchor": "start"}, "height": height, "width": "container",
             "layer": [lines, selector, points, *_rule_layers(panel, x)]}
 
 
@@ -240,22 +254,95 @@ def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[st
     The spec carries its data as named `datasets` (DataFrames, which Streamlit sends as Arrow).
     Built as plain data, not through Altair: Altair's schema validation took seconds per rerun.
     """
-    unit = next((p.data.attrs.get("time_unit") for p in panels if p.data.attrs.get("time_unit")), "s")
+    unit = str(next((p.data.attrs.get("time_unit") for p in panels if p.data.attrs.get("time_unit")), "s"))
     views = [p.name + "_hover" for p in panels]
-    datasets = {p.name: (p.data if not p.empty else pd.DataFrame({"t": [0.0], "series": ["(none)"], "value": [0.0]}))
-                for p in panels}
+    datasets = {p.name: (p.data if not p.empty else
+                         pd.DataFrame({"t": [0.0], "series": [p.note or "no data"], "value": [0.0]})) for p in panels}
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "datasets": datasets,
         "params": [
             {"name": "zoom", "select": {"type": "interval", "encodings": ["x"]}, "bind": "scales", "views": views},
-            {"name": "hover", "select": {"type": "point", "fields": ["t"], "nearest": True, "on": "pointerover",
-                                         "clear": "pointerout"}, "views": views},
+            {"name": "hover", "select": {"type": "point", "encodings": ["x"], "nearest": True,
+                                         "on": "pointerover", "clear": "pointerout"}, "views": views},
         ],
         "vconcat": [panel_spec(p, unit=unit, height=height, y_domain=(y_domains or {}).get(p.name), colour=colour)
                     for p in panels],
         "spacing": 28,
+        "autosize": {"type": "fit-x", "contains": "padding"},
+        "usermeta": {"embedOptions": {"renderer": "svg"}},  # crisp on a projector, and testable
         "resolve": {"scale": {"x": "shared", "color": "independent"}},
         "config": {"axis": {"labelFontSize": 13, "titleFontSize": 13}, "legend": {"labelFontSize": 13},
-                   "view": {"stroke": None}},
+                   "title": {"fontSize": 15}, "view": {"stroke": None}},
     }
+
+
+def combine_panels(runs: dict[str, list[Panel]]) -> list[Panel]:
+    """Panels of several runs merged by name, each series labelled with its run ("block: queue"), so
+    the runs share every axis; a series named like the panel's only one is labelled by the run alone."""
+    order: list[str] = []
+    merged: dict[str, list[tuple[str, Panel]]] = {}
+    for run, panels in runs.items():
+        for panel in panels:
+            if panel.name not in merged:
+                order.append(panel.name)
+            merged.setdefault(panel.name, []).append((run, panel))
+    combined = []
+    for name in order:
+        parts = merged[name]
+        frames, rules = [], []
+        for run, panel in parts:
+            frame = panel.data.copy()
+            if not frame.empty:
+                single = frame["series"].nunique() == 1
+                frame["series"] = run if single else run + ": " + frame["series"].astype(str)
+                frames.append(frame)
+            for rule in panel.rules:
+                if rule.time is not None:
+                    rules.append(Rule(f"{run}: {rule.label}", time=rule.time, kind=rule.kind))
+                elif all(rule.label != r.label for r in rules):
+                    rules.append(rule)
+        first = parts[0][1]
+        data = pd.concat(frames, ignore_index=True) if frames else first.data
+        data.attrs["time_unit"] = first.data.attrs.get("time_unit", "s")
+        notes = {p.note for _, p in parts}
+        combined.append(Panel(name, first.title, first.y_title, data, rules, first.y_format, first.caption,
+                              note=notes.pop() if len(notes) == 1 else ""))
+    return combined
+
+
+def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], height: int = 150) -> dict[str, Any]:
+    """Burrow's status per partition over time as coloured strips (t, partition, status)."""
+    step = float(status["t"].diff().dropna().median()) if len(status) > 1 else 1.0
+    frame = status.assign(t2=status["t"] + (step if step == step and step > 0 else 1.0))
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+        "datasets": {"status": frame[["t", "t2", "partition", "status"]]},
+        "data": {"name": "status"},
+        "title": {"text": "Burrow status per partition over time", "anchor": "start"},
+        "height": height, "width": "container",
+        "mark": {"type": "rect"},
+        "encoding": {
+            "x": {"field": "t", "type": "quantitative", "title": f"time ({unit})", "axis": {"format": ",.4~g"}},
+            "x2": {"field": "t2"},
+            "y": {"field": "partition", "type": "nominal", "title": "partition", "sort": None},
+            "color": {"field": "status", "type": "nominal", "title": None,
+                      "scale": {"domain": list(colours), "range": list(colours.values())},
+                      "legend": {"orient": "top"}},
+            "tooltip": [{"field": "partition"}, {"field": "status"},
+                        {"field": "t", "type": "quantitative", "title": f"time ({unit})", "format": ",.4~g"}],
+        },
+        "params": [{"name": "zoom", "select": {"type": "interval", "encodings": ["x"]}, "bind": "scales"}],
+        "autosize": {"type": "fit-x", "contains": "padding"},
+        "usermeta": {"embedOptions": {"renderer": "svg"}},
+        "config": {"axis": {"labelFontSize": 13, "titleFontSize": 13}, "legend": {"labelFontSize": 13},
+                   "title": {"fontSize": 15}},
+    }
+
+
+def series_panel(results: Results, columns: list[str]) -> Panel:
+    """Any of the run's time-series columns, as they are (no unit conversion), in one panel."""
+    unit, factor = time_unit(float(results.summary.get("duration_s") or results.timeseries["time_s"].max()))
+    data = _long(results.timeseries, {c: c for c in columns}, factor)
+    data.attrs["time_unit"] = unit
+    return Panel("series", "Chosen time series", "value (as in timeseries.csv)", data, y_format=",.4~g")

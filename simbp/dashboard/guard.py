@@ -48,6 +48,7 @@ class Budget:
 
 
 BUDGET = Budget()
+_PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
 
 
 class RunCancelled(Exception):
@@ -83,7 +84,7 @@ def check_text(text: str, budget: Budget = BUDGET) -> None:
         raise _refuse(f"the scenario is {size:,} bytes; this dashboard accepts up to {budget.max_scenario_bytes:,}")
     depth = aliases = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_PARSER):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > budget.max_yaml_depth:

@@ -8,6 +8,8 @@ back.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,12 +81,24 @@ def source_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
 
 
+_VALIDATED: OrderedDict[tuple[str, str, str], Scenario] = OrderedDict()
+_VALIDATED_LOCK = threading.Lock()
+_VALIDATED_MAX = 128
+
+
 def load_text(text: str, *, label: str = "<scenario>", base_dir: Path | str | None = None) -> Scenario:
     """Validate scenario YAML text (raises `ScenarioError` with lines and field paths).
 
     The dashboard's own checks come first (`guard`): size, nesting and aliases, and every `file:`
-    inside `base_dir` (the current folder when None), before validation reads any file.
+    inside `base_dir` (the current folder when None), before validation reads any file. Every
+    rerun validates the same texts again, so the last validated scenarios are kept (callers must
+    not change them).
     """
+    key = (text, label, str(base_dir))
+    with _VALIDATED_LOCK:
+        if key in _VALIDATED:
+            _VALIDATED.move_to_end(key)
+            return _VALIDATED[key]
     check_text(text)
     try:
         data = read_data(text)
@@ -92,7 +106,12 @@ def load_text(text: str, *, label: str = "<scenario>", base_dir: Path | str | No
         data = None  # the loader reports it, with the line
     if data is not None:
         check_files(data, base_dir if base_dir is not None else Path.cwd())
-    return parse_scenario_text(text, label=label, base_dir=Path(base_dir) if base_dir is not None else None)
+    scenario = parse_scenario_text(text, label=label, base_dir=Path(base_dir) if base_dir is not None else None)
+    with _VALIDATED_LOCK:
+        _VALIDATED[key] = scenario
+        while len(_VALIDATED) > _VALIDATED_MAX:
+            _VALIDATED.popitem(last=False)
+    return scenario
 
 
 def problem_lines(error: ScenarioError) -> list[str]:
@@ -113,9 +132,15 @@ def _problem_line(problem: Problem) -> str:
     return f"{prefix}: {problem.message}" if prefix else problem.message
 
 
+class _DataLoader(getattr(yaml, "CSafeLoader", ScenarioLoader)):  # type: ignore[misc]
+    """The schema's YAML rules (`ScenarioLoader`) on libyaml's parser when available (several times faster)."""
+
+    yaml_implicit_resolvers = ScenarioLoader.yaml_implicit_resolvers
+
+
 def read_data(text: str) -> dict[str, Any]:
     """Scenario YAML text as plain data (the schema's YAML rules); refuses anything but a mapping."""
-    data = yaml.load(text, Loader=ScenarioLoader)
+    data = yaml.load(text, Loader=_DataLoader)
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "expected a mapping of scenario keys (name, duration, producers, …)", 1, None)])
     return data

@@ -69,12 +69,7 @@ def parse_value(knob: Knob, text: str) -> Any | None:
         number = max(number, float(knob.minimum))
     if knob.maximum is not None:
         number = min(number, float(knob.maximum))
-    if knob.is_int:
-        return int(round(number))
-    if knob.step:
-        steps = round((number - float(knob.minimum or 0.0)) / float(knob.step))
-        number = round(float(knob.minimum or 0.0) + steps * float(knob.step), 10)
-    return float(number)
+    return int(round(number)) if knob.is_int else float(number)
 
 
 def pack_text(text: str) -> str | None:
