@@ -76,11 +76,11 @@ class Budgets:
     Raise one with `with_overrides({"events": 5e8})` (the CLI's `--budget events=5e8`).
     """
 
-    events: float = 200_000_000
+    events: float = 40_000_000
     samples: float = 1_000_000
     cells: float = 50_000_000
     workers: float = 20_000
-    wall: float = 900.0
+    wall: float = 600.0
     memory: float = 2 * 1024**3
     file_size: float = 64 * 1024**2
     document_size: float = 2 * 1024**2

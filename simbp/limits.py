@@ -35,6 +35,9 @@ FAST_SECONDS_PER_STEP = 40e-6  # one quantum of one component, measured (docs/pe
 FAST_SECONDS_PER_MESSAGE = 0.05e-6
 MAX_FAST_SECONDS = 3600.0  # fast mode refuses only what would take over an hour
 _GRID_STEPS_PER_EVENT = 32  # evenly spaced schedules walk a vectorised grid: 32 grid steps cost about one event
+EVENTS_PER_PARTITION_SAMPLE = 16  # a Kafka partition settled and sampled costs about 16 events (measured, 17 µs)
+WORKERS_COUNTED_PER_EVENT = 8  # an autoscaling check counts its group's workers: 8 of them cost about one event
+EXACT_SECONDS_PER_EVENT = 3.5e-6  # exact mode's cost of one event (docs/performance.md: 2–5 µs per message and stage)
 
 
 def _active_span(scenario: Scenario, producer: Any) -> float:
@@ -122,10 +125,18 @@ def estimate_stage_visits(scenario: Scenario) -> float:
 
 def estimate_events(scenario: Scenario) -> float:
     """Exact mode's work for the `events` budget: arrivals drawn (with burst phases and schedule
-    pieces passed) plus the stage visits after production."""
+    pieces passed), the stage visits after production, Kafka partitions visited at each sample,
+    and autoscaling checks that count a group's workers."""
     generated = sum(_producer_load(scenario, producer)[1] for producer in scenario.producers)
     produced = estimate_messages(scenario)
-    return generated + max(estimate_stage_visits(scenario) - produced, 0.0)
+    samples = estimate_samples(scenario)
+    partitions = sum(topic.partitions for topic in scenario.topics) * samples * EVENTS_PER_PARTITION_SAMPLE
+    scaling = 0.0
+    for spec in [*scenario.consumers, *scenario.consumer_groups]:
+        if spec.autoscale is not None:
+            checks = scenario.duration / spec.autoscale.check_every
+            scaling += checks * spec.autoscale.max / WORKERS_COUNTED_PER_EVENT
+    return generated + max(estimate_stage_visits(scenario) - produced, 0.0) + partitions + scaling
 
 
 def estimate_workers(scenario: Scenario) -> int:
@@ -189,6 +200,11 @@ def check_size(scenario: Scenario, *, allow_large: bool = False, limit: float = 
     if mode == "fast":
         steps = estimate_fast_steps(scenario)
         seconds = steps * FAST_SECONDS_PER_STEP + messages * FAST_SECONDS_PER_MESSAGE
+        if not allow_large:
+            (budgets or DEFAULT_BUDGETS).check(
+                "wall", seconds, f"the estimated computing time in fast mode ({steps:,.0f} quantum steps for about "
+                f"{messages:,.0f} messages)", file=source,
+                hint="Shorten `duration`, use a longer `sample_interval`, or pass --allow-large to try anyway.")
         if not seconds <= MAX_FAST_SECONDS and not allow_large:
             raise ScenarioTooLarge([Problem(
                 "duration",

@@ -118,3 +118,29 @@ def test_two_runs_into_one_folder_do_not_interleave(place: Path) -> None:
     assert {p.name: p.stat().st_mtime_ns for p in (place / "out").iterdir()} == before
     assert json.loads((place / "out" / "summary.json").read_text(encoding="utf-8")) == first
     assert_clean(run_main(["run", str(path), "--out", "out", "--quiet", "--no-plots", "--seed", "5"], place))  # released
+
+
+SWEEP = "name: s\nbase: base.yaml\nvary:\n  consumers.workers.workers: [1, 2]\nreplications: {min: 2, max: 2}\n"
+
+
+@pytest.mark.parametrize("kind", ["sweep", "plan"])
+def test_an_interrupted_sweep_or_plan_leaves_no_old_summary(place: Path, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(place, GOOD.replace("duration: 10s", "duration: 2s"), "base.yaml")
+    body = SWEEP + ("plan:\n  search:\n    consumers.workers.workers: [1, 2, 3]\n  margin: {enabled: false}\n"
+                    if kind == "plan" else "")
+    spec = write(place, body, "spec.yaml")
+    args = [kind, str(spec), "--jobs", "1", "--out", "out", "--quiet", "--no-plots"]
+    assert run_main(args, place).code in (0, 1)
+    assert (place / "out" / f"{kind}_summary.json").is_file()
+    (place / "out" / "mine.txt").write_text("mine", encoding="utf-8")
+    import simbp.planning.files as files
+
+    def interrupted(*_args: object, **_kwargs: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files, f"render_{kind}_html", interrupted)
+    assert run_main(args, place).code == 130
+    names = {p.name for p in (place / "out").iterdir()}
+    assert f"{kind}_summary.json" not in names  # the old summary went first: nothing looks complete
+    assert f"{kind}_table.csv" in names and "mine.txt" in names
+    assert not [n for n in names if n.endswith(".part")]
