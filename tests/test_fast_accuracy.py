@@ -23,11 +23,11 @@ import pytest
 
 import simbp
 from simbp.exact.model import simulate
-from simbp.fast.accuracy import LOSS_RATIO, Bound
+from simbp.fast.accuracy import LATENCY_MEAN, LATENCY_P99, LOSS_RATIO, Bound
 from simbp.fast.boundary import overshoot, path_max_survival
 from simbp.fast.model import simulate_fast
 from simbp.results import build_results
-from simbp.theory import mmck_blocking
+from simbp.theory import mmc_mean_sojourn, mmck_blocking
 
 Z = 3.29  # two-sided 99.9%
 SEEDS = range(1, 7)
@@ -110,3 +110,35 @@ def test_fast_runs_report_their_stated_error() -> None:
     assert fast["fast_error"]["loss_ratio_rel"] == LOSS_RATIO.relative
     assert fast["fast_error"]["loss_ratio_abs"] == LOSS_RATIO.absolute
     assert "fast_error" not in simbp.run(scenario, mode="exact").summary
+
+
+# --------------------------------------------------------------------------- latency of a stable queue
+MMC = """
+name: mmc
+duration: 60
+sample_interval: 1
+producers: [{{name: source, to: queue, arrivals: {{process: poisson, rate: {rate}}}}}]
+buffers: [{{name: queue, policy: unbounded}}]
+consumers: [{{name: workers, from: queue, workers: 3, service: {{dist: exponential, mean: {service}}}}}]
+"""
+
+
+@pytest.mark.parametrize("rho", [0.8, 0.9])
+def test_latency_of_a_stable_queue_within_the_stated_bounds(rho: float) -> None:
+    """M/M/3 at ρ = 0.8 and 0.9: mean and p99 latency of fast mode at quanta of two service times
+    against exact mode's (and the mean against Erlang C's sojourn time)."""
+    rate = rho * 3 / SERVICE_S
+    scenario = simbp.load_scenario(MMC.format(rate=rate, service=SERVICE_S))
+    runs = {"exact": [build_results(simulate(scenario, seed=seed)).summary["latency_s"] for seed in SEEDS],
+            "fast": [build_results(simulate_fast(scenario, seed=seed, quantum=QUANTUM_S)).summary["latency_s"]
+                     for seed in SEEDS]}
+
+    def figure(mode: str, key: str) -> tuple[float, float]:
+        values = [latency[key] for latency in runs[mode]]
+        return statistics.mean(values), statistics.stdev(values) / len(values) ** 0.5
+
+    for key, bound in (("mean", LATENCY_MEAN), ("p99", LATENCY_P99)):
+        assert _agrees(figure("fast", key), figure("exact", key), bound), (key, figure("fast", key), figure("exact", key))
+    fast_mean = figure("fast", "mean")
+    sojourn = mmc_mean_sojourn(rate, 1 / SERVICE_S, 3)
+    assert abs(fast_mean[0] - sojourn) <= Z * fast_mean[1] + LATENCY_MEAN.tolerance(sojourn), (fast_mean, sojourn)
