@@ -39,7 +39,8 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
     `seed` overrides the scenario's seed (a whole number from 0 to 2**63 - 1). `mode` is "exact"
     (every message simulated), "fast" (message counts per quantum of time, for production-sized runs;
     see docs/performance.md) or "auto" (fast above about two million messages when fast mode can
-    model the scenario); `summary["mode"]` and `summary["mode_reason"]` say which ran and why. A
+    model the scenario); `summary["mode"]` and `summary["mode_reason"]` say which ran and why; a fast
+    run adds its quantum (`quantum_s`) and its stated error bounds against exact mode (`fast_error`). A
     scenario estimated too large for its mode raises `ScenarioTooLarge` with the estimate unless
     `allow_large` is set. `budgets` (`simbp.budget.Budgets` or a mapping such as `{"wall": "30m"}`)
     bound the run while it goes: over one, `BudgetExceeded` names it (see docs/limits.md);
@@ -67,10 +68,12 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
     about_mode: dict[str, Any] = {"mode_reason": reason}
     try:
         if chosen == "fast":
+            from .fast.accuracy import fast_error_summary
             from .fast.model import simulate_fast
 
             fast_model = simulate_fast(scenario, seed=seed, progress=on_progress, guard=guard)
             about_mode["quantum_s"] = fast_model.quantum
+            about_mode["fast_error"] = fast_error_summary()  # the stated error bounds (docs/performance.md)
             model = fast_model
         else:
             from .exact.model import simulate

@@ -23,8 +23,8 @@ from .scenario import BurstyArrivals, Scenario, ScheduleArrivals, TraceArrivals
 from .scenario.rates import bursty_integral, read_trace, schedule_integral
 from .units import format_duration
 
-__all__ = ["check_size", "check_budgets", "choose_mode", "estimate_messages", "estimate_fast_steps", "estimate_events",
-           "estimate_stage_visits", "estimate_workers", "estimate_samples", "estimate_columns", "MODES",
+__all__ = ["check_size", "check_budgets", "choose_mode", "estimate_messages", "estimate_fast_steps", "estimate_seconds",
+           "estimate_events", "estimate_stage_visits", "estimate_workers", "estimate_samples", "estimate_columns", "MODES",
            "MAX_EXACT_MESSAGES", "EXACT_MESSAGES_PER_SECOND", "AUTO_FAST_ABOVE", "MAX_FAST_SECONDS"]
 
 MODES = ("auto", "exact", "fast")
@@ -161,11 +161,23 @@ def estimate_columns(scenario: Scenario) -> int:
 
 
 def estimate_fast_steps(scenario: Scenario) -> float:
-    """Quantum steps fast mode would take: quanta × (producers + buffers + consumer groups)."""
-    from .fast.model import choose_quantum
+    """Quantum steps fast mode would take: quanta × (producers + buffers + consumer groups), plus the
+    sub-steps of stages whose dropping buffer is small enough to be stepped finely throughout."""
+    from .fast.model import choose_quantum, fine_substeps
 
     quanta = math.ceil(scenario.duration / choose_quantum(scenario))
-    return float(quanta * (len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers)))
+    steps = quanta * (len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers))
+    for substeps in fine_substeps(scenario).values():
+        steps += quanta * 3 * (substeps - 1)  # producer, buffer and group of that stage, per sub-step
+    return float(steps)
+
+
+def estimate_seconds(scenario: Scenario, mode: str) -> float:
+    """Computing time a run would take in `mode` ("exact" or "fast"), from the measured rates."""
+    messages = estimate_messages(scenario)
+    if mode == "exact":
+        return messages / EXACT_MESSAGES_PER_SECOND
+    return estimate_fast_steps(scenario) * FAST_SECONDS_PER_STEP + messages * FAST_SECONDS_PER_MESSAGE
 
 
 def check_budgets(scenario: Scenario, budgets: Budgets | None = None, *, mode: str = "exact",
@@ -249,6 +261,11 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
     if missing:
         return "exact", (f"auto: about {messages:,.0f} messages, but fast mode cannot model "
                          f"{'; '.join(missing)}, so exact mode")
+    exact_seconds, fast_seconds = estimate_seconds(scenario, "exact"), estimate_seconds(scenario, "fast")
+    if fast_seconds > exact_seconds and messages <= MAX_EXACT_MESSAGES:
+        return "exact", (f"auto: about {messages:,.0f} messages, but a small dropping buffer would make fast mode "
+                         f"step finely (about {format_duration(fast_seconds)} against "
+                         f"{format_duration(exact_seconds)} in exact mode), so exact mode")
     return "fast", (f"auto: about {messages:,.0f} messages (over {AUTO_FAST_ABOVE:,}), so fast mode: message counts "
                     f"per quantum of {format_duration(choose_quantum(scenario))} instead of every message "
                     f"(exact mode would take about {format_duration(messages / EXACT_MESSAGES_PER_SECOND)})")

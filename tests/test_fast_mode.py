@@ -30,8 +30,8 @@ import pytest
 import simbp
 from simbp import ScenarioError, ScenarioTooLarge
 from simbp.exact.model import simulate
-from simbp.fast.model import MAX_QUANTA, Cohorts, choose_quantum, simulate_fast, unsupported
-from simbp.limits import AUTO_FAST_ABOVE, check_size, choose_mode
+from simbp.fast.model import MAX_QUANTA, Cohorts, choose_quantum, fine_substeps, simulate_fast, unsupported
+from simbp.limits import AUTO_FAST_ABOVE, check_size, choose_mode, estimate_seconds
 from simbp.results import build_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,6 +240,24 @@ def test_auto_picks_fast_mode_for_production_sized_scenarios() -> None:
     assert check_size(scenario, mode="fast") == pytest.approx(36e6)
     with pytest.raises(ScenarioTooLarge, match="--mode fast"):
         check_size(scenario, mode="exact")
+
+
+def test_auto_keeps_a_small_dropping_buffer_in_exact_mode_when_fast_mode_would_be_slower() -> None:
+    """M/M/3 with 7 waiting places for about three hours: fast mode would step the stage a quarter
+    service time at a time (its buffer fills and empties within a quantum), slower than exact mode."""
+    body = """
+producers: [{name: p, to: q, arrivals: {process: poisson, rate: 270}}]
+buffers: [{name: q, capacity: 7, policy: drop_newest}]
+consumers: [{name: c, from: q, workers: 3, service: {dist: exponential, mean: 10ms}}]
+"""
+    scenario = _scenario(body, duration=10_000, sample=10)
+    assert scenario.estimated_messages() > AUTO_FAST_ABOVE
+    mode, reason = choose_mode(scenario, "auto")
+    assert mode == "exact" and "step finely" in reason
+    assert estimate_seconds(scenario, "fast") > estimate_seconds(scenario, "exact")
+    assert fine_substeps(scenario) == {"q": 40}  # 100 ms quanta in sub-steps of 2.5 ms
+    unbounded = _scenario(body.replace("capacity: 7, policy: drop_newest", "policy: unbounded"), duration=10_000, sample=10)
+    assert choose_mode(unbounded, "auto")[0] == "fast" and fine_substeps(unbounded) == {}
 
 
 def test_forcing_fast_runs_it_and_says_so() -> None:

@@ -17,8 +17,11 @@ from typing import Any
 import yaml
 
 from ..errors import Problem, ScenarioError
-from ..scenario import Scenario, parse_scenario_text
-from ..scenario import ScenarioLoader  # the schema's YAML rules (`on:`/`off:` stay keys)
+from ..scenario import (
+    Scenario,
+    ScenarioLoader,  # the schema's YAML rules (`on:`/`off:` stay keys)
+    parse_scenario_text,
+)
 from .guard import check_files, check_text
 
 __all__ = [

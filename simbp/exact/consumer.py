@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     import simpy
 
     from ..scenario.schema import ConsumerSpec
-    from .buffer import Buffer
     from ..service import Service
+    from .buffer import Buffer
 
 __all__ = ["WorkerGroup", "Worker", "BatchWorker"]
 

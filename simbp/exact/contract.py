@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from ..metrics import LatencySketch
     from ..random import SeedTree
     from ..scenario.schema import Scenario
+    from ..service import Service
     from .buffer import Buffer
     from .consumer import WorkerGroup
-    from ..service import Service
 
 __all__ = ["ModelView", "Extension", "TOTALS"]
 

@@ -18,11 +18,11 @@ from .. import recording
 from ..metrics import LatencySketch
 from ..random import SeedTree, sampler
 from ..scenario.schema import ConsumerSpec, ProducerSpec, Scenario
+from ..service import Service
 from .buffer import Buffer
 from .clock import Clock, after
 from .consumer import WorkerGroup
 from .producer import Producer, ProducerState, arrival_times
-from ..service import Service
 from .systems.extension import Systems, uses_systems
 
 if TYPE_CHECKING:

@@ -11,9 +11,13 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
+import numpy as np
+
 from .. import semantics
 from ..scenario.schema import BufferSpec
+from .boundary import overshoot
 from .cohorts import Cohorts, Slice
+from .inputs import DRAW_BLOCK
 
 __all__ = ["FastBuffer", "Offering", "split_whole"]
 
@@ -30,12 +34,14 @@ class Offering(Protocol):
 class FastBuffer:
     """A buffer of cohorts with exact-mode counters; `capacity` bounds the items waiting."""
 
-    def __init__(self, spec: BufferSpec):
+    def __init__(self, spec: BufferSpec, rng: np.random.Generator | None = None):
         self.spec = spec
         self.name = spec.name
         self.policy = spec.policy
-        rule = semantics.policy(spec.policy, "fast").fast  # NotModelled when fast mode has no rule for it
+        declared = semantics.policy(spec.policy, "fast")  # NotModelled when fast mode has no rule for it
+        rule = declared.fast
         assert rule is not None
+        self.drops = declared.drops  # arrivals at a full buffer are lost (not held back by their producer)
         self.capacity: float = math.inf if spec.capacity is None else int(spec.capacity)
         # the overflow rule; drop_oldest with no waiting room has nothing to evict: the arrival is dropped
         self.rule = "drop_newest" if rule == "drop_oldest" and self.capacity == 0 else rule
@@ -48,6 +54,8 @@ class FastBuffer:
         self.peak_depth = 0
         self.peak_bytes = 0.0
         self.area = 0.0  # item-seconds waited, up to the last quantum
+        self._rng = rng if rng is not None else np.random.default_rng(0)  # orders arrivals and takes at the capacity
+        self._uniforms: list[float] = []
 
     @property
     def depth(self) -> int:
@@ -67,9 +75,16 @@ class FastBuffer:
         """Items a forwarding worker may still put without waiting (only `block` makes it wait)."""
         return max(self.capacity - self.queue.count, 0) if self.rule == "block" else math.inf
 
-    def settle_arrivals(self, offered: int, t0: float, t1: float) -> None:
-        """After this buffer's consumers took: apply the policy to what producers offered this quantum."""
+    def settle_arrivals(self, offered: int, t0: float, t1: float, start: int = 0, takes: int = 0) -> None:
+        """After this buffer's consumers took: apply the policy to what producers offered this quantum.
+
+        `start` items waited when the quantum began and the consumers took `takes`: on a dropping
+        policy the arrivals lost are those that found the buffer full at their moment, drawn by
+        `boundary.overshoot` (the net overflow at the quantum's end is a lower bound of it)."""
         excess = self.queue.count - self.capacity if offered else 0
+        if offered and self.drops and start + offered > self.capacity:
+            excess = max(excess, min(overshoot(start, offered, takes, int(self.capacity), self._uniform()),
+                                     self.queue.count))
         if excess <= 0:
             self.accepted += offered
             for producer in self.producers:
@@ -93,6 +108,19 @@ class FastBuffer:
                 return
         for producer in self.producers:
             producer.settle(0, 0.0, t0, t1)
+
+    def split_arrivals(self, k: int, parts: int, evenly: bool) -> list[int]:
+        """`k` arrivals of a quantum split over `parts` equal sub-steps: evenly for evenly spaced
+        arrivals, multinomially (each independently uniform in time) for random ones."""
+        if evenly:
+            edges = [k * part // parts for part in range(parts + 1)]
+            return [edges[part + 1] - edges[part] for part in range(parts)]
+        return self._rng.multinomial(k, [1.0 / parts] * parts).tolist()
+
+    def _uniform(self) -> float:
+        if not self._uniforms:
+            self._uniforms = self._rng.random(DRAW_BLOCK).tolist()
+        return self._uniforms.pop()
 
     def receive(self, slices: list[Slice], n: int, t0: float, t1: float, merge_within: float) -> int:
         """Items forwarded by an upstream group; returns how many were accepted (the rest dropped)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
+
 from ..scenario.schema import ConsumerSpec
 from .buffer import FastBuffer
 from .cohorts import Cohorts, Slice, cut_slices
@@ -28,7 +30,7 @@ class FastGroup:
     """A consumer group doing `busy workers × dt` of work per quantum on its items, FIFO."""
 
     def __init__(self, spec: ConsumerSpec, source: FastBuffer, target: FastBuffer | None, work: WorkStream,
-                 on_latencies: Callable[[list[float], list[int]], None]):
+                 on_latencies: Callable[[list[float], list[int]], None], profile: np.ndarray | None = None):
         self.spec = spec
         self.name = spec.name
         self.source = source
@@ -38,6 +40,9 @@ class FastGroup:
         self.count = spec.workers
         self.work = work
         self.mean_service = spec.mean_service()
+        # sorted service times drawn apart from the items' own, for E[min(S, dt)]
+        self._profile = np.sort(profile) if profile is not None and len(profile) else np.array([self.mean_service])
+        self._unfinished: dict[float, float] = {}
         self.in_service = Cohorts()  # items taken, not finished; `entered` = when taken
         self.blocked = Cohorts()  # finished items waiting for room downstream (each holds a worker)
         self.taken = 0  # index of the next item to take (in `work` order)
@@ -69,11 +74,23 @@ class FastGroup:
             self._on_latencies(self._values, self._weights)
             self._values, self._weights = [], []
 
+    def unfinished_fraction(self, dt: float) -> float:
+        """The share of items arriving (evenly) during a quantum of `dt` s to an idle worker that do not
+        finish within it: P(S > dt − u) averaged over u, which is E[min(S, dt)] / dt."""
+        key = round(dt, 9)  # sub-steps of one length differ in the last bits
+        fraction = self._unfinished.get(key)
+        if fraction is None:
+            fraction = float(np.minimum(self._profile, dt).mean() / dt) if dt > 0 else 1.0
+            if len(self._unfinished) < 256:
+                self._unfinished[key] = fraction
+        return fraction
+
     def step(self, t0: float, t1: float, merge_within: float, arrived: int = 0) -> None:
         """One quantum: forward what was blocked, then take, serve, and finish items FIFO.
 
-        `arrived` of the items waiting came in during this quantum: spread over it, each is there
-        for half of it on average, so it keeps a worker busy for half the quantum."""
+        `arrived` of the items waiting came in during this quantum, spread over it: the workers' busy
+        time follows the stage's fluid dynamics (`busy_workers`), and those of the arrivals that
+        would reach a worker too late to finish in the quantum (`unfinished_fraction`) cannot."""
         target = self.target
         room = math.inf
         if target is not None and target.rule == "block":
@@ -86,10 +103,10 @@ class FastGroup:
         in_service = self.taken - self.done
         available = self.source.queue.count
         arrived = min(arrived, available)
-        busy = min(workers, in_service + available - 0.5 * arrived)
+        busy = busy_workers(in_service + available - arrived, arrived / (t1 - t0), workers, t1 - t0, self.mean_service)
         if busy > 0:
             # an item arriving in the last mean service time of the quantum cannot finish in it
-            late = arrived if self.mean_service >= t1 - t0 else math.ceil(arrived * self.mean_service / (t1 - t0))
+            late = round(arrived * self.unfinished_fraction(t1 - t0))
             self._serve(t0, t1, merge_within, workers, in_service, available, busy, room, available - late)
         self.blocked_time += self.blocked.count * (t1 - t0)
 
@@ -182,3 +199,32 @@ class FastGroup:
         self.done = self.taken
         self.work.skip_to(self.taken)
         self.carry = 0.0
+
+
+def busy_workers(start: float, rate: float, workers: int, dt: float, mean: float) -> float:
+    """Time-average number of busy workers over a quantum of `dt` seconds (its work is this × dt).
+
+    Fluid dynamics of the items in the stage, n(t): arrivals at `rate`, departures at
+    min(n, workers) / `mean`, from n(0) = `start`. Above `workers` all are busy and n falls or rises
+    linearly; below, n relaxes exponentially to rate × mean, so workers that finish with no item
+    waiting go idle within the quantum instead of being counted busy for all of it."""
+    if workers <= 0 or dt <= 0:
+        return 0.0
+    if not mean > 0 or not math.isfinite(mean):
+        return float(min(workers, start + 0.5 * rate * dt))
+    n, t, work = float(start), 0.0, 0.0
+    level = rate * mean  # where n settles below `workers`
+    if n >= workers:
+        drift = rate - workers / mean
+        reach = (n - workers) / -drift if drift < 0 else math.inf
+        if reach >= dt or level >= workers:
+            return float(workers)
+        work, t, n = workers * reach, reach, float(workers)
+    left = dt - t
+    if level > workers:  # n rises to `workers`, then all are busy
+        rise = mean * math.log((level - n) / (level - workers))
+        if rise < left:
+            work += level * rise + (n - level) * mean * (1 - math.exp(-rise / mean))
+            return (work + workers * (left - rise)) / dt
+    work += level * left + (n - level) * mean * (1 - math.exp(-left / mean))
+    return work / dt

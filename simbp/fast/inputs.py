@@ -36,8 +36,9 @@ class ArrivalCounts:
     """Messages a producer emits in each quantum [k·dt, (k+1)·dt), k = 0, 1, …: `next()` is the
     count for the next quantum, and `expected` what the arrival process expected in it."""
 
-    def __init__(self, blocks: Iterator[tuple[list[int], list[float]]]):
+    def __init__(self, blocks: Iterator[tuple[list[int], list[float]]], evenly: bool = False):
         self._blocks = blocks
+        self.evenly = evenly  # evenly spaced (or replayed) arrivals: a count splits evenly over time
         self._counts: list[int] = []
         self._expected: list[float] = []
         self._index = 0
@@ -140,7 +141,7 @@ def arrival_counts(spec: ProducerSpec, rng: np.random.Generator, dt: float, scen
             yield counts.tolist(), expected.tolist()
             first += DRAW_BLOCK
 
-    return ArrivalCounts(blocks())
+    return ArrivalCounts(blocks(), evenly=not random or exact_counts is not None)
 
 
 class ByteSums:

@@ -44,11 +44,14 @@ from .inputs import ByteSums, WorkStream, arrival_counts
 from .producer import FastProducer
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum",
-           "MAX_QUANTA", "SERVICE_FRACTION", "REPRESENTATIVES", "COHORT_RESOLUTION", "Cohorts"]
+           "fine_substeps", "MAX_QUANTA", "MAX_SUBSTEPS", "SERVICE_FRACTION", "REPRESENTATIVES", "COHORT_RESOLUTION", "Cohorts"]
 
 MAX_QUANTA = 100_000  # quanta per run at most: bounds the run time whatever the message count
 SERVICE_FRACTION = 0.25  # a quantum need not be shorter than this fraction of the shortest mean service
 COHORT_RESOLUTION = 256  # a queue keeps about this many cohorts over its age (latency error ~ age/512)
+MAX_SUBSTEPS = 1024  # sub-steps of one quantum at most, for a stage whose buffer may fill up
+PROFILE_DRAWS = 4096  # service times drawn to profile each group's distribution (E[min(S, dt)])
+SMALL_BUFFER = 4  # a buffer under this many quanta's worth of arrivals and takes is stepped finely throughout
 
 
 # --------------------------------------------------------------------------- what it models
@@ -80,6 +83,27 @@ def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     return interval / per_sample
 
 
+def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str, int]:
+    """Stages stepped finely in every quantum, by buffer name: sub-steps per quantum of those whose
+    dropping buffer is smaller than `SMALL_BUFFER` quanta's worth of arrivals and takes (estimated
+    from mean rates; producers feeding the buffer directly)."""
+    quantum = choose_quantum(scenario) if quantum is None else quantum
+    readers = {c.from_: c for c in scenario.consumers}
+    result: dict[str, int] = {}
+    for buffer in scenario.buffers:
+        reader = readers.get(buffer.name)
+        if buffer.capacity is None or reader is None or not semantics.policy(buffer.policy).drops:
+            continue
+        mean = reader.mean_service()
+        if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
+            continue
+        rate = sum(p.mean_rate(scenario.duration) for p in scenario.producers if p.to == buffer.name)
+        sweep = (rate * scenario.load_multiplier + reader.workers / mean) * quantum
+        if buffer.capacity < SMALL_BUFFER * sweep:
+            result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
+    return result
+
+
 # --------------------------------------------------------------------------- the model
 class FastModel:
     """The fast-mode model: producers, buffers and groups that work on counts per quantum. It
@@ -97,7 +121,8 @@ class FastModel:
         self.service = Service(self.env, scenario.memory)
         self.extensions: list[Any] = []  # fast mode models no optional mechanism yet
         self.quantum = float(quantum) if quantum is not None else choose_quantum(scenario)
-        self.buffers: dict[str, FastBuffer] = {b.name: FastBuffer(b) for b in scenario.buffers}
+        self.buffers: dict[str, FastBuffer] = {
+            b.name: FastBuffer(b, self.seeds.generator(f"buffer/{b.name}/overflow")) for b in scenario.buffers}
         self.sketch_by_group: dict[str, LatencySketch] = {}
         self.interval_sketch = LatencySketch()
         self.groups: dict[str, FastGroup] = {}
@@ -115,7 +140,9 @@ class FastModel:
             stream = self.seeds.generator(f"consumer/{consumer.name}/service")
             work = WorkStream(draw_function(consumer.service, stream, base))
             target = self.buffers[consumer.to] if consumer.to is not None else None
-            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies)
+            profile = draw_function(consumer.service, self.seeds.generator(f"consumer/{consumer.name}/service_profile"),
+                                    base)(PROFILE_DRAWS)
+            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile)
             self.groups[consumer.name] = group
             self.readers[consumer.from_] = group
         overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
@@ -177,20 +204,57 @@ class FastModel:
         down = self.service.down
         dt = t1 - t0
         for buffer in self._order:
-            start_depth = buffer.queue.count
             age = t1 - buffer.queue.oldest_created()
             merge_within = max(0.5 * dt, age / COHORT_RESOLUTION) if age != -math.inf else 0.5 * dt
-            offered = 0
-            for producer in self._producers_of[buffer.name]:
-                offered += producer.emit(t0, t1, down, merge_within)
-            reader = self.readers.get(buffer.name)
-            if not down and reader is not None:
-                reader.step(t0, t1, merge_within, offered)
-            if not down:
-                buffer.settle_arrivals(offered, t0, t1)
-            buffer.area += 0.5 * (start_depth + buffer.queue.count) * dt
+            producers = self._producers_of[buffer.name]
+            counts = [producer.arrivals(down) for producer in producers]
+            if down:
+                buffer.area += buffer.queue.count * dt
+                continue
+            parts = self._substeps(buffer, counts, dt)
+            if parts == 1:
+                self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
+                continue
+            split = [buffer.split_arrivals(k, parts, p.counts.evenly) for k, p in zip(counts, producers)]
+            for part in range(parts):
+                s0, s1 = t0 + dt * part / parts, (t1 if part == parts - 1 else t0 + dt * (part + 1) / parts)
+                self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within, 1.0 / parts)
         if not down:
             self._hold_memory()
+
+    def _substeps(self, buffer: FastBuffer, counts: list[int], dt: float) -> int:
+        """Sub-steps for this buffer's stage in this quantum: 1, unless the buffer drops arrivals when
+        full and may fill up in it, or is so small that a quantum's arrivals and takes could sweep it.
+
+        Near its capacity a bounded buffer's loss depends on the order of arrivals and takes within
+        the quantum (`boundary.overshoot` draws it), and on how workers free up and idle, which
+        pooled work gets right only on quanta of at most `SERVICE_FRACTION` of a service time: such
+        stages are stepped that finely (docs/performance.md, "Near capacity")."""
+        reader = self.readers.get(buffer.name)
+        if reader is None or not buffer.drops:
+            return 1
+        fine = SERVICE_FRACTION * reader.mean_service
+        if dt <= fine * (1 + 1e-9):
+            return 1
+        arrivals = sum(counts) + sum(p.holds_item() for p in self._producers_of[buffer.name])
+        sweep = arrivals + reader.count * dt / reader.mean_service  # arrivals and takes the quantum may hold
+        if buffer.queue.count + arrivals <= buffer.capacity and buffer.capacity >= SMALL_BUFFER * sweep:
+            return 1
+        return min(MAX_SUBSTEPS, math.ceil(dt / fine - 1e-9))
+
+    def _advance(self, buffer: FastBuffer, producers: list[FastProducer], counts: list[int], t0: float, t1: float,
+                 merge_within: float, share: float) -> None:
+        """One (sub-)step of a stage: producers offer, the buffer's consumers take and serve, the
+        policy settles what did not fit."""
+        start, taken_before = buffer.queue.count, buffer.taken
+        offered = 0
+        for producer, k in zip(producers, counts):
+            offered += producer.offer(k, t0, t1, merge_within, share)
+        reader = self.readers.get(buffer.name)
+        if reader is not None and (offered or start or reader.held_items()):  # an empty stage idles
+            reader.step(t0, t1, merge_within, offered)
+        buffer.settle_arrivals(offered, t0, t1, start, buffer.taken - taken_before)
+        buffer.area += 0.5 * (start + buffer.queue.count) * (t1 - t0)
 
     def _hold_memory(self) -> None:
         """Memory at the end of the quantum: the bytes of every item held; over the limit, a crash."""

@@ -31,20 +31,28 @@ class FastProducer:
         # this quantum: (offered, new arrivals, the item held before)
         self._offer: tuple[int, int, tuple[float, float] | None] = (0, 0, None)
         self._blocked_excess = 0.0
+        self._expected = self._expected_part = 0.0  # arrivals the process expected this quantum, this sub-step
 
     @property
     def offered(self) -> int:
         """Items offered to the buffer this quantum (a held item included)."""
         return self._offer[0]
 
-    def emit(self, t0: float, t1: float, down: bool, merge_within: float) -> int:
-        """Offer this quantum's arrivals (and a held item first) to the buffer; returns how many."""
+    def arrivals(self, down: bool) -> int:
+        """This quantum's arrivals (one count a quantum); while the service is down they are lost."""
         k = self.counts.next()
+        self._expected = self.counts.expected
         if down:  # the service is down: what arrives is lost
             self.produced += k
             self.lost_in_crash += k
             self._offer = (0, 0, None)
             return 0
+        return k
+
+    def offer(self, k: int, t0: float, t1: float, merge_within: float, share: float = 1.0) -> int:
+        """Offer `k` arrivals spread over [t0, t1) (a held item first) to the buffer; returns how many.
+        `share` is the part of the quantum [t0, t1) is (sub-steps near a full buffer)."""
+        self._expected_part = self._expected * share
         queue = self.buffer.queue
         held, offered = self.held, k
         if held is not None:
@@ -55,6 +63,11 @@ class FastProducer:
             queue.push(k, t0, t1, t0, t1, self.sizes.total(k), merge_within)
         self._offer = (offered, k, held)
         return offered
+
+    def emit(self, t0: float, t1: float, down: bool, merge_within: float) -> int:
+        """Offer this quantum's arrivals (and a held item first) to the buffer; returns how many."""
+        k = self.arrivals(down)
+        return 0 if down else self.offer(k, t0, t1, merge_within)
 
     def settle(self, returned: int, returned_bytes: float, t0: float, t1: float) -> None:
         """`returned` of the offered items did not fit a `block` buffer: the producer holds the first
@@ -75,7 +88,7 @@ class FastProducer:
         # arrivals fall due at the process's rate while it is blocked: skipped / rate estimates how long
         # (clipped to the quantum, the excess carried on: a Poisson count is often above its mean)
         skipped = k - (admitted - had) - 1
-        expected = self.counts.expected
+        expected = self._expected_part
         estimate = self._blocked_excess + (skipped * dt / expected if expected > 0 else dt * returned / offered)
         self.blocked_time += min(dt, estimate)
         self._blocked_excess = max(estimate - dt, 0.0)

@@ -14,8 +14,8 @@ from simbp.exact.buffer import ACCEPTED, DROPPED, Buffer, PutHook
 from simbp.exact.clock import Clock
 from simbp.exact.contract import Extension, ModelView
 from simbp.exact.model import Model
-from simbp.service import Service
 from simbp.scenario import BufferSpec
+from simbp.service import Service
 
 
 class CountingBuffer(Buffer):

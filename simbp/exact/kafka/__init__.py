@@ -19,7 +19,6 @@ One module per job, imported in this order (none imports a later one):
 
 | module | job |
 |---|---|
-| `burrow` | lag status of a partition and a group by Burrow's rules |
 | `log` | `Topic`, `Partition`: the logs, retention, offsets and commits |
 | `writer` | `TopicWriter`, `Broker`, `murmur2`: a producer's key → partition and the append |
 | `group` | `ConsumerGroup`, `GroupMember`, assignors: poll, process, commit, eager rebalance |
@@ -28,7 +27,7 @@ One module per job, imported in this order (none imports a later one):
 
 from __future__ import annotations
 
-from .burrow import GROUP_STATUS_NAMES, OK, STALL, STATUS_NAMES, STOP, WARN, burrow_status, group_status
+from ...kafka_rules import GROUP_STATUS_NAMES, OK, STALL, STATUS_NAMES, STOP, WARN, burrow_status, group_status
 from .group import ConsumerGroup, GroupMember, range_assignment, round_robin_assignment
 from .log import Partition, Topic
 from .system import KafkaSystem

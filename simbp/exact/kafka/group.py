@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...kafka_rules import range_assignment, round_robin_assignment
 from ..clock import after
 from .log import Partition, Topic
 
@@ -30,29 +31,6 @@ __all__ = ["range_assignment", "round_robin_assignment", "GroupMember", "Consume
 
 _NUMPY_BATCH = 32  # batches at least this long compute their latencies with numpy
 _FLUSH_EVERY = 1 << 14  # latencies kept before they go to the sketch
-
-
-def range_assignment(partitions: int, members: int) -> list[list[int]]:
-    """Kafka's RangeAssignor for one topic: contiguous ranges, the first `partitions % members` get one more."""
-    if members <= 0:
-        return []
-    per, extra = divmod(partitions, members)
-    result = []
-    for index in range(members):
-        start = per * index + min(index, extra)
-        length = per + (1 if index < extra else 0)
-        result.append(list(range(start, start + length)))
-    return result
-
-
-def round_robin_assignment(partitions: int, members: int) -> list[list[int]]:
-    """Kafka's RoundRobinAssignor for one topic: partitions dealt to members in turn."""
-    if members <= 0:
-        return []
-    result: list[list[int]] = [[] for _ in range(members)]
-    for partition in range(partitions):
-        result[partition % members].append(partition)
-    return result
 
 
 class GroupMember:

@@ -15,7 +15,7 @@ from bisect import bisect_left
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
-from .burrow import OK, burrow_status
+from ...kafka_rules import OK, burrow_status
 
 if TYPE_CHECKING:
     import simpy

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...kafka_rules import GROUP_STATUS_NAMES, STATUS_NAMES, group_status
 from ...metrics import LatencySketch
 from ...random import sampler
 from ..autoscale import Autoscaler
-from .burrow import GROUP_STATUS_NAMES, STATUS_NAMES, group_status
 from .group import ConsumerGroup
 from .log import Topic
 from .writer import Broker, TopicWriter, partition_choices
