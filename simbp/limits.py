@@ -132,10 +132,9 @@ def estimate_events(scenario: Scenario) -> float:
     samples = estimate_samples(scenario)
     partitions = sum(topic.partitions for topic in scenario.topics) * samples * EVENTS_PER_PARTITION_SAMPLE
     scaling = 0.0
-    for spec in [*scenario.consumers, *scenario.consumer_groups]:
-        if spec.autoscale is not None:
-            checks = scenario.duration / spec.autoscale.check_every
-            scaling += checks * spec.autoscale.max / WORKERS_COUNTED_PER_EVENT
+    for autoscale in [spec.autoscale for spec in scenario.consumers] + [group.autoscale for group in scenario.consumer_groups]:
+        if autoscale is not None:
+            scaling += scenario.duration / autoscale.check_every * autoscale.max / WORKERS_COUNTED_PER_EVENT
     return generated + max(estimate_stage_visits(scenario) - produced, 0.0) + partitions + scaling
 
 

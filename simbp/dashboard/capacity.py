@@ -150,25 +150,32 @@ def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path 
                        progress: Callable[[float], None] | None = None, jobs: int | None = None) -> Any:
     """Run a capacity question on a scenario's YAML with `simbp.planning.sweep`; returns its `SweepResult`.
 
-    The scenario is written to a temporary folder as the spec's base (files it reads are linked
-    beside it). Small sweeps run in this process; larger ones on every core (`jobs` overrides).
+    The scenario is written to a temporary folder as the spec's base (files it reads, inside its
+    folder and within the file-size budget, are copied beside it). Small sweeps run in this process;
+    larger ones on every core (`jobs` overrides).
     """
+    import shutil
     import tempfile
 
+    from ..budget import resolve_inside
     from ..limits import estimate_messages
     from ..planning import load_study, sweep
     from ..planning.executors import SerialExecutor, make_executor
+    from ..scenario.rates import data_file
 
     source = Path(base_dir) if base_dir is not None else Path.cwd()
     data = read_data(text)
     check_files(data, source)  # only files inside the scenario's folder are linked
     with tempfile.TemporaryDirectory(prefix="simbp-capacity-") as folder:
         (Path(folder) / "base.yaml").write_text(text, encoding="utf-8")
-        for _, name in referenced_files(data):
-            target, link = (source / name).resolve(), Path(folder) / name
-            if target.exists() and not link.exists():
-                link.parent.mkdir(parents=True, exist_ok=True)
-                link.symlink_to(target)
+        for _, name in referenced_files(data):  # copied (checked, bounded), never linked out of the folder
+            try:
+                target, copy = data_file(source, name), resolve_inside(folder, name)
+            except ValueError:
+                continue  # validation of the base scenario says what is wrong with it
+            if not copy.exists():
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(target, copy)
         study = load_study(capacity_spec(question), base_dir=Path(folder))
         work = sum(estimate_messages(point.scenario) for point in study.points) * question.replications
         if jobs is None:

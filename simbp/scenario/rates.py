@@ -204,6 +204,9 @@ def check_files(scenario: Any, budgets: Budgets = DEFAULT_BUDGETS) -> list[tuple
     for index, producer in enumerate(scenario.producers):
         if producer.arrivals.process == "trace":
             problem = _check_csv(scenario.base_dir, producer.arrivals.file, producer.arrivals.column, budgets)
+            if problem is None and producer.arrivals.loop and producer.arrivals.format == "counts":
+                if not read_column(scenario.base_dir, producer.arrivals.file, producer.arrivals.column, budgets).sum() > 0:
+                    problem = f"{producer.arrivals.file!r}: a looping trace of counts needs at least one arrival"
             if problem:
                 problems.append((("producers", index, "arrivals", "file"), problem))
         if getattr(producer.size, "dist", None) == "empirical" and producer.size.file:
