@@ -19,7 +19,7 @@ from .metrics import RELATIVE_ERROR, LatencySketch
 from .units import format_bytes, format_duration
 
 if TYPE_CHECKING:
-    from .exact.model import Model
+    from .engine_contract import SimulatedModel
     from .scenario.schema import Scenario
 
 __all__ = ["Results", "build_results", "verdict_for", "DROP_RATIO_THRESHOLD", "BLOCKED_THRESHOLD"]
@@ -71,7 +71,7 @@ def _latency(sketch: LatencySketch) -> dict[str, float | None]:
     return {"mean": sketch.mean, "p50": p50, "p95": p95, "p99": p99, "max": sketch.maximum, "count": sketch.count}
 
 
-def build_results(model: "Model") -> Results:
+def build_results(model: "SimulatedModel") -> Results:
     """Derive the summary, verdict and tables from a finished model."""
     scenario = model.scenario
     now = model.env.now
@@ -130,7 +130,7 @@ def build_results(model: "Model") -> Results:
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "seed": model.seed,
-        "mode": getattr(model, "mode", "exact"),  # "fast" for simbp.fast.model.FastModel
+        "mode": model.mode,  # "exact" or "fast" (simbp.fast.model.FastModel)
         "duration_s": now,
         "warmup_s": scenario.warmup,
         "produced": produced,
@@ -167,7 +167,7 @@ def build_results(model: "Model") -> Results:
                    mode=summary["mode"])
 
 
-def _events(model: "Model") -> pd.DataFrame:
+def _events(model: "SimulatedModel") -> pd.DataFrame:
     rows = [{"time_s": t, "event": "crash", "component": "service", "detail": "memory over the limit"} for t in model.service.crash_times]
     rows += [{"time_s": t, "event": "restart", "component": "service", "detail": "came back empty"} for t in model.service.restart_times]
     rows += [row for extension in model.extensions for row in extension.events()]

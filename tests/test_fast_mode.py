@@ -282,7 +282,12 @@ def test_fast_mode_refuses_only_absurd_step_counts() -> None:
     ten_years = _scenario(STEADY, duration=10 * 365 * 86400, sample=0.01)
     with pytest.raises(ScenarioTooLarge, match="quantum steps"):
         check_size(ten_years, mode="fast")
-    assert check_size(ten_years, mode="fast", allow_large=True) > 0
+    # --allow-large lifts the step-count refusal; budgets (here 3e10 time-series rows) are lifted by raising them
+    from simbp.budget import Budgets
+
+    assert check_size(ten_years, mode="fast", allow_large=True, budgets=Budgets(samples=math.inf, cells=math.inf)) > 0
+    with pytest.raises(ScenarioTooLarge, match="samples budget"):
+        check_size(ten_years, mode="fast", allow_large=True)
     a_day = _scenario(STEADY.replace("rate: 100}", "rate: 100000}").replace("workers: 1", "workers: 600"), duration=86400, sample=300)
     assert check_size(a_day, mode="fast") == pytest.approx(8.64e9)  # 8.6 billion messages: fine in fast mode
 

@@ -193,8 +193,8 @@ def assemble(raw: list[RawSeries], *, counters: set[str], gauges: set[str], scal
             repairs.append("consumers: non-whole counts (averages or interpolation) rounded to whole consumers")
         values["consumers"] = rounded
     if "latency_p99" in values:
-        role = cleaned["latency_p99"]
-        _plausible_latency(values["latency_p99"], values, step, role.file, role.column)
+        latency_series = cleaned["latency_p99"]
+        _plausible_latency(values["latency_p99"], values, step, latency_series.file, latency_series.column)
     if "arrivals" not in values:
         if "throughput" not in values or "lag" not in values:
             raise ScenarioError([Problem("arrivals", "no arrivals: give an arrivals column/series, or both throughput and "

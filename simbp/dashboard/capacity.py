@@ -1,6 +1,6 @@
 """The capacity view's logic: a small sweep over one count and the load, judged on targets.
 
-It phrases a question as a `simbp.planning` spec, runs it with `simbp.planning.core.sweep`, and
+It phrases a question as a `simbp.planning` spec, runs it with `simbp.planning.sweep`, and
 turns the result into words, a table and pictures.
 """
 
@@ -148,7 +148,7 @@ class _CountingExecutor:
 
 def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path | str | None = None,
                        progress: Callable[[float], None] | None = None, jobs: int | None = None) -> Any:
-    """Run a capacity question on a scenario's YAML with `simbp.planning.core.sweep`; returns its `SweepResult`.
+    """Run a capacity question on a scenario's YAML with `simbp.planning.sweep`; returns its `SweepResult`.
 
     The scenario is written to a temporary folder as the spec's base (files it reads are linked
     beside it). Small sweeps run in this process; larger ones on every core (`jobs` overrides).
@@ -156,7 +156,7 @@ def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path 
     import tempfile
 
     from ..limits import estimate_messages
-    from ..planning.core import load_study, sweep
+    from ..planning import load_study, sweep
     from ..planning.executors import SerialExecutor, make_executor
 
     source = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -215,7 +215,7 @@ def capacity_figures(result: Any) -> list[tuple[str, bytes]]:
     """The sweep's pictures as PNG: heatmaps of each targeted figure, else the curve against load."""
     import io
 
-    from ..planning.report import plot_heatmap, plot_load_curve
+    from ..planning.plots import plot_heatmap, plot_load_curve
 
     pictures: list[tuple[str, bytes]] = []
     figures = [t.figure for t in result.study.targets] or ["loss_ratio"]

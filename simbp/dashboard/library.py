@@ -18,7 +18,7 @@ import yaml
 
 from ..errors import Problem, ScenarioError
 from ..scenario import Scenario, parse_scenario_text
-from ..scenario.schema import ScenarioLoader  # the schema's YAML rules (`on:`/`off:` stay keys)
+from ..scenario import ScenarioLoader  # the schema's YAML rules (`on:`/`off:` stay keys)
 from .guard import check_files, check_text
 
 __all__ = [

@@ -14,15 +14,19 @@ items at once; a removed worker finishes the item it holds, then leaves.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from .clock import after
 from .consumer import BatchWorker, Worker
 
 if TYPE_CHECKING:
     import simpy
 
     from ..scenario.schema import AutoscaleSpec
+    from .buffer import Buffer
     from .consumer import WorkerGroup
+    from .contract import ModelView
 
 __all__ = ["Autoscaler", "WorkerScaler"]
 
@@ -52,8 +56,7 @@ class Autoscaler:
         self._arm()
 
     def _arm(self) -> None:
-        timer = self.env.timeout(self.spec.check_every)
-        timer.callbacks.append(self._tick)
+        after(self.env, self.spec.check_every, self._tick)
 
     def _tick(self, _event: Any) -> None:
         self.check()
@@ -75,12 +78,14 @@ class Autoscaler:
                                 "detail": f"lag {lag:,.0f} ≥ {spec.scale_up_lag:,.0f}: {size} → {target} in {spec.scale_up_delay:g}s"})
             if spec.scale_up_delay > 0:
                 self.pending = target
-                timer = self.env.timeout(spec.scale_up_delay)
-                timer.callbacks.append(lambda _event, target=target, lag=lag: self._apply(target, lag))
+                after(self.env, spec.scale_up_delay, partial(self._apply_later, target, lag))
             else:
                 self._apply(target, lag)
         elif lag <= spec.scale_down_lag and size > self.minimum:
             self._apply(max(size - spec.step, self.minimum), lag)
+
+    def _apply_later(self, target: int, lag: float, _event: Any) -> None:
+        self._apply(target, lag)
 
     def _apply(self, target: int, lag: float) -> None:
         now = self.env.now
@@ -108,6 +113,8 @@ class _ScalableWorker(Worker):
     """A `Worker` that can be told to leave the pool once it has finished the item it holds."""
 
     __slots__ = ("scaler", "retiring")
+    scaler: WorkerScaler
+    retiring: bool
 
     def _next(self) -> None:
         if self.retiring:
@@ -120,6 +127,8 @@ class _ScalableBatchWorker(BatchWorker):
     """A `BatchWorker` that can be told to leave the pool once its batch is done."""
 
     __slots__ = ("scaler", "retiring")
+    scaler: WorkerScaler
+    retiring: bool
 
     def _next(self) -> None:
         if self.retiring:
@@ -138,13 +147,13 @@ class WorkerScaler:
         self.env = group.env
         self.area = 0.0
         self._since = self.env.now
-        self.retired = 0
         kind = type(group.workers[0])
         if kind not in (Worker, BatchWorker):
             from ..errors import Problem, ScenarioError
 
             raise ScenarioError([Problem(f"consumers.{group.name}.autoscale",
-                                         f"autoscale works with plain workers and batches, not yet with this consumer's kind ({kind.__name__})")])
+                                         "autoscale works with plain workers and batches, "
+                                         f"not yet with this consumer's kind ({kind.__name__})")])
         group.workers = [self._new_worker(i) for i in range(len(group.workers))]
 
     @property
@@ -189,7 +198,6 @@ class WorkerScaler:
             if candidate is not None:  # an idle worker leaves at once
                 idle.remove(candidate)
                 group.workers.remove(candidate)
-                self.retired += 1
                 continue
             busy = next(w for w in reversed(group.workers) if not w.retiring)
             busy.retiring = True
@@ -199,7 +207,6 @@ class WorkerScaler:
         self._track()
         worker.retiring = False
         self.group.workers.remove(worker)
-        self.retired += 1
 
 
 class WorkerAutoscaling:
@@ -208,7 +215,7 @@ class WorkerAutoscaling:
     Offers the engine's extension hooks (start, sample, components, events); built before the
     workers start, so the scaled groups get scalable workers from the beginning."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: "ModelView"):
         self.env = model.env
         self.pools: dict[str, WorkerScaler] = {}
         self.scalers: dict[str, Autoscaler] = {}
@@ -218,10 +225,9 @@ class WorkerAutoscaling:
             if spec.autoscale is None:
                 continue
             pool = WorkerScaler(model.groups[spec.name])
-            buffer = model.buffers[spec.from_]
             self.pools[spec.name] = pool
-            self.scalers[spec.name] = Autoscaler(model.env, spec.autoscale, spec.name, measure=lambda b=buffer: float(b.depth),
-                                                 size=lambda p=pool: p.size, resize=pool.resize, noun="workers")
+            self.scalers[spec.name] = Autoscaler(model.env, spec.autoscale, spec.name, measure=_depth_of(model.buffers[spec.from_]),
+                                                 size=_size_of(pool), resize=pool.resize, noun="workers")
 
     def start(self) -> None:
         for scaler in self.scalers.values():
@@ -267,3 +273,12 @@ class WorkerAutoscaling:
 
     def events(self) -> list[dict[str, Any]]:
         return [event for scaler in self.scalers.values() for event in scaler.events]
+
+
+def _depth_of(buffer: "Buffer") -> Callable[[], float]:
+    """The lag a buffer's autoscaler reads: items waiting in the buffer."""
+    return lambda: float(buffer.depth)
+
+
+def _size_of(pool: WorkerScaler) -> Callable[[], int]:
+    return lambda: pool.size

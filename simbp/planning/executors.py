@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..budget import clamp_jobs
+
 __all__ = [
     "Replication",
     "Executor",
@@ -33,6 +35,7 @@ __all__ = [
     "run_replication",
     "flatten_summary",
     "available_cores",
+    "verify_dask_scheduler",
 ]
 
 # Summary keys that describe the run rather than measure it, or are text.
@@ -51,6 +54,7 @@ class Replication:
     base_dir: str = "."
     mode: str | None = None
     allow_large: bool = False
+    budgets: dict[str, float] | None = None  # simbp.budget.Budgets.as_dict(): each replication's runtime budgets
 
 
 def flatten_summary(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -81,10 +85,13 @@ def run_replication(task: Replication) -> dict[str, Any]:
     """Simulate one replication and return its row: point, replication, seed and every figure."""
     import simbp
 
-    from ..scenario.schema import parse_scenario_dict
+    from ..budget import Budgets
+    from ..scenario import parse_scenario_dict
 
-    scenario = parse_scenario_dict(dict(task.scenario), label=f"point {task.point}", base_dir=Path(task.base_dir))
-    options: dict[str, Any] = {"allow_large": task.allow_large}
+    budgets = Budgets().with_overrides(task.budgets)
+    scenario = parse_scenario_dict(dict(task.scenario), label=f"point {task.point}", base_dir=Path(task.base_dir),
+                                   budgets=budgets)
+    options: dict[str, Any] = {"allow_large": task.allow_large, "budgets": budgets}
     if task.mode is not None and "mode" in inspect.signature(simbp.run).parameters:
         options["mode"] = task.mode
     results = simbp.run(scenario, seed=task.seed, **options)
@@ -188,6 +195,7 @@ class DaskExecutor(_ContextManager):
             self._client = Client(self._cluster)
             self.description = f"a local Dask cluster of {workers} workers"
         else:
+            verify_dask_scheduler(address)
             self._client = Client(address, timeout="10s")
             self.description = f"the Dask cluster at {address}"
         self.jobs = max(1, sum(self._client.nthreads().values()))
@@ -211,6 +219,44 @@ class DaskExecutor(_ContextManager):
             self._cluster.close()
 
 
+def verify_dask_scheduler(address: str, seconds: float = 10.0) -> None:
+    """Raise `ValueError` unless a Dask scheduler answers at `address` within `seconds`.
+
+    `distributed.Client` can wait forever on a peer that accepts the connection but is not Dask
+    (an HTTP server, a database); this asks the peer who it is, under a deadline, first.
+    """
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=seconds)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    answer: dict[str, Any] = {}
+
+    def ask() -> None:
+        try:
+            answer["reply"] = asyncio.run(asyncio.wait_for(identity(), seconds))
+        except BaseException as error:
+            answer["error"] = error
+
+    thread = threading.Thread(target=ask, daemon=True)  # its own event loop, even under a running one
+    thread.start()
+    thread.join(seconds + 2)
+    reply = answer.get("reply")
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        error = answer.get("error")
+        why = "no answer" if thread.is_alive() or (error is None and reply is None) else (
+            f"{type(error).__name__}" if error is not None else "the peer is not a Dask scheduler")
+        raise ValueError(f"no Dask scheduler answered at {address} within {seconds:g} s ({why})")
+
+
 def available_cores() -> int:
     """Cores this process may use (the affinity mask where the system has one)."""
     try:
@@ -224,10 +270,11 @@ def make_executor(jobs: int | None = None, dask: str | None = None) -> Executor:
 
     `jobs=1` without Dask runs in this process; `jobs=None` uses every core.
     """
-    if dask:
-        return DaskExecutor(dask, jobs)
     if jobs is not None and jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    if dask:
+        return DaskExecutor(dask, clamp_jobs(jobs)[0] if dask == "local" else jobs)
+    jobs = clamp_jobs(jobs)[0]  # never more processes than cores (simbp.budget)
     if (jobs or available_cores()) == 1:
         return SerialExecutor()
     return ProcessExecutor(jobs)

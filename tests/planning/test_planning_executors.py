@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simbp.planning.core import load_study, sweep
+from simbp.planning import load_study, sweep
 from simbp.planning.executors import DaskExecutor, ProcessExecutor, SerialExecutor, make_executor
 
 SPEC = """\

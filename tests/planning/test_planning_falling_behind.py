@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simbp.planning.core import FALLING_BEHIND, sweep
+from simbp.planning import FALLING_BEHIND, sweep
 
 # 300/s into one or two workers of 200/s each, with a buffer far larger than 20 s can fill: with one
 # worker (ρ = 1.5) nothing is dropped yet and p99 stays under the target, but the queue grows.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simbp.planning.core import load_study, plan, sweep
+from simbp.planning import load_study, plan, sweep
 from simbp.planning.executors import SerialExecutor
 
 ROOT = Path(__file__).resolve().parents[2]

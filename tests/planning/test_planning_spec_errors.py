@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from simbp.errors import ScenarioError
-from simbp.planning.core import load_study
+from simbp.planning import load_study
 
 SCENARIO = """\
 name: tiny

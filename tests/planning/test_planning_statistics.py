@@ -7,7 +7,9 @@ import math
 import pytest
 from scipy import stats
 
-from simbp.planning.core import Estimate, Target, estimate, figure_kind, parse_figure_value, replication_seed, t_quantile_975
+from simbp.planning.figures import figure_kind, parse_figure_value
+from simbp.planning.statistics import Estimate, Target, estimate, t_quantile_975
+from simbp.planning.study import replication_seed
 
 
 @pytest.mark.parametrize("df", [1, 2, 3, 5, 10, 29, 30, 31, 45, 100, 1000])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from simbp import theory
-from simbp.planning.core import load_study, plan
+from simbp.planning import load_study, plan
 from simbp.planning.executors import make_executor
 
 # λ = 100/s, mean service 50 ms (μ = 20/s per worker): a = 5 erlangs, stable from 6 workers.

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from simbp.planning.core import load_study, plan, replication_seed, sweep
+from simbp.planning import load_study, plan, replication_seed, sweep
 from simbp.planning.executors import SerialExecutor
-from simbp.planning.report import find_knee, write_plan_report, write_sweep_report
+from simbp.planning.files import write_plan_report, write_sweep_report
+from simbp.planning.plots import find_knee
 
 SWEEP = """\
 name: clockwork_sweep
@@ -152,7 +153,7 @@ targets:
             assert value.relative_half_width() <= 0.02
         # the rule was not met one step earlier (else it would have stopped there)
         if n > 3:
-            from simbp.planning.core import estimate
+            from simbp.planning import estimate
 
             earlier = estimate(row["latency_s.mean"] for row in point.rows[: n - 2])
             assert earlier.relative_half_width() > 0.02

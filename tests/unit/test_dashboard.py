@@ -310,7 +310,7 @@ def test_run_modes_start_with_the_default_and_each_runs() -> None:
 
 
 def test_importing_simbp_and_the_dashboard_loads_no_streamlit() -> None:
-    code = ("import sys, simbp, simbp.dashboard, simbp.dashboard.page; "
+    code = ("import sys, simbp, simbp.dashboard, simbp.dashboard.capacity, simbp.dashboard.compare; "
             "print('streamlit' in sys.modules, 'matplotlib' in sys.modules)")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert output.split() == ["False", "False"]

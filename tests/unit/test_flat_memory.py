@@ -11,7 +11,7 @@ import simbp
 from simbp.exact.buffer import ACCEPTED, Buffer
 from simbp.exact.consumer import _FLUSH_EVERY
 from simbp.exact.model import Model
-from simbp.exact.service import Service
+from simbp.service import Service
 from simbp.scenario import BufferSpec
 
 
