@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from .guard import check_files, referenced_files
+from ..errors import Problem, ScenarioError
+from .guard import linked_files
 from .knobs import Knob, is_bounded, knob_policy
 from .library import read_data, write_yaml
 
@@ -160,12 +161,14 @@ def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path 
     from ..planning.executors import SerialExecutor, make_executor
 
     source = Path(base_dir) if base_dir is not None else Path.cwd()
-    data = read_data(text)
-    check_files(data, source)  # only files inside the scenario's folder are linked
+    try:
+        files = linked_files(read_data(text), source)  # only files inside the scenario's folder are linked
+    except ValueError as error:
+        raise ScenarioError([Problem("", str(error), None, None)]) from None
     with tempfile.TemporaryDirectory(prefix="simbp-capacity-") as folder:
         (Path(folder) / "base.yaml").write_text(text, encoding="utf-8")
-        for _, name in referenced_files(data):
-            target, link = (source / name).resolve(), Path(folder) / name
+        for name, target in files:
+            link = Path(folder) / name
             if target.exists() and not link.exists():
                 link.parent.mkdir(parents=True, exist_ok=True)
                 link.symlink_to(target)
