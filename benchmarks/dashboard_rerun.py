@@ -12,7 +12,6 @@ Chromium and the playwright package (see tests/app/test_browser.py); run it on a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import sys
 import time
@@ -22,26 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "tests" / "app"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, rerun_seconds, streamlit_server, watch_script_state  # noqa: E402
 
 DEFAULT_SCENARIOS = ("quickstart.yaml", "node_pipe.yaml", "kafka_8_consumers_6_partitions.yaml",
                      "downstream_with_semaphore.yaml", "bounded_block.yaml", "batch_size_100.yaml",
                      "rxjs_throttle.yaml", "token_bucket.yaml")
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-
-def rerun_seconds(page: object, key: str) -> float:
-    """Press `key` on the focused slider; seconds until the script has run and is idle again."""
-    start = time.perf_counter()
-    page.keyboard.press(key)  # type: ignore[attr-defined]
-    with contextlib.suppress(Exception):  # the rerun starts a moment after the key press (or already ended)
-        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]',  # type: ignore[attr-defined]
-                               timeout=1500)
-    page.wait_for_selector(IDLE, timeout=120_000)  # type: ignore[attr-defined]
-    return time.perf_counter() - start
-
-
 def simulation_seconds(file: str) -> tuple[float, float]:
     """The simulation alone, and the chart data, for the scenario with the load multiplier one step up."""
     from simbp import dashboard
@@ -76,6 +62,7 @@ def main() -> int:
             page.goto(f"{url}/?scenario={file}")
             page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
             page.wait_for_selector(IDLE, timeout=120_000)
+            watch_script_state(page)
             slider = page.get_by_role("slider", name="load multiplier")
             slider.focus()
             ups = [rerun_seconds(page, "ArrowRight") for _ in range(args.repeats)]  # each a new run

@@ -29,7 +29,7 @@ from .compare import buffer_names, compare_policies, compared_policies, comparis
 from .controls import derive_knobs
 from .downloads import scenario_yaml_bytes, summary_json, timeseries_csv
 from .figures import KEY_FIGURES, figure_png, headline_metrics, plot_caption, plot_names, series_columns
-from .guard import BUDGET, Budget, Deadline, RunCancelled, RunEstimate, estimate_run
+from .guard import BUDGET, BUDGETS, Budget, Deadline, RunCancelled, RunEstimate, estimate_run
 from .knobs import DEFAULT_CAPACITY, Knob, apply_knobs, is_bounded
 from .library import (
     LIBRARY_DIR,
@@ -85,6 +85,7 @@ __all__ = [
     "capacity_figures",
     "advise",
     "BUDGET",
+    "BUDGETS",
     "Budget",
     "Deadline",
     "RunCancelled",

@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from .guard import check_files, referenced_files
+from ..errors import Problem, ScenarioError
+from .guard import linked_files
 from .knobs import Knob, is_bounded, knob_policy
 from .library import read_data, write_yaml
 
@@ -161,19 +162,17 @@ def run_capacity_sweep(text: str, question: CapacityQuestion, *, base_dir: Path 
     from ..limits import estimate_messages
     from ..planning import load_study, sweep
     from ..planning.executors import SerialExecutor, make_executor
-    from ..scenario.rates import data_file
 
     source = Path(base_dir) if base_dir is not None else Path.cwd()
-    data = read_data(text)
-    check_files(data, source)  # only files inside the scenario's folder are linked
+    try:
+        files = linked_files(read_data(text), source)  # only files inside the scenario's folder are linked
+    except ValueError as error:
+        raise ScenarioError([Problem("", str(error), None, None)]) from None
     with tempfile.TemporaryDirectory(prefix="simbp-capacity-") as folder:
         (Path(folder) / "base.yaml").write_text(text, encoding="utf-8")
-        for _, name in referenced_files(data):  # copied (checked, bounded), never linked out of the folder
-            try:
-                target, copy = data_file(source, name), resolve_inside(folder, name)
-            except ValueError:
-                continue  # validation of the base scenario says what is wrong with it
-            if not copy.exists():
+        for name, target in files:  # copied (checked, bounded), never linked out of the folder
+            copy = resolve_inside(folder, name)
+            if target.exists() and not copy.exists():
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(target, copy)
         study = load_study(capacity_spec(question), base_dir=Path(folder))

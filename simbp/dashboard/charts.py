@@ -20,11 +20,12 @@ from ..plots import LOSS_REASONS
 from ..results import Results
 
 __all__ = ["Panel", "Rule", "time_unit", "timeline_panels", "timeline_chart", "PANEL_NAMES", "byte_unit",
-           "panel_spec", "combine_panels", "status_chart", "series_panel"]
+           "panel_spec", "combine_panels", "status_chart", "series_panel", "hover_frame", "HOVER_TIMES"]
 
 PANEL_NAMES = ("lag", "loss", "memory", "latency", "blocked")
 _LOSS_EXTRA = ("discarded", "retention_lost", "failed")
 _MAX_PARTITION_LINES = 24
+HOVER_TIMES = 120  # hover positions per panel: enough to read a saw-tooth, cheap for the browser
 _LEGEND_WIDTH_PX = 460  # fits the narrowest chart (1024 px screen with the sidebar open)
 
 
@@ -230,10 +231,9 @@ def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[fl
     lines = {"data": data, "mark": {"type": "line", "strokeWidth": 1.8}, "encoding": {"x": x, "y": y, "color": colour_field}}
     hover = {"param": "hover", "empty": False}
     names = [str(name) for name in dict.fromkeys(panel.data["series"])] if not panel.empty else []
-    # one invisible rule per sample time holding every series' value there: the Voronoi cell nearest the
-    # pointer selects that time in every panel and shows all the values at once
-    selector = {"name": prefix + panel.name + "_hover", "data": data,
-                "transform": [{"pivot": colour, "value": "value", "groupby": ["t"]}],
+    # one invisible rule per hover time holding every series' value there (`hover_frame`): the Voronoi cell
+    # nearest the pointer selects that time in every panel and shows all the values at once
+    selector = {"name": prefix + panel.name + "_hover", "data": {"name": prefix + panel.name + "_hover"},
                 "mark": {"type": "rule", "color": "#888888", "strokeWidth": 1},
                 "encoding": {"x": x, "opacity": {"condition": {**hover, "value": 0.6}, "value": 0.0},
                              "tooltip": [{"field": "t", "type": "quantitative", "title": f"time ({unit})",
@@ -247,6 +247,21 @@ def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[fl
             "layer": [lines, selector, points, *_rule_layers(panel, x)]}
 
 
+def hover_frame(panel: Panel, max_times: int = HOVER_TIMES, colour: str = "series") -> pd.DataFrame:
+    """The panel's values side by side per time (a column per series), at most `max_times` times.
+
+    Built here rather than by a Vega pivot, and thinned: the browser draws an invisible rule and a
+    Voronoi cell per row, which was most of a rerun's drawing time at 300 samples a panel.
+    """
+    if panel.empty:
+        return pd.DataFrame({"t": [0.0]})
+    wide = panel.data.pivot_table(index="t", columns=colour, values="value", aggfunc="last", sort=False)
+    step = max(1, -(-len(wide) // max_times))
+    wide = wide.iloc[::step]
+    wide.columns = [str(c) for c in wide.columns]
+    return wide.reset_index()
+
+
 def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[str, tuple[float, float]] | None = None,
                    colour: str = "series") -> dict[str, Any]:
     """The panels stacked on one shared, zoomable time axis with a shared hover, as a Vega-Lite spec.
@@ -258,6 +273,7 @@ def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[st
     views = [p.name + "_hover" for p in panels]
     datasets = {p.name: (p.data if not p.empty else
                          pd.DataFrame({"t": [0.0], "series": [p.note or "no data"], "value": [0.0]})) for p in panels}
+    datasets.update({p.name + "_hover": hover_frame(p, colour=colour) for p in panels})
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "datasets": datasets,

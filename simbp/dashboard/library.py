@@ -22,7 +22,7 @@ from ..scenario import (
     ScenarioLoader,  # the schema's YAML rules (`on:`/`off:` stay keys)
     parse_scenario_text,
 )
-from .guard import check_files, check_text
+from .guard import BUDGETS
 
 __all__ = [
     "LIBRARY_DIR",
@@ -92,24 +92,18 @@ _VALIDATED_MAX = 128
 def load_text(text: str, *, label: str = "<scenario>", base_dir: Path | str | None = None) -> Scenario:
     """Validate scenario YAML text (raises `ScenarioError` with lines and field paths).
 
-    The dashboard's own checks come first (`guard`): size, nesting and aliases, and every `file:`
-    inside `base_dir` (the current folder when None), before validation reads any file. Every
-    rerun validates the same texts again, so the last validated scenarios are kept (callers must
-    not change them).
+    Within the dashboard's budgets (`guard.BUDGETS`): document size, nesting and expanded size, and
+    every `file:` inside `base_dir` (the current folder when None), checked before any file is
+    read. Every rerun validates the same texts again, so the last validated scenarios are kept
+    (callers must not change them).
     """
     key = (text, label, str(base_dir))
     with _VALIDATED_LOCK:
         if key in _VALIDATED:
             _VALIDATED.move_to_end(key)
             return _VALIDATED[key]
-    check_text(text)
-    try:
-        data = read_data(text)
-    except (yaml.YAMLError, ScenarioError):
-        data = None  # the loader reports it, with the line
-    if data is not None:
-        check_files(data, base_dir if base_dir is not None else Path.cwd())
-    scenario = parse_scenario_text(text, label=label, base_dir=Path(base_dir) if base_dir is not None else None)
+    scenario = parse_scenario_text(text, label=label, base_dir=Path(base_dir) if base_dir is not None else Path.cwd(),
+                                   budgets=BUDGETS)
     with _VALIDATED_LOCK:
         _VALIDATED[key] = scenario
         while len(_VALIDATED) > _VALIDATED_MAX:

@@ -2,8 +2,9 @@
 
 `run_text` is the plain call. `run_guarded` is what a shared page uses: it prices the run first
 (`guard.estimate_run`, refused over budget), waits for one of `RUN_SLOTS` (runs are CPU-bound, so
-more at once than cores only slows every user), and runs with a `Deadline` as its progress
-callback, so a run whose page moved on, or that outlives its budget, stops within about 1%.
+more at once than cores only slows every user), and runs within the dashboard's budgets
+(`guard.BUDGETS`, wall clock from its `Deadline`), so a run whose page moved on
+(`simbp.budget.RunCancelled`), or that outlives its budget (`BudgetExceeded`), stops within about 1%.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from ..errors import Problem, ScenarioError
 from ..limits import MODES
 from ..results import Results
-from .guard import Deadline, estimate_run
+from .guard import BUDGETS, Deadline, RunCancelled, estimate_run
 from .library import load_text
 
 __all__ = ["run_modes", "run_text", "run_guarded", "RUN_SLOTS", "run_key"]
@@ -59,9 +60,11 @@ def run_guarded(text: str, seed: int | None = None, *, base_dir: Path | str | No
     if estimate.warn and not allow_slow:
         raise ScenarioError([Problem("", f"this run is large ({estimate.describe()}); confirm it first", None, None)])
     while not RUN_SLOTS.acquire(timeout=0.1):
-        deadline(0.0)  # raises RunCancelled if the page moved on while waiting
+        if deadline.cancelled:  # the page moved on while this run waited for a slot
+            raise RunCancelled(label)
     try:
-        return run(scenario, seed, progress=deadline, mode=mode or "auto")  # the CLI's size check applies too
+        return run(scenario, seed, progress=deadline, mode=mode or "auto", cancelled=deadline.is_cancelled,
+                   budgets=BUDGETS.with_overrides({"wall": deadline.seconds}))
     finally:
         RUN_SLOTS.release()
 

@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SIMBP_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") \
@@ -73,3 +74,25 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60.0) -
             process.kill()
             process.wait()
         log.close()
+
+
+WATCH = """() => { window.__states = []; const app = document.querySelector('[data-testid="stApp"]');
+  new MutationObserver(() => window.__states.push([performance.now(), app.getAttribute('data-test-script-state')]))
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
+RERUN_DONE = """(t) => { const s = window.__states.filter(e => e[0] > t);
+  const r = s.findIndex(e => e[1] === 'running'); return r >= 0 && s.slice(r).some(e => e[1] === 'notRunning'); }"""
+
+
+def watch_script_state(page: Any) -> None:
+    """Record every change of the page's script state with its time (a quick rerun is easily missed)."""
+    page.evaluate(WATCH)
+
+
+def rerun_seconds(page: Any, key: str) -> float:
+    """Press `key` on the focused control; seconds until the rerun it starts has ended in the browser."""
+    pressed = page.evaluate("() => performance.now()")
+    page.keyboard.press(key)
+    page.wait_for_function(RERUN_DONE, arg=pressed, timeout=120_000)
+    done = page.evaluate("(t) => window.__states.filter(e => e[0] > t && e[1] === 'notRunning')[0][0]",
+                         pressed)
+    return float(done - pressed) / 1000

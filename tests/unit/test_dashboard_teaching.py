@@ -50,10 +50,15 @@ def test_the_timeline_spec_shares_one_zoomable_axis_and_escapes_field_names() ->
     zoom, hover = spec["params"]
     assert zoom["bind"] == "scales" and zoom["views"] == hover["views"] == [f"{p.name}_hover" for p in panels]
     lag = spec["vconcat"][0]["layer"][1]
-    assert lag["name"] == "lag_hover" and lag["transform"][0]["pivot"] == "series"
+    assert lag["name"] == "lag_hover" and lag["data"]["name"] == "lag_hover"
     fields = [t["field"] for t in lag["encoding"]["tooltip"]]
     assert "orders\\.p0" in fields  # a dot would mean a nested field to Vega-Lite
-    assert set(spec["datasets"]) == {p.name for p in panels}
+    assert set(spec["datasets"]) == {p.name for p in panels} | {f"{p.name}_hover" for p in panels}
+    hover = spec["datasets"]["lag_hover"]  # every series side by side per time, thinned for the browser
+    assert len(hover) <= charts.HOVER_TIMES and {"t", "orders.p0", "orders (lag)"} <= set(hover.columns)
+    full = panels[0].data
+    at = float(hover["t"].iloc[3])
+    assert hover["orders.p0"].iloc[3] == full[(full["t"] == at) & (full["series"] == "orders.p0")]["value"].item()
     json.dumps({k: v for k, v in spec.items() if k != "datasets"})  # the rest is plain JSON
 
 

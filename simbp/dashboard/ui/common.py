@@ -102,10 +102,10 @@ def run_page(text: str, seed: int, base_dir: str, label: str, mode: str, caption
                 placeholder.empty()  # lets Streamlit interrupt this wait when a control moves
         placeholder.empty()
         return ticket.result()
-    except ScenarioError as error:
+    except guard.RunCancelled:
+        st.warning("The run stopped before it finished (it was cancelled).")
+    except ScenarioError as error:  # invalid, or over a budget while running (wall clock, memory)
         show_problems("The scenario cannot run:", error)
-    except guard.RunCancelled as error:
-        st.warning(f"The run stopped: {error}.")
     except Exception as error:  # a bug: say so, with details for a report
         st.error(f"The simulation failed: {error}")
         with st.expander("details for a bug report"):
