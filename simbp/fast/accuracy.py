@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Bound", "LOSS_RATIO", "LATENCY_P99", "LATENCY_MEAN", "fast_error_summary"]
+__all__ = ["Bound", "LOSS_RATIO", "LATENCY_P99", "LATENCY_MEAN", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
+           "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,26 @@ LATENCY_MEAN = Bound(relative=0.08)
 times, +7% on the hour at 10,000/s with quanta of nine: fast mode tends to overstate short waits)."""
 
 
-def fast_error_summary() -> dict[str, float]:
-    """The stated bounds as `summary.json`'s `fast_error` entry."""
-    return {
+KAFKA_LAG = Bound(relative=0.02)
+"""A topic's lag in messages, at its peak and at the end (overloaded and healthy groups, auto-commit and
+commit per poll, hashed keys with a hot key)."""
+
+KAFKA_LAG_SECONDS = Bound(relative=0.02)
+"""A topic's lag in seconds (the age of the oldest uncommitted message)."""
+
+KAFKA_RETENTION_LOST = Bound(relative=0.02)
+"""Messages retention deleted unread (by time or by bytes)."""
+
+
+def fast_error_summary(kafka: bool = False) -> dict[str, float]:
+    """The stated bounds as `summary.json`'s `fast_error` entry (with the Kafka ones when it has topics)."""
+    bounds = {
         "loss_ratio_rel": LOSS_RATIO.relative,
         "loss_ratio_abs": LOSS_RATIO.absolute,
         "latency_p99_rel": LATENCY_P99.relative,
         "latency_mean_rel": LATENCY_MEAN.relative,
     }
+    if kafka:
+        bounds.update({"lag_rel": KAFKA_LAG.relative, "lag_s_rel": KAFKA_LAG_SECONDS.relative,
+                       "retention_lost_rel": KAFKA_RETENTION_LOST.relative})
+    return bounds

@@ -41,7 +41,10 @@ class FastGroup:
         self.work = work
         self.mean_service = spec.mean_service()
         # sorted service times drawn apart from the items' own, for E[min(S, dt)]
-        self._profile = np.sort(profile) if profile is not None and len(profile) else np.array([self.mean_service])
+        if profile is not None and len(profile) and np.mean(profile) > 0:  # its shape, at the distribution's own mean
+            self._profile = np.sort(profile) * (self.mean_service / float(np.mean(profile)))
+        else:
+            self._profile = np.array([self.mean_service])
         self._unfinished: dict[float, float] = {}
         self.in_service = Cohorts()  # items taken, not finished; `entered` = when taken
         self.blocked = Cohorts()  # finished items waiting for room downstream (each holds a worker)

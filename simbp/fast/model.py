@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
@@ -41,6 +41,7 @@ from .buffer import FastBuffer
 from .cohorts import Cohorts
 from .group import REPRESENTATIVES, FastGroup
 from .inputs import ByteSums, WorkStream, arrival_counts
+from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum",
@@ -75,8 +76,11 @@ def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     """The quantum: fine enough for the fastest service, coarse enough for `max_quanta`, and a
     whole fraction of the sample interval so samples fall on quantum boundaries."""
     means = [c.mean_service() for c in scenario.consumers]
-    means = [m for m in means if m > 0 and math.isfinite(m)]
-    fine = SERVICE_FRACTION * min(means) if means else scenario.duration
+    scales = [SERVICE_FRACTION * m for m in means if m > 0 and math.isfinite(m)]
+    # a Kafka member's counts are drawn per quantum, so a quarter of one full poll batch is fine enough
+    scales += [SERVICE_FRACTION * g.max_poll_records * float(cast(Any, g.processing).mean) for g in scenario.consumer_groups]
+    scales = [s for s in scales if s > 0 and math.isfinite(s)]
+    fine = min(scales) if scales else scenario.duration
     quantum = max(scenario.duration / max_quanta, fine)
     interval = scenario.effective_sample_interval
     per_sample = max(1, math.floor(interval / quantum + 1e-9))
@@ -145,17 +149,28 @@ class FastModel:
             group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile)
             self.groups[consumer.name] = group
             self.readers[consumer.from_] = group
+        self.kafka: FastKafka | None = None
+        if scenario.topics:
+            quanta = max(1, math.ceil(scenario.duration / self.quantum - 1e-9))
+            self.kafka = FastKafka(scenario, self.env, self.seeds, self.quantum, quanta, self.sketch_by_group,
+                                   self.interval_sketch)
+            self.extensions.append(self.kafka)
         overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
-        self.producers: list[FastProducer] = []
+        self.producers: list[FastProducer | TopicProducer] = []
+        self._producers_of: dict[str, list[FastProducer]] = {name: [] for name in self.buffers}
         for spec in scenario.producers:
             counts = arrival_counts(spec, self.seeds.generator(f"producer/{spec.name}/arrivals"), self.quantum, scenario)
+            if self.kafka is not None and spec.to in self.kafka.topics:  # on the broker: never blocks, no memory
+                sizes = ByteSums(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), base, 0.0)
+                self.producers.append(self.kafka.producer(spec, counts, sizes, self.seeds.generator(f"producer/{spec.name}/key")))
+                continue
             sizes = ByteSums(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), base, overhead)
             buffer = self.buffers[str(spec.to)]
             producer = FastProducer(spec, buffer, counts, sizes)
             self.producers.append(producer)
             buffer.producers.append(producer)
+            self._producers_of[buffer.name].append(producer)
         self._order = self._downstream_first()
-        self._producers_of = {b.name: [p for p in self.producers if p.buffer is b] for b in self._order}
         self.service.on_crash(self._crash)
         self.samples: list[dict[str, float]] = []
         self._last: dict[str, float] = {}
@@ -221,6 +236,8 @@ class FastModel:
                 self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within, 1.0 / parts)
         if not down:
             self._hold_memory()
+        if self.kafka is not None:  # the broker is not the service: it runs through crashes
+            self.kafka.step(t0, t1)
 
     def _substeps(self, buffer: FastBuffer, counts: list[int], dt: float) -> int:
         """Sub-steps for this buffer's stage in this quantum: 1, unless the buffer drops arrivals when
@@ -317,6 +334,8 @@ class FastModel:
 
     def run(self, progress: Callable[[float], None] | None = None) -> FastModel:
         """Run to the scenario's duration; `progress(fraction)` is called along the way."""
+        for extension in self.extensions:
+            extension.start()
         self.sample()
         clock = self.env.process(self._clock(progress))
         self.env.run(until=clock)
