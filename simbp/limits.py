@@ -196,9 +196,14 @@ def check_budgets(scenario: Scenario, budgets: Budgets | None = None, *, mode: s
                   "at their autoscaling maxima)", file=source, hint="Model fewer, faster workers.")
     if mode == "exact" and not allow_large:
         budgets.check("events", estimate_events(scenario), "the estimated work in exact mode (arrivals drawn, burst "
-                      "phases and schedule pieces, stage visits with retries)", file=source,
-                      hint="Shorten `duration`, lower the rates, lengthen very short burst phases or repeats, "
-                           "or run it in fast mode (--mode fast).")
+                      "phases and schedule pieces, stage visits with retries, Kafka partitions at each sample)",
+                      file=source, hint="Shorten `duration`, lower the rates, lengthen very short burst phases or "
+                      "repeats, or run it in fast mode (--mode fast).")
+    elif not allow_large:  # fast mode too settles and samples every Kafka partition at each sample
+        partitions = sum(topic.partitions for topic in scenario.topics)
+        budgets.check("events", partitions * samples * EVENTS_PER_PARTITION_SAMPLE,
+                      f"the estimated work of sampling {partitions:,} Kafka partitions {samples:,.0f} times", file=source,
+                      hint="Use fewer partitions or a longer sample_interval.")
 
 
 def check_size(scenario: Scenario, *, allow_large: bool = False, limit: float = MAX_EXACT_MESSAGES,

@@ -41,6 +41,10 @@ REFUSED = {
     "kafka-10000-partitions": ("name: k\nduration: 60s\nproducers:\n  - {name: p, to: t, arrivals: {process: poisson, rate: 100/s}}\n"
                                "topics:\n  - {name: t, partitions: 10000}\n"
                                "consumer_groups:\n  - {name: g, topic: t, consumers: 10, processing: 1ms}\n", ["events budget"]),
+    "kafka-10000-partitions-fast": ("name: k\nduration: 60s\nproducers:\n  - {name: p, to: t, arrivals: {process: poisson, rate: 100/s}}\n"
+                                    "topics:\n  - {name: t, partitions: 10000}\n"
+                                    "consumer_groups:\n  - {name: g, topic: t, consumers: 10, processing: 1ms}\n",
+                                    ["events budget", "Kafka partitions"]),
     "autoscale-every-millisecond": (GOOD.replace("    workers: 2\n", "    workers: 1\n    autoscale: {min: 1, max: 20000, "
                                                  "scale_up_lag: 1, step: 1, check_every: 1ms, cooldown: 0}\n")
                                     .replace("policy: drop_newest\n    capacity: 100", "policy: unbounded")
@@ -54,7 +58,7 @@ REFUSED = {
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_refused_up_front_within_seconds(place: Path, name: str) -> None:
     text, words = REFUSED[name]
-    extra = ["--mode", "exact"] if name == "step-between-samples" else []
+    extra = ["--mode", "exact"] if name == "step-between-samples" else ["--mode", "fast"] if name.endswith("-fast") else []
     outcome = run_scenario(place, text, *extra, timeout=60, isolated=True)
     assert_refused(outcome, *words)
     assert "--budget" in outcome.err or "--allow-large" in outcome.err or "positive" in outcome.err  # says how to go on
