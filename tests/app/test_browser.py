@@ -82,11 +82,12 @@ def screenshot(page: Page, name: str) -> Path:
     """The whole page (Streamlit scrolls inside it, so the viewport is made tall first); every chart's
     plot must fill most of its width (a long legend once squeezed it to a quarter)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": min(int(height) + 100, 9000)})
-    page.wait_for_timeout(800)
     expect(page.locator('[data-testid="stSkeleton"]')).to_have_count(0, timeout=30_000)
     wait_idle(page)
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": min(int(height) + 100, 12000)})
+    page.wait_for_timeout(1500)
+    expect(page.locator('[data-testid="stSkeleton"]')).to_have_count(0, timeout=30_000)
     assert page.evaluate(NARROW_CHARTS) == 0
     path = SHOTS / name
     page.screenshot(path=str(path), full_page=True)
