@@ -140,7 +140,7 @@ def _memory_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
         unit, size = byte_unit(top)
         data = _long(frame, {c: f"{c[:-6]} log" for c in topics}, factor, 1 / size)
         return Panel("memory", "Broker storage: bytes the topic keeps", f"bytes kept ({unit})", data, list(events),
-                     y_format=",.1f", caption="A Kafka topic keeps messages on the broker's disk until retention "
+                     y_format=",.4~g", caption="A Kafka topic keeps messages on the broker's disk until retention "
                      "deletes them, read or not; the consumers' memory is not modelled, so this panel shows the log.")
     top = max(float(frame["memory_bytes"].max()), float(limit or 0.0))
     unit, size = byte_unit(top)
@@ -148,7 +148,7 @@ def _memory_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
     if limit:
         rules.append(Rule(f"memory limit {limit / size:,.4g} {unit}", value=float(limit) / size))
     data = _long(frame, {"memory_bytes": "memory held"}, factor, 1 / size)
-    return Panel("memory", "Memory held by the service", f"memory ({unit})", data, rules, y_format=",.1f",
+    return Panel("memory", "Memory held by the service", f"memory ({unit})", data, rules, y_format=",.4~g",
                  caption="Bytes the service holds (items waiting and being worked on) against its limit; a crash "
                          "loses everything held.")
 
