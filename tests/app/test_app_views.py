@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 pytest.importorskip("streamlit")
+from repo import ROOT
 from streamlit.testing.v1 import AppTest
 from test_app import OVERLOAD, QUICKSTART, knob, metric, vega_specs
 
-ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 

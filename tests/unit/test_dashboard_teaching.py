@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 
 import pytest
+from repo import ROOT
 
 from simbp import dashboard
 from simbp.dashboard import advice, charts, mechanisms, urlstate, workshop
 from simbp.results import Results
 from simbp.scenario import VERDICTS
 
-ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "scenarios"
 
 
