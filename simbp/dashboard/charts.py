@@ -343,9 +343,20 @@ def combine_panels(runs: dict[str, list[Panel]]) -> list[Panel]:
 
 
 def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], height: int = 150) -> dict[str, Any]:
-    """Burrow's status per partition over time as coloured strips (t, partition, status)."""
-    step = float(status["t"].diff().dropna().median()) if len(status) > 1 else 1.0
-    frame = status.assign(t2=status["t"] + (step if step == step and step > 0 else 1.0))
+    """Burrow's status per partition over time (rows of t, partition, status) as coloured strips, one
+    rectangle per stretch of equal status rather than one per sample (the browser draws far fewer)."""
+    times = sorted(set(status["t"]))
+    step = float(pd.Series(times).diff().dropna().median()) if len(times) > 1 else 1.0
+    step = step if step == step and step > 0 else 1.0
+    rows = []
+    for partition, part in status.sort_values("t", kind="stable").groupby("partition", sort=False):
+        t, codes = part["t"].to_numpy(dtype=float), part["status"].to_numpy()
+        start = 0
+        for index in range(1, len(t) + 1):
+            if index == len(t) or codes[index] != codes[start]:
+                rows.append((t[start], t[index] if index < len(t) else t[-1] + step, partition, codes[start]))
+                start = index
+    frame = pd.DataFrame(rows, columns=["t", "t2", "partition", "status"])
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "datasets": {"status": frame[["t", "t2", "partition", "status"]]},

@@ -97,6 +97,10 @@ def test_the_kafka_panel_shows_idle_members_lag_in_seconds_and_the_commit_sawtoo
     assert results.summary["peak_queue_depth"] == pytest.approx(group.sawtooth_peak, rel=0.15)  # what the saw-tooth reaches
     assert set(group.status["status"]) <= set(mechanisms.STATUS_COLOURS)
     assert group.status["partition"].nunique() == 6
+    strips = charts.status_chart(group.status, unit="s", colours=mechanisms.STATUS_COLOURS)["datasets"]["status"]
+    assert len(strips) <= len(group.status) / 10  # a rectangle per stretch of one status, not per sample
+    for _, part in strips.groupby("partition"):
+        assert part["t"].iloc[0] == 0.0 and (part["t"].to_numpy()[1:] == part["t2"].to_numpy()[:-1]).all()
     assert {"orders.p0", "orders (worst partition)"} <= set(group.lag_panel.data["series"])
     assert any("idle" in note for note in group.notes) and any("saw-tooth" in note for note in group.notes)
 
