@@ -194,7 +194,8 @@ def verdict_for(summary: dict[str, Any], timeseries: pd.DataFrame, scenario: "Sc
     if summary["crashes"]:
         first = summary["first_crash_s"]
         limit = summary.get("memory_limit_bytes")
-        restart = "" if scenario.memory is None or scenario.memory.restart_after is None else f", restarting empty after {format_duration(scenario.memory.restart_after)}"
+        restart_after = None if scenario.memory is None else scenario.memory.restart_after
+        restart = "" if restart_after is None else f", restarting empty after {format_duration(restart_after)}"
         return "crashed", (
             f"memory passed its {format_bytes(limit or 0)} limit at {format_duration(first)} and the service crashed "
             f"{summary['crashes']} time(s){restart}, losing {summary['lost_in_crash']:,} messages "
@@ -202,12 +203,14 @@ def verdict_for(summary: dict[str, Any], timeseries: pd.DataFrame, scenario: "Sc
         )
     drops = summary["dropped"] + summary["timed_out"] + summary.get("failed", 0)
     if drops / produced > DROP_RATIO_THRESHOLD:
-        worst = max((c for c in summary["components"].items() if c[1]["kind"] in ("buffer", "topic")), key=lambda c: c[1]["dropped"], default=None)
+        holders = (c for c in summary["components"].items() if c[1]["kind"] in ("buffer", "topic"))
+        worst = max(holders, key=lambda c: c[1]["dropped"], default=None)
         where = f" at {worst[0]!r}" if worst and worst[1]["dropped"] else ""
         if worst and worst[1]["kind"] == "topic" and worst[1]["dropped"] and not summary["timed_out"]:
             return "dropping", (
                 f"the consumers fell behind Kafka's retention and {summary['dropped']:,} messages were deleted unread{where}: "
-                f"{drops / produced:.2%} of {summary['produced']:,} messages lost, while consumers ran at {_busiest(summary):.0%} utilisation."
+                f"{drops / produced:.2%} of {summary['produced']:,} messages lost, "
+                f"while consumers ran at {_busiest(summary):.0%} utilisation."
             )
         parts = []
         if summary["dropped"]:

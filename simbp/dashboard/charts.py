@@ -20,7 +20,8 @@ from ..plots import LOSS_REASONS
 from ..results import Results
 
 __all__ = ["Panel", "Rule", "time_unit", "timeline_panels", "timeline_chart", "PANEL_NAMES", "byte_unit",
-           "panel_spec", "combine_panels", "status_chart", "series_panel", "hover_frame", "HOVER_TIMES"]
+           "panel_spec", "combine_panels", "status_chart", "series_panel", "hover_frame", "HOVER_TIMES",
+           "rule_frames"]
 
 PANEL_NAMES = ("lag", "loss", "memory", "latency", "blocked")
 _LOSS_EXTRA = ("discarded", "retention_lost", "failed")
@@ -139,7 +140,7 @@ def _memory_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
         unit, size = byte_unit(top)
         data = _long(frame, {c: f"{c[:-6]} log" for c in topics}, factor, 1 / size)
         return Panel("memory", "Broker storage: bytes the topic keeps", f"bytes kept ({unit})", data, list(events),
-                     y_format=",.1f", caption="A Kafka topic keeps messages on the broker's disk until retention "
+                     y_format=",.4~g", caption="A Kafka topic keeps messages on the broker's disk until retention "
                      "deletes them, read or not; the consumers' memory is not modelled, so this panel shows the log.")
     top = max(float(frame["memory_bytes"].max()), float(limit or 0.0))
     unit, size = byte_unit(top)
@@ -147,7 +148,7 @@ def _memory_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
     if limit:
         rules.append(Rule(f"memory limit {limit / size:,.4g} {unit}", value=float(limit) / size))
     data = _long(frame, {"memory_bytes": "memory held"}, factor, 1 / size)
-    return Panel("memory", "Memory held by the service", f"memory ({unit})", data, rules, y_format=",.1f",
+    return Panel("memory", "Memory held by the service", f"memory ({unit})", data, rules, y_format=",.4~g",
                  caption="Bytes the service holds (items waiting and being worked on) against its limit; a crash "
                          "loses everything held.")
 
@@ -184,25 +185,38 @@ def timeline_panels(results: Results) -> list[Panel]:
     return panels
 
 
-def _rule_layers(panel: Panel, x: dict[str, Any]) -> list[dict[str, Any]]:
-    layers: list[dict[str, Any]] = []
-    horizontal = [{"value": r.value, "label": r.label} for r in panel.rules if r.value is not None]
-    vertical = [{"t": r.time, "label": r.label, "kind": r.kind} for r in panel.rules if r.time is not None]
-    if horizontal:
-        y = {"field": "value", "type": "quantitative"}
-        layers.append({"data": {"values": horizontal}, "mark": {"type": "rule", "strokeDash": [6, 4], "color": "#b22222"},
-                       "encoding": {"y": y, "tooltip": [{"field": "label", "title": "line"}]}})
-        layers.append({"data": {"values": horizontal},
-                       "mark": {"type": "text", "align": "right", "baseline": "top", "dx": -4, "dy": 4,
-                                "color": "#b22222", "fontSize": 12},
-                       "encoding": {"y": y, "x": {"value": {"expr": "width"}}, "text": {"field": "label"}}})
-    for kind, colour, dash in (("crash", "#000000", [5, 3]), ("event", "#8c8c8c", [1, 3])):
-        rules = [r for r in vertical if r["kind"] == kind]
-        if rules:  # a fixed colour: a colour scale here would be shared with the series' lines
-            layers.append({"data": {"values": rules},
-                           "mark": {"type": "rule", "strokeWidth": 1.5, "color": colour, "strokeDash": dash},
-                           "encoding": {"x": x, "tooltip": [{"field": "label", "title": kind},
-                                                            {"field": "t", "title": "at", "format": ",.4~g"}]}})
+_RULE_STYLES = (("crash", "#000000", [5, 3]), ("event", "#8c8c8c", [1, 3]))
+
+
+def rule_frames(panel: Panel) -> dict[str, pd.DataFrame]:
+    """The panel's rules as data (limits, crashes, other events), so that a chart's spec stays the
+    same from run to run and the browser only swaps its data instead of building a new chart."""
+    frames = {"limits": pd.DataFrame({"value": [float(r.value) for r in panel.rules if r.value is not None],
+                                      "label": [r.label for r in panel.rules if r.value is not None]})}
+    for kind, _, _ in _RULE_STYLES:
+        chosen = [r for r in panel.rules if r.time is not None and r.kind == kind]
+        frames[kind] = pd.DataFrame({"t": [float(r.time or 0.0) for r in chosen], "label": [r.label for r in chosen]})
+    return frames
+
+
+def _rule_layers(panel: Panel, x: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    """Limits (red dashed, labelled), crashes (black dashed) and other events (grey dotted), always
+    present (empty when the run has none) and fed from named data (`rule_frames`)."""
+    name = prefix + panel.name
+    y = {"field": "value", "type": "quantitative"}
+    layers: list[dict[str, Any]] = [
+        {"data": {"name": f"{name}_limits"}, "mark": {"type": "rule", "strokeDash": [6, 4], "color": "#b22222"},
+         "encoding": {"y": y, "tooltip": [{"field": "label", "title": "line"}]}},
+        {"data": {"name": f"{name}_limits"},
+         "mark": {"type": "text", "align": "right", "baseline": "top", "dx": -4, "dy": 4, "color": "#b22222",
+                  "fontSize": 12},
+         "encoding": {"y": y, "x": {"value": {"expr": "width"}}, "text": {"field": "label"}}},
+    ]
+    for kind, colour, dash in _RULE_STYLES:  # a fixed colour: a colour scale here would be shared with the lines
+        layers.append({"data": {"name": f"{name}_{kind}"},
+                       "mark": {"type": "rule", "strokeWidth": 1.5, "color": colour, "strokeDash": dash},
+                       "encoding": {"x": x, "tooltip": [{"field": "label", "title": kind},
+                                                        {"field": "t", "title": "at", "format": ",.4~g"}]}})
     return layers
 
 
@@ -244,7 +258,7 @@ def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[fl
               "encoding": {"x": x, "y": y, "color": {**colour_field, "legend": None}}}
     title = panel.title + (f" ({panel.note})" if panel.note and not panel.empty else "")
     return {"title": {"text": title, "anchor": "start"}, "height": height, "width": "container",
-            "layer": [lines, selector, points, *_rule_layers(panel, x)]}
+            "layer": [lines, selector, points, *_rule_layers(panel, x, prefix)]}
 
 
 def hover_frame(panel: Panel, max_times: int = HOVER_TIMES, colour: str = "series") -> pd.DataFrame:
@@ -274,6 +288,7 @@ def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[st
     datasets = {p.name: (p.data if not p.empty else
                          pd.DataFrame({"t": [0.0], "series": [p.note or "no data"], "value": [0.0]})) for p in panels}
     datasets.update({p.name + "_hover": hover_frame(p, colour=colour) for p in panels})
+    datasets.update({f"{p.name}_{kind}": frame for p in panels for kind, frame in rule_frames(p).items()})
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "datasets": datasets,
@@ -328,9 +343,20 @@ def combine_panels(runs: dict[str, list[Panel]]) -> list[Panel]:
 
 
 def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], height: int = 150) -> dict[str, Any]:
-    """Burrow's status per partition over time as coloured strips (t, partition, status)."""
-    step = float(status["t"].diff().dropna().median()) if len(status) > 1 else 1.0
-    frame = status.assign(t2=status["t"] + (step if step == step and step > 0 else 1.0))
+    """Burrow's status per partition over time (rows of t, partition, status) as coloured strips, one
+    rectangle per stretch of equal status rather than one per sample (the browser draws far fewer)."""
+    times = sorted(set(status["t"]))
+    step = float(pd.Series(times).diff().dropna().median()) if len(times) > 1 else 1.0
+    step = step if step == step and step > 0 else 1.0
+    rows = []
+    for partition, part in status.sort_values("t", kind="stable").groupby("partition", sort=False):
+        t, codes = part["t"].to_numpy(dtype=float), part["status"].to_numpy()
+        start = 0
+        for index in range(1, len(t) + 1):
+            if index == len(t) or codes[index] != codes[start]:
+                rows.append((t[start], t[index] if index < len(t) else t[-1] + step, partition, codes[start]))
+                start = index
+    frame = pd.DataFrame(rows, columns=["t", "t2", "partition", "status"])
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "datasets": {"status": frame[["t", "t2", "partition", "status"]]},

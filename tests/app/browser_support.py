@@ -15,10 +15,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from repo import ROOT
+
 CHROMIUM = os.environ.get("SIMBP_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") \
     or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

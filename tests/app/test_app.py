@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 pytest.importorskip("streamlit")
+from repo import ROOT
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 QUICKSTART = """\

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 pytest.importorskip("streamlit")
+from repo import ROOT
 from streamlit.testing.v1 import AppTest
 from test_app import OVERLOAD, QUICKSTART, knob, metric, vega_specs
 
-ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 
@@ -148,3 +148,28 @@ def test_leaving_the_capacity_view_stops_its_sweep(library: Path) -> None:
     while job.alive() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not job.alive() and "capacity_job" not in at.session_state
+
+
+@pytest.mark.parametrize(("file", "kind", "key", "value", "written"), [
+    ("burst_without_retries.yaml", "slider", "producers.clients.retry.max", 3, "retry:\n    max: 3"),
+    ("downstream_without_semaphore.yaml", "slider", "consumers.handlers.calls.semaphore", 10, "semaphore: 10"),
+    ("kafka_8_consumers_6_partitions.yaml", "slider", "consumer_groups.billing.commit.interval", 1.0,
+     "interval: 1s"),
+    ("kafka_retention_loss.yaml", "slider", "topics.clicks.retention.time", 30.0, "time: 30s"),
+    ("token_bucket.yaml", "slider", "producers.partners.rate_limit.burst", 50, "burst: 50"),
+])
+def test_each_teaching_control_writes_its_key_and_reruns(file: str, kind: str, key: str, value: object,
+                                                         written: str) -> None:
+    at = opened(scenario=file, duration="10")
+    knob(at, kind, key).set_value(value).run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    as_run = next(c.value for c in at.code if c.language == "yaml")
+    assert written in as_run
+    assert params(at)[key] == urlstate_value(value)
+    assert metric(at, "verdict")
+
+
+def urlstate_value(value: object) -> str:
+    from simbp.dashboard.urlstate import format_value
+
+    return format_value(value)

@@ -82,11 +82,12 @@ def screenshot(page: Page, name: str) -> Path:
     """The whole page (Streamlit scrolls inside it, so the viewport is made tall first); every chart's
     plot must fill most of its width (a long legend once squeezed it to a quarter)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": min(int(height) + 100, 9000)})
-    page.wait_for_timeout(800)
     expect(page.locator('[data-testid="stSkeleton"]')).to_have_count(0, timeout=30_000)
     wait_idle(page)
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": min(int(height) + 100, 12000)})
+    page.wait_for_timeout(1500)
+    expect(page.locator('[data-testid="stSkeleton"]')).to_have_count(0, timeout=30_000)
     assert page.evaluate(NARROW_CHARTS) == 0
     path = SHOTS / name
     page.screenshot(path=str(path), full_page=True)
@@ -100,7 +101,7 @@ def axis_labels(page: Page) -> list[str]:
 
 
 def test_whatif_figures_fit_charts_interact_and_a_control_reruns(browser: Browser, server: str) -> None:
-    page = open_page(browser, f"{server}/?scenario=quickstart.yaml")
+    page = open_page(browser, f"{server}/?scenario=quickstart.yaml&duration=60")  # shortened: a quicker test
     assert page.locator('[data-testid="stException"]').count() == 0
     assert metric(page, "verdict") == "healthy"
     assert page.evaluate(CUT_OFF, '[data-testid="stMetricValue"]') == []  # nothing cut at 1024 px
@@ -115,7 +116,7 @@ def test_whatif_figures_fit_charts_interact_and_a_control_reruns(browser: Browse
     assert box is not None
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     tooltip = page.locator("#vg-tooltip-element")
-    expect(tooltip).to_contain_text("time (min)", timeout=5_000)  # every series' value at that time
+    expect(tooltip).to_contain_text("time (s)", timeout=5_000)  # every series' value at that time
     expect(tooltip).to_contain_text("queue")
     page.mouse.wheel(0, -600)
     page.wait_for_timeout(800)
@@ -133,11 +134,12 @@ def test_whatif_figures_fit_charts_interact_and_a_control_reruns(browser: Browse
            .locator('[data-testid="stMetricValue"]')).to_have_text("dropping", timeout=90_000)
     assert seconds < RERUN_BOUND_S, seconds
     assert "consumers.workers.workers=3" in page.url and "scenario=quickstart.yaml" in page.url
+    assert "duration=60" in page.url
     assert page.evaluate(CUT_OFF, '[data-testid="stMetricValue"]') == []
     screenshot(page, "whatif-1024.png")
     page.close()
 
-    wide = open_page(browser, f"{server}/?scenario=kafka_8_consumers_6_partitions.yaml", width=1440)
+    wide = open_page(browser, f"{server}/?scenario=kafka_8_consumers_6_partitions.yaml&duration=30", width=1440)
     expect(wide.get_by_text("2 of 8 consumers are idle")).to_be_visible()
     expect(wide.get_by_text("Why the lag saw-tooths")).to_be_visible()
     assert wide.evaluate(CUT_OFF, '[data-testid="stMetricValue"]') == []
@@ -147,7 +149,7 @@ def test_whatif_figures_fit_charts_interact_and_a_control_reruns(browser: Browse
 
 
 def test_a_shared_link_reproduces_the_figures_and_the_comparison_fits(browser: Browser, server: str) -> None:
-    link = f"{server}/?scenario=bounded_drop.yaml&consumers.ingest.workers=2&seed=5"
+    link = f"{server}/?scenario=bounded_drop.yaml&consumers.ingest.workers=2&seed=5&duration=30"
     first = open_page(browser, link)
     figures = {label: metric(first, label) for label in ("verdict", "produced", "dropped", "p99 latency")}
     assert figures["verdict"] == "dropping"
@@ -159,7 +161,7 @@ def test_a_shared_link_reproduces_the_figures_and_the_comparison_fits(browser: B
     assert {label: metric(second, label) for label in figures} == figures
     second.close()
 
-    compare = open_page(browser, f"{server}/?scenario=unbounded_crash.yaml&view=policies")
+    compare = open_page(browser, f"{server}/?scenario=unbounded_crash.yaml&view=policies&duration=40&memory.limit=16")
     expect(compare.get_by_role("heading", name="unbounded", exact=True)).to_be_visible(timeout=90_000)
     verdicts = compare.locator('[data-testid="stMetric"]').filter(has=compare.get_by_text("verdict", exact=True))
     expect(verdicts).to_have_count(4, timeout=90_000)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 import synth
-
-# The truth behind the "incident": 4 consumers of 25 messages/s each (100/s in all); 70/s arrive,
-# then 150/s for ten minutes (minute 15 to 25), so a backlog of about 30,000 builds and drains.
-WORKERS, MU = 4, 25.0
+from synth import MU, WORKERS
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# The truth behind the "incident": 4 consumers of 25 messages/s each (100/s in all); 70/s arrive,
+# then 150/s for ten minutes (minute 15 to 25), so a backlog of about 30,000 builds and drains.
+WORKERS, MU = 4, 25.0
+
 
 def spike_profile(base: float, peak: float, start: float, stop: float):
     """Rate λ(t): `base`, and `peak` between `start` and `stop` (seconds)."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import synth
 import yaml
-from conftest import MU, WORKERS
+from synth import MU, WORKERS
 
 import simbp
 from simbp.calibration.load import load_observed

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import yaml
-from conftest import MU, WORKERS
+from synth import MU, WORKERS
 
 import simbp
 from simbp.calibration.estimate import estimate

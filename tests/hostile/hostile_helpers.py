@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from repo import ROOT
 
-import simbp
-
-ROOT = Path(simbp.__file__).resolve().parent.parent
 MEMORY_CAP = 3 * 1024**3
 
 GOOD = """\

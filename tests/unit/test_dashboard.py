@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from repo import ROOT
 
 import simbp
 from simbp import dashboard
 from simbp.scenario import VERDICTS
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # 300 messages/s against one worker of 5 ms (200/s): overloaded, so every policy shows its failure.
 OVERLOAD = """\

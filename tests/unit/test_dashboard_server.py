@@ -13,13 +13,13 @@ import zlib
 from pathlib import Path
 
 import pytest
+from repo import ROOT
 
 import simbp
 from simbp import dashboard
 from simbp.budget import BudgetExceeded
 from simbp.dashboard import guard, runpool, sweeps, urlstate
 
-ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "scenarios"
 
 OVERLOAD = """\

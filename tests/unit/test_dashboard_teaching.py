@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 
 import pytest
+from repo import ROOT
 
 from simbp import dashboard
 from simbp.dashboard import advice, charts, mechanisms, urlstate, workshop
 from simbp.results import Results
 from simbp.scenario import VERDICTS
 
-ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "scenarios"
 
 
@@ -53,13 +52,28 @@ def test_the_timeline_spec_shares_one_zoomable_axis_and_escapes_field_names() ->
     assert lag["name"] == "lag_hover" and lag["data"]["name"] == "lag_hover"
     fields = [t["field"] for t in lag["encoding"]["tooltip"]]
     assert "orders\\.p0" in fields  # a dot would mean a nested field to Vega-Lite
-    assert set(spec["datasets"]) == {p.name for p in panels} | {f"{p.name}_hover" for p in panels}
+    assert set(spec["datasets"]) == {f"{p.name}{part}" for p in panels
+                                     for part in ("", "_hover", "_limits", "_crash", "_event")}
     hover = spec["datasets"]["lag_hover"]  # every series side by side per time, thinned for the browser
     assert len(hover) <= charts.HOVER_TIMES and {"t", "orders.p0", "orders (lag)"} <= set(hover.columns)
     full = panels[0].data
     at = float(hover["t"].iloc[3])
     assert hover["orders.p0"].iloc[3] == full[(full["t"] == at) & (full["series"] == "orders.p0")]["value"].item()
     json.dumps({k: v for k, v in spec.items() if k != "datasets"})  # the rest is plain JSON
+
+
+def test_a_chart_spec_stays_the_same_when_only_the_numbers_change() -> None:
+    """The browser then swaps the chart's data instead of building a new chart (a rerun's costliest part)."""
+    text = (LIBRARY / "unbounded_crash.yaml").read_text()
+    knobs = dashboard.derive_knobs(dashboard.load_text(text, base_dir=LIBRARY))
+    specs = []
+    for values in ({"duration": 120.0}, {"duration": 120.0, "load_multiplier": 1.2, "buffers.inbox.capacity": 500}):
+        results = dashboard.run_text(dashboard.apply_knobs(text, knobs, values), base_dir=LIBRARY)
+        specs.append(charts.timeline_chart(charts.timeline_panels(results)))
+    first, second = ({k: v for k, v in spec.items() if k != "datasets"} for spec in specs)
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    crashes = [spec["datasets"]["memory_crash"] for spec in specs]
+    assert len(crashes[0]) != len(crashes[1]) or not crashes[0].equals(crashes[1])  # the data did change
 
 
 def test_combined_panels_label_each_run_and_keep_one_axis() -> None:
@@ -83,6 +97,10 @@ def test_the_kafka_panel_shows_idle_members_lag_in_seconds_and_the_commit_sawtoo
     assert results.summary["peak_queue_depth"] == pytest.approx(group.sawtooth_peak, rel=0.15)  # what the saw-tooth reaches
     assert set(group.status["status"]) <= set(mechanisms.STATUS_COLOURS)
     assert group.status["partition"].nunique() == 6
+    strips = charts.status_chart(group.status, unit="s", colours=mechanisms.STATUS_COLOURS)["datasets"]["status"]
+    assert len(strips) <= len(group.status) / 10  # a rectangle per stretch of one status, not per sample
+    for _, part in strips.groupby("partition"):
+        assert part["t"].iloc[0] == 0.0 and (part["t"].to_numpy()[1:] == part["t2"].to_numpy()[:-1]).all()
     assert {"orders.p0", "orders (worst partition)"} <= set(group.lag_panel.data["series"])
     assert any("idle" in note for note in group.notes) and any("saw-tooth" in note for note in group.notes)
 

@@ -94,12 +94,17 @@ def run_page(text: str, seed: int, base_dir: str, label: str, mode: str, caption
     ticket = POOL.submit(key, _work(text, seed, base_dir, label, mode))
     placeholder = st.empty()
     started = time.monotonic()
+    shown = 0.0
     try:
         while not ticket.wait(0.05):
-            if time.monotonic() - started > PROGRESS_AFTER_S:
+            now = time.monotonic()
+            if now - shown < 0.2:
+                continue
+            shown = now  # five updates a second: each lets Streamlit interrupt this wait when a control moves
+            if now - started > PROGRESS_AFTER_S:
                 placeholder.progress(min(max(ticket.fraction, 0.0), 1.0), text=caption)
             else:
-                placeholder.empty()  # lets Streamlit interrupt this wait when a control moves
+                placeholder.empty()
         placeholder.empty()
         return ticket.result()
     except guard.RunCancelled:

@@ -84,17 +84,15 @@ def knob_widget(container: Any, knob: Knob, key: str, disabled: bool = False, pe
         value = urlstate.parse_value(knob, pending)
         if value is not None:
             st.session_state[key] = value
-    seeded = key in st.session_state
+    current = st.session_state.get(key, knob.value)  # as the default too: never an empty, clearable widget
     label = f"{knob.label} ({knob.unit})" if knob.unit else knob.label
     if knob.widget == "select":
-        index = knob.options.index(knob.value) if knob.value in knob.options else 0
-        return container.selectbox(label, knob.options, index=None if seeded else index, key=key, help=knob.help,
-                                   disabled=disabled)
-    value = None if seeded else knob.value
+        index = knob.options.index(current) if current in knob.options else 0
+        return container.selectbox(label, knob.options, index=index, key=key, help=knob.help, disabled=disabled)
     if knob.widget == "number":
-        return container.number_input(label, min_value=knob.minimum, max_value=knob.maximum, value=value,
+        return container.number_input(label, min_value=knob.minimum, max_value=knob.maximum, value=current,
                                       step=knob.step, key=key, help=knob.help, disabled=disabled)
-    return container.slider(label, min_value=knob.minimum, max_value=knob.maximum, value=value, step=knob.step,
+    return container.slider(label, min_value=knob.minimum, max_value=knob.maximum, value=current, step=knob.step,
                             format=knob.display_format, key=key, help=knob.help, disabled=disabled)
 
 

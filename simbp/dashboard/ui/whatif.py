@@ -42,7 +42,7 @@ def show_results(results: Results, *, key: Any, heading: str = "###") -> None:
     show_mechanisms(results, key)
     columns = dashboard.series_columns(results.timeseries)
     with st.expander("Any time series"):
-        chosen = st.multiselect("columns", columns, default=[c for c in columns if c.endswith(".lag_s")] or columns[:1])
+        chosen = st.multiselect("columns", columns, placeholder="choose columns of timeseries.csv to chart")
         if chosen:
             draw_chart(timeline_chart([charts.series_panel(results, chosen)], height=220))
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from repo import ROOT
 
 import simbp
 from simbp import ScenarioError, ScenarioTooLarge
@@ -34,7 +35,6 @@ from simbp.fast.model import MAX_QUANTA, Cohorts, choose_quantum, fine_substeps,
 from simbp.limits import AUTO_FAST_ABOVE, check_size, choose_mode, estimate_seconds
 from simbp.results import build_results
 
-ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = sorted((ROOT / "scenarios").glob("*.yaml"))
 CUT_S = 120.0
 TEST_QUANTA = 10_000
