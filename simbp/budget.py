@@ -131,10 +131,10 @@ class Budgets:
         raise BudgetExceeded(name, f"{what} is {describe(name, value)}, over the {name} budget of "
                                    f"{describe(name, limit)}.{(' ' + hint) if hint else ''} {raise_hint(name, value)}", file)
 
-    def check_points(self, count: float, what: str = "the sweep grid", file: str | None = None) -> None:
-        """Refuse a sweep grid or plan search with more points than the `points` budget."""
-        self.check("points", count, f"{what} (the product of the values of each field varied)", file=file,
-                   hint="Vary fewer fields or fewer values.")
+    def check_points(self, count: float, what: str = "the sweep grid (the product of the numbers of values varied)",
+                     file: str | None = None) -> None:
+        """Refuse a sweep grid, plan search space or run count over the `points` budget."""
+        self.check("points", count, what, file=file, hint="Vary fewer fields or fewer values, or ask for fewer replications.")
 
 
 DEFAULT_BUDGETS = Budgets()

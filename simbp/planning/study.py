@@ -323,7 +323,10 @@ class _Validator:
         """Refuse a grid or search space over the `points` budget before any point is built."""
         grid = max(len(self.spec.points), 1) * math.prod(len(values) for values in vary_values.values())
         space = math.prod(len(values) for _, values in search)
-        for loc, count, what in ((("vary",), grid, "the sweep grid"), (("plan", "search"), space, "the plan's search space")):
+        runs = grid * self.spec.replications.most
+        for loc, count, what in ((("vary",), grid, "the sweep grid (the product of the numbers of values varied)"),
+                                 (("plan", "search"), space, "the plan's search space (the product of the numbers of values)"),
+                                 (("replications",), runs, "the sweep's runs (points × the most replications a point gets)")):
             try:
                 self.budgets.check_points(count, what)
             except BudgetExceeded as error:
