@@ -44,8 +44,9 @@ from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
 
-__all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum",
-           "fine_substeps", "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES", "COHORT_RESOLUTION", "Cohorts"]
+__all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
+           "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
+           "COHORT_RESOLUTION", "Cohorts"]
 
 MAX_QUANTA = 100_000  # quanta per run at most: bounds the run time whatever the message count
 SERVICE_FRACTION = 0.25  # a quantum need not be shorter than this fraction of the shortest mean service
