@@ -169,3 +169,33 @@ def test_dask_at_a_service_that_is_not_dask(place: Path) -> None:
         server.close()
         for connection in held:
             connection.close()
+
+
+def test_plan_search_points_are_size_checked_before_running(place: Path) -> None:
+    from hostile_helpers import run_cli, write
+
+    write(place, GOOD.replace("duration: 10s", "duration: 2s"), "base.yaml")
+    body = ("name: s\nbase: base.yaml\nmode: exact\nreplications: {min: 2, max: 2}\ntargets:\n  loss_ratio: {max: 1%}\n"
+            "plan:\n  search:\n    consumers.workers.workers: [1, 2]\n    producers.web.arrivals.rate: [50/s, 1000000000/s]\n")
+    outcome = run_cli(["plan", str(write(place, body, "spec.yaml")), "--jobs", "1", "--out", "out"], place, timeout=60)
+    assert_refused(outcome, "rate=1000000000", "2,000,000,000 messages")
+    assert not (place / "out").exists()
+
+
+def test_the_plan_margin_stops_at_the_size_limits(place: Path) -> None:
+    """A margin asked to go up to a billion times the load stops where points stop fitting the
+    budgets, and says how far it went, instead of simulating ever larger points."""
+    import json
+
+    from hostile_helpers import run_cli, write
+
+    write(place, GOOD.replace("duration: 10s", "duration: 2s").replace("workers: 2", "workers: 8"), "base.yaml")
+    body = ("name: s\nbase: base.yaml\nmode: exact\nreplications: {min: 2, max: 2}\ntargets:\n  loss_ratio: {max: 100%}\n"
+            "plan:\n  search:\n    consumers.workers.workers: [1, 2, 4, 8]\n  margin: {up_to: 1000000000}\n")
+    outcome = run_cli(["plan", str(write(place, body, "spec.yaml")), "--jobs", "1", "--out", "out", "--no-plots",
+                       "--budget", "events=20000"], place, timeout=120)
+    assert_clean(outcome)
+    summary = json.loads((place / "out" / "plan_summary.json").read_text(encoding="utf-8"))
+    margin = summary["margin"]
+    assert margin is not None and 10 < margin["searched_up_to"] < 200  # 2 s at 50/s × 200 ≈ 20,000 events
+    assert max(entry["load_multiplier"] for entry in margin["curve"]) <= margin["searched_up_to"]
