@@ -78,7 +78,7 @@ class Budgets:
 
     events: float = 40_000_000
     samples: float = 1_000_000
-    cells: float = 50_000_000
+    cells: float = 10_000_000
     workers: float = 20_000
     wall: float = 600.0
     memory: float = 2 * 1024**3

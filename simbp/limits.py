@@ -36,6 +36,7 @@ FAST_SECONDS_PER_MESSAGE = 0.05e-6
 MAX_FAST_SECONDS = 3600.0  # fast mode refuses only what would take over an hour
 _GRID_STEPS_PER_EVENT = 32  # evenly spaced schedules walk a vectorised grid: 32 grid steps cost about one event
 EVENTS_PER_PARTITION_SAMPLE = 16  # a Kafka partition settled and sampled costs about 16 events (measured, 17 µs)
+EVENTS_PER_COMPONENT_SAMPLE = 3  # a producer, buffer or consumer counted and sampled costs about 3 events (measured)
 WORKERS_COUNTED_PER_EVENT = 8  # an autoscaling check counts its group's workers: 8 of them cost about one event
 EXACT_SECONDS_PER_EVENT = 3.5e-6  # exact mode's cost of one event (docs/performance.md: 2–5 µs per message and stage)
 
@@ -97,40 +98,58 @@ def estimate_messages(scenario: Scenario) -> float:
     return sum(_producer_load(scenario, producer)[0] for producer in scenario.producers)
 
 
-def _visits_from(scenario: Scenario, buffer: str, seen: frozenset[str] = frozenset()) -> float:
-    """Stage visits (retried downstream calls included) of one message entering `buffer`."""
-    most = 0.0
+def _visits_by_buffer(scenario: Scenario) -> dict[str, float]:
+    """Stage visits (retried downstream calls included) of one message entering each buffer: the
+    longest path of consumers from it. Stages form no loops (validated), so each buffer is solved
+    once, deepest first, without recursion (a pipeline may have thousands of stages)."""
+    readers: dict[str, list[Any]] = {}
     for consumer in scenario.consumers:
-        if consumer.from_ != buffer or consumer.name in seen:
-            continue
-        visits = 1.0 + (consumer.calls.retries + 1 if consumer.calls is not None else 0.0)
-        if consumer.to is not None:
-            visits += _visits_from(scenario, consumer.to, seen | {consumer.name})
-        most = max(most, visits)
-    return most
+        readers.setdefault(consumer.from_, []).append(consumer)
+    visits: dict[str, float] = {}
+    for start in readers:
+        stack = [start]
+        while stack:
+            buffer = stack[-1]
+            if buffer in visits:
+                stack.pop()
+                continue
+            waiting = [c.to for c in readers.get(buffer, []) if c.to is not None and c.to not in visits and c.to != buffer]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            stack.pop()
+            most = 0.0
+            for consumer in readers.get(buffer, []):
+                cost = 1.0 + (consumer.calls.retries + 1 if consumer.calls is not None else 0.0)
+                most = max(most, cost + (visits.get(consumer.to, 0.0) if consumer.to is not None else 0.0))
+            visits[buffer] = most
+    return visits
 
 
 def estimate_stage_visits(scenario: Scenario) -> float:
     """Times a message passes a stage (produced, then each consumer on its path), at most: a
     producer that retries counts every attempt, a downstream call every retry."""
     topics = {topic.name for topic in scenario.topics}
+    visits = _visits_by_buffer(scenario)
     total = 0.0
     for producer in scenario.producers:
         messages, _ = _producer_load(scenario, producer)
-        attempts = 1 + (producer.retry.max if producer.retry is not None else 0)
-        path = 1.0 if producer.to in topics else _visits_from(scenario, producer.to)
+        attempts = 1 + (producer.retry.max if producer.retry is not None else 0) + len(producer.operators)
+        path = 1.0 if producer.to in topics else visits.get(producer.to, 0.0)
         total += messages * attempts * (1.0 + path)
     return total
 
 
 def estimate_events(scenario: Scenario) -> float:
     """Exact mode's work for the `events` budget: arrivals drawn (with burst phases and schedule
-    pieces passed), the stage visits after production, Kafka partitions visited at each sample,
-    and autoscaling checks that count a group's workers."""
+    pieces passed), the stage visits after production, components and Kafka partitions visited at
+    each sample, and autoscaling checks that count a group's workers."""
     generated = sum(_producer_load(scenario, producer)[1] for producer in scenario.producers)
     produced = estimate_messages(scenario)
     samples = estimate_samples(scenario)
     partitions = sum(topic.partitions for topic in scenario.topics) * samples * EVENTS_PER_PARTITION_SAMPLE
+    components = len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers)
+    partitions += components * samples * EVENTS_PER_COMPONENT_SAMPLE
     scaling = 0.0
     for autoscale in [spec.autoscale for spec in scenario.consumers] + [group.autoscale for group in scenario.consumer_groups]:
         if autoscale is not None:

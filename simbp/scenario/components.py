@@ -33,7 +33,7 @@ class ProducerSpec(Model):
     on_backpressure: "Literal['pause', 'ignore'] | None" = None
     blocking: Literal["producer", "request"] = "producer"
     retry: "RetrySpec | None" = None
-    operators: "list[OperatorSpec]" = Field(default_factory=list)
+    operators: "list[OperatorSpec]" = Field(default_factory=list, max_length=100)
     rate_limit: "RateLimitSpec | None" = None
     caller_timeout: PositiveDuration | None = None  # caller gives up if not picked up within this
     priority: Name | None = None

@@ -125,6 +125,7 @@ class Scenario(Model):
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str | None = PrivateAttr(default=None)
+    _buffer_index: dict[str, BufferSpec] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _references(self) -> "Scenario":
@@ -188,7 +189,16 @@ class Scenario(Model):
         return _nice_interval(self.duration / 300)
 
     def buffer(self, name: str) -> BufferSpec:
-        return next(b for b in self.buffers if b.name == name)
+        found = self.buffer_named(name)
+        if found is None:
+            raise StopIteration(name)  # as before: callers name buffers the scenario has
+        return found
+
+    def buffer_named(self, name: str | None) -> BufferSpec | None:
+        """The buffer called `name`, or None (a dict built once: scenarios may have thousands)."""
+        if self._buffer_index is None or len(self._buffer_index) != len(self.buffers):
+            self._buffer_index = {b.name: b for b in self.buffers}
+        return self._buffer_index.get(name) if name is not None else None
 
     def estimated_messages(self) -> float:
         """Messages the producers will emit (rates × duration × load multiplier)."""

@@ -54,11 +54,12 @@ class ScenarioParts(Protocol):
     def consumers(self) -> Sequence[ConsumerSpec]: ...
     @property
     def downstreams(self) -> Sequence[DownstreamSpec]: ...
+    def buffer_named(self, name: str | None) -> BufferSpec | None: ...
 
 
 # --------------------------------------------------------------------------- checks
 def _target(scenario: ScenarioParts, name: str | None) -> BufferSpec | None:
-    return next((b for b in scenario.buffers if b.name == name), None) if name is not None else None
+    return scenario.buffer_named(name)
 
 
 def producer_pauses(scenario: ScenarioParts, producer: ProducerSpec) -> bool:
