@@ -26,7 +26,8 @@ from .kafka_log import FastTopic
 
 __all__ = ["FastConsumerGroup", "FastMember"]
 
-REPRESENTATIVES = 8  # latency values per (partition, processed range) given to the sketch (weighted)
+REPRESENTATIVES = 8  # latency values per (partition, processed range) given to the sketch (weighted), at most
+RESOLUTION = 0.01  # latencies closer than this (relative) share one representative: the sketch's own resolution
 _NORMALS = 4096
 
 
@@ -268,13 +269,13 @@ class FastConsumerGroup:
         """Two or more full batches fit the quantum: fetch them as one, evenly over the partitions
         with data (what polls in turn do), committed once when done; False when they do not."""
         size = self.max_poll_records
-        if left < 3 * size:
+        if left < 2 * size:
             return False
         topic = self.topic
         for partition in member.partitions:
             self._reset_if_deleted(partition)
         unread = {p: topic.end[p] - topic.position[p] for p in member.partitions if topic.end[p] > topic.position[p]}
-        batches = min(left // size, sum(unread.values()) // size) - 1  # leave the last batch to the normal path
+        batches = min(left // size, sum(unread.values()) // size)
         if batches < 2:
             return False
         shares = _water_fill(unread, batches * size)
@@ -306,15 +307,20 @@ class FastConsumerGroup:
                 continue
             first = offset + processed
             born_first = topic.created_consumed(partition, first, now)
-            born_last = topic.created_consumed(partition, first + n - 1, now)
-            groups = min(n, REPRESENTATIVES)
+            born_last = topic.created_consumed(partition, first + n - 1, now) if n > 1 else born_first
+            turn_first = t0 + step * (done + 0.5)
+            turn_last = t0 + step * (done + total - 0.5)
+            low = max(turn_first - born_first, step)
+            high = max(turn_last - born_last, step)
+            # as many representatives as the sketch can tell apart (1% buckets), at most REPRESENTATIVES
+            groups = min(n, REPRESENTATIVES, 1 + int(abs(high - low) / (RESOLUTION * min(low, high))))
             size, extra = divmod(n, groups)
             at = 0
             for g in range(groups):
                 k = size + 1 if g < extra else size
                 share = (at + 0.5 * k) / n
                 born = born_first + (born_last - born_first) * share
-                turn = t0 + step * (done + share * total + 0.5)
+                turn = turn_first + (turn_last - turn_first) * share
                 values.append(max(turn - born, step))
                 weights.append(k)
                 at += k

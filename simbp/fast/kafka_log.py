@@ -64,6 +64,7 @@ class FastTopic:
         self.history_time = [0.0]
         self._quanta = 0
         self._cursor = [0] * count  # history row holding each partition's consumed offset
+        self._closed: list[tuple[float, float, float, float] | None] = [None] * count  # its interval, once closed
 
     def configure_window(self, window: int, min_distance: float) -> None:
         """Use the reading group's Burrow window."""
@@ -117,7 +118,12 @@ class FastTopic:
         return low_t + (high_t - low_t) * min(max((offset - low_o + 0.5) / (high_o - low_o), 0.0), 1.0)
 
     def created_consumed(self, partition: int, offset: float, now: float) -> float:
-        """Creation time of a consumed offset: offsets only grow, so a cursor walks the history."""
+        """Creation time of a consumed offset: offsets only grow, so a cursor walks the history, and
+        the closed interval it is in is kept (most lookups fall in the same one)."""
+        cached = self._closed[partition]
+        if cached is not None and cached[1] <= offset < cached[3]:
+            low_t, low_o, high_t, high_o = cached
+            return low_t + (high_t - low_t) * min((offset - low_o + 0.5) / (high_o - low_o), 1.0)
         rows = len(self.history_time)
         column = self.history
         row = self._cursor[partition]
@@ -129,6 +135,9 @@ class FastTopic:
                 row = max(int(np.searchsorted(column[:rows, partition], offset, side="right")) - 1, row)
                 break
         self._cursor[partition] = row
+        interval = self._interval(partition, row, now)
+        if row + 1 < rows and interval[3] > interval[1]:
+            self._closed[partition] = interval
         return self._at(partition, row, offset, now)
 
     # ------------------------------------------------------------------ retention

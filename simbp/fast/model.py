@@ -44,12 +44,14 @@ from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
 
-__all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum",
-           "fine_substeps", "MAX_QUANTA", "MAX_SUBSTEPS", "SERVICE_FRACTION", "REPRESENTATIVES", "COHORT_RESOLUTION", "Cohorts"]
+__all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
+           "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
+           "COHORT_RESOLUTION", "Cohorts"]
 
 MAX_QUANTA = 100_000  # quanta per run at most: bounds the run time whatever the message count
 SERVICE_FRACTION = 0.25  # a quantum need not be shorter than this fraction of the shortest mean service
 COHORT_RESOLUTION = 256  # a queue keeps about this many cohorts over its age (latency error ~ age/512)
+KAFKA_MEMBER_STEPS = 600_000  # Kafka members × quanta per run at most (about 30 s of stepping here)
 MAX_SUBSTEPS = 1024  # sub-steps of one quantum at most, for a stage whose buffer may fill up
 PROFILE_DRAWS = 4096  # service times drawn to profile each group's distribution (E[min(S, dt)])
 SMALL_BUFFER = 4  # a buffer under this many quanta's worth of arrivals and takes is stepped finely throughout
@@ -81,10 +83,19 @@ def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     scales += [SERVICE_FRACTION * g.max_poll_records * float(cast(Any, g.processing).mean) for g in scenario.consumer_groups]
     scales = [s for s in scales if s > 0 and math.isfinite(s)]
     fine = min(scales) if scales else scenario.duration
+    members = max((_most_members(g) for g in scenario.consumer_groups), default=0)
+    if members:  # a Kafka member costs a Python step a quantum: at most KAFKA_MEMBER_STEPS of them a run
+        max_quanta = max(1, min(max_quanta, KAFKA_MEMBER_STEPS // members))
     quantum = max(scenario.duration / max_quanta, fine)
     interval = scenario.effective_sample_interval
     per_sample = max(1, math.floor(interval / quantum + 1e-9))
     return interval / per_sample
+
+
+def _most_members(group: Any) -> int:
+    """The most members a consumer group will have (its autoscaler's maximum, capped at the partitions)."""
+    most = group.initial_consumers if group.autoscale is None else max(group.autoscale.max, group.initial_consumers)
+    return int(most)
 
 
 def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str, int]:

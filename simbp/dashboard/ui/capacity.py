@@ -67,7 +67,7 @@ def show_capacity(setup: Setup) -> Any:
                f"{estimate.describe()}.")
     request = (setup.whatif_text, setup.base_dir, question)
     if estimate.refused:
-        st.error(f"**This sweep is too large for a shared dashboard:** {estimate.refused}.")
+        st.error(f"**This sweep is too large for a shared dashboard:** {estimate.refused.rstrip('.')}.")
         stop_abandoned_sweep()
         return None
     stop_abandoned_sweep(request)  # a sweep for other settings stops here

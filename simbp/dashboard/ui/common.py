@@ -81,7 +81,7 @@ def run_page(text: str, seed: int, base_dir: str, label: str, mode: str, caption
         show_problems("The scenario cannot run as edited:", error)
         return None
     if estimate.refused:
-        st.error(f"**This run is too large for a shared dashboard:** {estimate.refused}.")
+        st.error(f"**This run is too large for a shared dashboard:** {estimate.refused.rstrip('.')}.")
         return None
     confirmed = st.session_state.setdefault("confirmed_runs", set())
     if estimate.warn and short_hash(key) not in confirmed:
