@@ -2,6 +2,7 @@
 
     python benchmarks/fast_error.py                      # every scenario fast mode can model, seeds 1-3
     python benchmarks/fast_error.py --seeds 1 2 3 4 5 --quanta 20000 100000 --only quickstart
+    python benchmarks/fast_error.py --near-capacity --seeds 1 2 3 4 5 6 7 8   # M/M/3/10 loss, rho 0.7-1.3
 
 For each scenario it runs exact mode and fast mode (at each `--quanta`: the most quanta per run)
 with the same seeds and prints the mean ± standard deviation over seeds of the figures the issue
@@ -9,6 +10,11 @@ names: loss ratio, peak queue depth, p99 and mean latency, peak memory, time to 
 and the producers' blocked fraction. The two modes draw different random numbers, so compare the
 difference of the means with the seed-to-seed spread. The figures are in docs/performance.md; the
 tolerances tested in tests/test_fast_mode.py were set from them.
+
+`--near-capacity` measures the loss ratio of M/M/3 with 7 waiting places (K = 10) from ρ = 0.7 to
+1.3: the formula, exact mode and fast mode at quanta of 2.5 ms (a quarter of the service time, the
+finest fast mode uses) to 20 ms (two service times, what a run of a few hours gets), each the mean
+and standard error over the seeds, and fast mode's error relative to exact mode's.
 """
 
 from __future__ import annotations
@@ -46,12 +52,55 @@ def spread(values: list[float | None]) -> str:
     return f"{statistics.mean(present):.4g} ±{deviation:.2g}"
 
 
+NEAR_CAPACITY = """
+name: mmck_near_capacity
+duration: {duration}
+sample_interval: 1
+producers: [{{name: source, to: queue, arrivals: {{process: poisson, rate: {rate}}}}}]
+buffers: [{{name: queue, capacity: 7, policy: drop_newest}}]
+consumers: [{{name: workers, from: queue, workers: 3, service: {{dist: exponential, mean: 0.01}}}}]
+"""
+
+
+def mean_and_error(values: list[float]) -> tuple[float, float]:
+    return statistics.mean(values), statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
+
+
+def near_capacity(seeds: list[int], duration: float, quanta_s: list[float]) -> None:
+    """Loss ratio of M/M/3/10 by load: formula, exact mode, fast mode at each quantum."""
+    from simbp.theory import mmck_blocking
+
+    print(f"\n## M/M/3/10 loss ratio (mean ± standard error over {len(seeds)} seeds of {duration:g} s)")
+    print("| ρ | formula | exact | " + " | ".join(f"fast {q * 1000:g} ms | error" for q in quanta_s) + " |")
+    print("|---|---|---|" + "---|---|" * len(quanta_s))
+    for rho in (0.7, 0.8, 0.9, 1.0, 1.1, 1.3):
+        rate = rho * 300
+        scenario = simbp.load_scenario(NEAR_CAPACITY.format(duration=duration, rate=rate))
+        formula = mmck_blocking(rate, 100.0, 3, 10)
+        exact, exact_error = mean_and_error([build_results(simulate(scenario, seed=s)).summary["loss_ratio"] for s in seeds])
+        cells = [f"{formula:.4f}", f"{exact:.4f} ± {exact_error:.4f}"]
+        for quantum in quanta_s:
+            began = time.perf_counter()
+            fast, fast_error = mean_and_error([build_results(simulate_fast(scenario, seed=s, quantum=quantum)).summary["loss_ratio"]
+                                               for s in seeds])
+            seconds = (time.perf_counter() - began) / len(seeds)
+            cells += [f"{fast:.4f} ± {fast_error:.4f} ({seconds:.1f} s)", f"{(fast - exact) / exact:+.1%}"]
+        print(f"| {rho} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
     parser.add_argument("--quanta", nargs="*", type=int, default=[MAX_QUANTA])
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--near-capacity", action="store_true", help="M/M/3/10 loss by load instead of the library")
+    parser.add_argument("--duration", type=float, default=200.0, help="seconds simulated per run (--near-capacity)")
+    parser.add_argument("--quanta-s", nargs="*", type=float, default=[0.0025, 0.01, 0.02],
+                        help="fast mode's quanta in seconds (--near-capacity)")
     args = parser.parse_args(argv)
+    if args.near_capacity:
+        near_capacity(args.seeds, args.duration, args.quanta_s)
+        return 0
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):
         if args.only and path.stem not in args.only:
             continue

@@ -228,7 +228,7 @@ def measure(case: Case, repeats: int, memory: bool) -> list[dict[str, Any]]:
         if not case.memory_only:
             wall = statistics.median(timings[mode])
             rate = produced[mode] / wall
-            results, events = _count_events(lambda: _run_simbp(scenario, mode))
+            results, events = _count_events(lambda mode=mode: _run_simbp(scenario, mode))
             row.update({"messages": produced[mode], "wall_s": wall, "messages_per_s": rate,
                         "us_per_message": 1e6 / rate, "events_per_message": events / max(results.summary["produced"], 1),
                         "baseline_messages_per_s": base_rate, "baseline_events_per_message": base_events,

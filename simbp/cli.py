@@ -7,12 +7,14 @@ traceback. The CLI only turns arguments into a scenario, calls the library and w
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .budget import add_budget_option
 from .errors import Problem, ScenarioError
 
 __all__ = ["main", "build_parser"]
@@ -40,16 +42,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots (the report then has none)")
     run.add_argument("--check-expect", action="store_true", help="exit 1 when the scenario's `expect` does not hold")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_budget_option(run)
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser("validate", help="check a scenario file and say what is wrong")
     validate.add_argument("file", help="scenario YAML file")
+    add_budget_option(validate)
     validate.set_defaults(handler=_validate)
 
     from .planning.cli import add_planning_commands
 
     add_planning_commands(commands)  # `simbp sweep SPEC`, `simbp plan SPEC`
+    from .calibration.cli import add_fit_command
+
+    add_fit_command(commands)  # `simbp fit OBSERVED`
     return parser
+
+
+def budgets_from(args: argparse.Namespace) -> Any:
+    """The budgets the command line asks for (defaults, changed by each --budget)."""
+    from .budget import Budgets
+
+    return Budgets().with_overrides(getattr(args, "budget", None) or [])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,12 +75,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as error:
         _print_problems(error.problems)
         return EXIT_BAD_INPUT
+    except MemoryError:
+        print("error: simbp ran out of memory; shorten `duration`, lower the rates, bound the queues or lower "
+              "--budget memory (see docs/limits.md)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RecursionError:
+        print("error: the input is nested too deeply to process", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
         print("interrupted: no partial files were left under final names", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug met on some input: say so in one line, never a traceback
+        if os.environ.get("SIMBP_TRACEBACK"):
+            raise
+        print(f"error: simbp could not process this input ({type(error).__name__}: {str(error)[:300]}); this is a "
+              "bug in simbp, please report it with the input (SIMBP_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -75,16 +102,16 @@ def _print_problems(problems: list[Problem]) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from .scenario.schema import load_scenario
+    from .scenario import load_scenario
 
     path = Path(args.file)
     if not path.is_file():
         raise ScenarioError([Problem("", "no such scenario file", None, str(path))])
-    return load_scenario(path)
+    return load_scenario(path, budgets=budgets_from(args))
 
 
 def _overrides(args: argparse.Namespace, scenario: Any) -> Any:
-    from .scenario.schema import parse_scenario_dict
+    from .scenario import parse_scenario_dict
     from .units import parse_duration
 
     changes: dict[str, Any] = {}
@@ -99,7 +126,8 @@ def _overrides(args: argparse.Namespace, scenario: Any) -> Any:
         return scenario
     data = scenario.model_dump(by_alias=True, exclude_none=True)
     data.update(changes)
-    updated = parse_scenario_dict(data, label=f"{args.file} (with command-line overrides)", base_dir=scenario.base_dir)
+    updated = parse_scenario_dict(data, label=f"{args.file} (with command-line overrides)", base_dir=scenario.base_dir,
+                                  budgets=budgets_from(args))
     return updated
 
 
@@ -123,20 +151,27 @@ def _progress_bar(enabled: bool) -> tuple[Callable[[float], None] | None, Callab
 def _run(args: argparse.Namespace) -> int:
     import simbp
 
-    from .output import write_results
+    from .output import OutputFolder, result_names, write_results
     from .report import headline_figures
 
+    budgets = budgets_from(args)
     scenario = _overrides(args, _load(args))
     out_dir = Path(args.out) if args.out else Path("reports") / scenario.name
     interactive = sys.stderr.isatty() and not args.quiet
-    progress, close = _progress_bar(interactive)
-    started = time.perf_counter()
-    try:
-        results = simbp.run(scenario, seed=args.seed, progress=progress, allow_large=args.allow_large, mode=args.mode)
-    finally:
-        close()
-    elapsed = time.perf_counter() - started
-    written = write_results(results, out_dir, plots=not args.no_plots)
+    folder = OutputFolder(out_dir, result_names(plots=not args.no_plots), family=result_names())
+    folder.check()  # a file, or not writable: said now, not after the simulation
+    _refuse_up_front(scenario, args, budgets)  # nothing created for a run refused before it starts
+    with folder:  # created and locked while the run goes and writes
+        progress, close = _progress_bar(interactive)
+        started = time.perf_counter()
+        try:
+            with _WallWatchdog(budgets.wall):
+                results = simbp.run(scenario, seed=args.seed, progress=progress, allow_large=args.allow_large,
+                                    mode=args.mode, budgets=budgets)
+        finally:
+            close()
+        elapsed = time.perf_counter() - started
+        written = write_results(results, folder, plots=not args.no_plots)
     summary = results.summary
     if not args.quiet:
         print(f"{scenario.name}: {summary['verdict'].upper()}: {summary['verdict_reason']}")
@@ -153,6 +188,48 @@ def _run(args: argparse.Namespace) -> int:
     if args.check_expect and summary.get("expectation_met") is False:
         return EXIT_EXPECTATION_FAILED
     return EXIT_OK
+
+
+def _refuse_up_front(scenario: Any, args: argparse.Namespace, budgets: Any) -> None:
+    from .limits import check_size, choose_mode
+
+    mode, _ = choose_mode(scenario, args.mode)
+    check_size(scenario, allow_large=args.allow_large, mode=mode, budgets=budgets)
+
+
+class _WallWatchdog:
+    """Stops the run with a `BudgetExceeded` from a timer signal, a little after the wall budget, in
+    case the run is stuck where the engine's own checks do not reach (main thread, POSIX only)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.previous: Any = None
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+            return
+        if not 0 < self.seconds < 10**7:
+            return
+
+        def expire(signum: int, frame: Any) -> None:
+            from .budget import BudgetExceeded, describe, raise_hint
+
+            raise BudgetExceeded("wall", f"the run took over {describe('wall', self.seconds)} of wall-clock time and "
+                                         f"was stopped. {raise_hint('wall')}")
+
+        self.previous = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds * 1.05 + 2.0)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+
 
 
 def _validate(args: argparse.Namespace) -> int:

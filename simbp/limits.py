@@ -4,19 +4,28 @@ Exact mode simulates every message, so its cost is the message count (rates × d
 `MAX_EXACT_MESSAGES` it is refused unless allowed. Fast mode (`simbp.fast.model`) costs a number of
 quantum steps per component, bounded by design, plus a little per message: it is refused only when
 that would be absurd. `choose_mode` picks the mode for `mode="auto"` and says why.
+
+Beyond messages, the estimate counts what the budgets (`simbp.budget`) bound: events (arrivals
+drawn, burst phases and schedule pieces passed, stage visits with retries), time-series rows and
+cells, and workers. Schedules and bursts are integrated exactly, so a short spike or a step
+between two samples is counted. The engines check the same budgets while running.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from . import semantics
+from .budget import DEFAULT_BUDGETS, Budgets
 from .errors import Problem, ScenarioTooLarge
-from .scenario.schema import Scenario
+from .scenario import BurstyArrivals, Scenario, ScheduleArrivals, TraceArrivals
+from .scenario.rates import bursty_integral, read_trace, schedule_integral
 from .units import format_duration
 
-__all__ = ["check_size", "choose_mode", "estimate_messages", "estimate_fast_steps", "MODES", "MAX_EXACT_MESSAGES",
-           "EXACT_MESSAGES_PER_SECOND", "AUTO_FAST_ABOVE", "MAX_FAST_SECONDS"]
+__all__ = ["check_size", "check_budgets", "choose_mode", "estimate_messages", "estimate_fast_steps", "estimate_seconds",
+           "estimate_events", "estimate_stage_visits", "estimate_workers", "estimate_samples", "estimate_columns", "MODES",
+           "MAX_EXACT_MESSAGES", "EXACT_MESSAGES_PER_SECOND", "AUTO_FAST_ABOVE", "MAX_FAST_SECONDS"]
 
 MODES = ("auto", "exact", "fast")
 MAX_EXACT_MESSAGES = 20_000_000
@@ -25,52 +34,221 @@ AUTO_FAST_ABOVE = 2_000_000  # auto: more messages than this (about 10 s of exac
 FAST_SECONDS_PER_STEP = 40e-6  # one quantum of one component, measured (docs/performance.md)
 FAST_SECONDS_PER_MESSAGE = 0.05e-6
 MAX_FAST_SECONDS = 3600.0  # fast mode refuses only what would take over an hour
+_GRID_STEPS_PER_EVENT = 32  # evenly spaced schedules walk a vectorised grid: 32 grid steps cost about one event
+EVENTS_PER_PARTITION_SAMPLE = 16  # a Kafka partition settled and sampled costs about 16 events (measured, 17 µs)
+EVENTS_PER_COMPONENT_SAMPLE = 3  # a producer, buffer or consumer counted and sampled costs about 3 events (measured)
+WORKERS_COUNTED_PER_EVENT = 8  # an autoscaling check counts its group's workers: 8 of them cost about one event
+EXACT_SECONDS_PER_EVENT = 3.5e-6  # exact mode's cost of one event (docs/performance.md: 2–5 µs per message and stage)
+
+
+def _active_span(scenario: Scenario, producer: Any) -> float:
+    stop = min(producer.stop if producer.stop is not None else scenario.duration, scenario.duration)
+    return max(stop - producer.start, 0.0)
+
+
+def _producer_load(scenario: Scenario, producer: Any) -> tuple[float, float]:
+    """(messages, arrival-generator work) of one producer over the run, load multiplier included."""
+    arrivals = producer.arrivals
+    span = _active_span(scenario, producer)
+    multiplier = scenario.load_multiplier
+    if isinstance(arrivals, TraceArrivals):
+        timestamps = arrivals.format == "timestamps"
+        length, count, last = _trace_figures(arrivals, scenario.base_dir)
+        lap = (last if timestamps else length * arrivals.bin) or 1.0
+        laps = math.ceil(span / lap) if arrivals.loop else 1
+        messages = count * laps * multiplier
+        return messages, messages + (0 if timestamps else length * laps)
+    if isinstance(arrivals, BurstyArrivals):
+        count, phases = bursty_integral(arrivals, span)
+        return count * multiplier, count * multiplier + phases
+    if isinstance(arrivals, ScheduleArrivals):
+        count, bound, pieces = schedule_integral(arrivals, span)
+        if arrivals.within == "poisson":
+            work = bound * multiplier + pieces  # thinning draws at each piece's largest rate
+        else:
+            work = count * multiplier + (100 * span + 10 * bound * multiplier) / _GRID_STEPS_PER_EVENT + pieces
+        return count * multiplier, work
+    messages = arrivals.rate * span * multiplier
+    return messages, messages
+
+
+_TRACES: dict[tuple[Any, ...], tuple[int, float, float]] = {}
+
+
+def _trace_figures(arrivals: TraceArrivals, base_dir: Any) -> tuple[int, float, float]:
+    """(values, messages in one lap, last value) of a trace, read once per file version (sweeps
+    estimate every point, and points share their traces)."""
+    from .scenario.rates import data_file
+
+    path = data_file(base_dir, arrivals.file)
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, arrivals.column, arrivals.format)
+    if key not in _TRACES:
+        values = read_trace(arrivals, base_dir)
+        count = len(values) if arrivals.format == "timestamps" else float(values.sum())
+        if len(_TRACES) > 64:
+            _TRACES.clear()
+        _TRACES[key] = (len(values), count, float(values[-1]))
+    return _TRACES[key]
 
 
 def estimate_messages(scenario: Scenario) -> float:
-    """Messages the scenario's producers will emit (traces: counted from the file)."""
-    from .scenario.rates import read_trace
-    from .scenario.schema import TraceArrivals
+    """Messages the scenario's producers will emit (traces: counted from the file; schedules and
+    bursts: their rates integrated exactly over each producer's active time)."""
+    return sum(_producer_load(scenario, producer)[0] for producer in scenario.producers)
 
+
+def _visits_by_buffer(scenario: Scenario) -> dict[str, float]:
+    """Stage visits (retried downstream calls included) of one message entering each buffer: the
+    longest path of consumers from it. Stages form no loops (validated), so each buffer is solved
+    once, deepest first, without recursion (a pipeline may have thousands of stages)."""
+    readers: dict[str, list[Any]] = {}
+    for consumer in scenario.consumers:
+        readers.setdefault(consumer.from_, []).append(consumer)
+    visits: dict[str, float] = {}
+    for start in readers:
+        stack = [start]
+        while stack:
+            buffer = stack[-1]
+            if buffer in visits:
+                stack.pop()
+                continue
+            waiting = [c.to for c in readers.get(buffer, []) if c.to is not None and c.to not in visits and c.to != buffer]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            stack.pop()
+            most = 0.0
+            for consumer in readers.get(buffer, []):
+                cost = 1.0 + (consumer.calls.retries + 1 if consumer.calls is not None else 0.0)
+                most = max(most, cost + (visits.get(consumer.to, 0.0) if consumer.to is not None else 0.0))
+            visits[buffer] = most
+    return visits
+
+
+def estimate_stage_visits(scenario: Scenario) -> float:
+    """Times a message passes a stage (produced, then each consumer on its path), at most: a
+    producer that retries counts every attempt, a downstream call every retry."""
+    topics = {topic.name for topic in scenario.topics}
+    visits = _visits_by_buffer(scenario)
     total = 0.0
     for producer in scenario.producers:
-        if isinstance(producer.arrivals, TraceArrivals):
-            values = read_trace(producer.arrivals, scenario.base_dir)
-            count = len(values) if producer.arrivals.format == "timestamps" else float(values.sum())
-            span = (values[-1] if producer.arrivals.format == "timestamps" else len(values) * producer.arrivals.bin) or 1.0
-            repeats = math.ceil(scenario.duration / span) if producer.arrivals.loop else 1
-            total += count * repeats * scenario.load_multiplier
-        else:
-            active = min(producer.stop or scenario.duration, scenario.duration) - producer.start
-            total += producer.mean_rate(scenario.duration) * max(active, 0.0) * scenario.load_multiplier
+        messages, _ = _producer_load(scenario, producer)
+        attempts = 1 + (producer.retry.max if producer.retry is not None else 0) + len(producer.operators)
+        path = 1.0 if producer.to in topics else visits.get(producer.to, 0.0)
+        total += messages * attempts * (1.0 + path)
     return total
 
 
+def estimate_events(scenario: Scenario) -> float:
+    """Exact mode's work for the `events` budget: arrivals drawn (with burst phases and schedule
+    pieces passed), the stage visits after production, components and Kafka partitions visited at
+    each sample, and autoscaling checks that count a group's workers."""
+    generated = sum(_producer_load(scenario, producer)[1] for producer in scenario.producers)
+    produced = estimate_messages(scenario)
+    samples = estimate_samples(scenario)
+    partitions = sum(topic.partitions for topic in scenario.topics) * samples * EVENTS_PER_PARTITION_SAMPLE
+    components = len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers)
+    partitions += components * samples * EVENTS_PER_COMPONENT_SAMPLE
+    scaling = 0.0
+    for autoscale in [spec.autoscale for spec in scenario.consumers] + [group.autoscale for group in scenario.consumer_groups]:
+        if autoscale is not None:
+            scaling += scenario.duration / autoscale.check_every * autoscale.max / WORKERS_COUNTED_PER_EVENT
+    return generated + max(estimate_stage_visits(scenario) - produced, 0.0) + partitions + scaling
+
+
+def estimate_workers(scenario: Scenario) -> int:
+    """Workers the run may hold at once: every consumer's and consumer group's, at autoscaling maxima."""
+    total = 0
+    for consumer in scenario.consumers:
+        total += consumer.autoscale.max if consumer.autoscale is not None else consumer.workers
+    for group in scenario.consumer_groups:
+        total += max(group.initial_consumers, group.autoscale.max if group.autoscale is not None else 0)
+    return total
+
+
+def estimate_samples(scenario: Scenario) -> float:
+    """Rows of the time series: one per sample interval, plus the first and the last."""
+    return math.ceil(scenario.duration / scenario.effective_sample_interval) + 2
+
+
+def estimate_columns(scenario: Scenario) -> int:
+    """Columns of the time series, at least (the engines check the real width at the first sample)."""
+    return (14 + len(scenario.producers) + 3 * len(scenario.buffers) + 2 * len(scenario.consumers)
+            + sum(2 * topic.partitions + 6 for topic in scenario.topics) + 4 * len(scenario.consumer_groups))
+
+
 def estimate_fast_steps(scenario: Scenario) -> float:
-    """Quantum steps fast mode would take: quanta × (producers + buffers + consumer groups)."""
-    from .fast.model import choose_quantum
+    """Quantum steps fast mode would take: quanta × (producers + buffers + consumer groups), plus the
+    sub-steps of stages whose dropping buffer is small enough to be stepped finely throughout."""
+    from .fast.model import choose_quantum, fine_substeps
 
     quanta = math.ceil(scenario.duration / choose_quantum(scenario))
-    return float(quanta * (len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers)))
+    steps = quanta * (len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers))
+    for substeps in fine_substeps(scenario).values():
+        steps += quanta * 3 * (substeps - 1)  # producer, buffer and group of that stage, per sub-step
+    return float(steps)
+
+
+def estimate_seconds(scenario: Scenario, mode: str) -> float:
+    """Computing time a run would take in `mode` ("exact" or "fast"), from the measured rates."""
+    messages = estimate_messages(scenario)
+    if mode == "exact":
+        return messages / EXACT_MESSAGES_PER_SECOND
+    return estimate_fast_steps(scenario) * FAST_SECONDS_PER_STEP + messages * FAST_SECONDS_PER_MESSAGE
+
+
+def check_budgets(scenario: Scenario, budgets: Budgets | None = None, *, mode: str = "exact",
+                  allow_large: bool = False) -> None:
+    """Refuse, before it starts, a run over a budget (`BudgetExceeded` names it): time-series rows
+    and cells and workers (exact counts), and exact mode's estimated events, which `allow_large`
+    lifts like the message limit (the engines still count events while running)."""
+    budgets = budgets or DEFAULT_BUDGETS
+    source = getattr(scenario, "_source", None)
+    samples = estimate_samples(scenario)
+    budgets.check("samples", samples, "the time series' length (duration / sample_interval)", file=source,
+                  hint="Use a longer sample_interval or a shorter duration.")
+    columns = estimate_columns(scenario)
+    budgets.check("cells", samples * columns, f"the time series' size (about {samples:,.0f} rows × {columns:,} columns)",
+                  file=source, hint="Use a longer sample_interval, or fewer partitions, buffers or consumers.")
+    budgets.check("workers", estimate_workers(scenario), "the number of workers (consumers and consumer group members "
+                  "at their autoscaling maxima)", file=source, hint="Model fewer, faster workers.")
+    if mode == "exact" and not allow_large:
+        budgets.check("events", estimate_events(scenario), "the estimated work in exact mode (arrivals drawn, burst "
+                      "phases and schedule pieces, stage visits with retries, Kafka partitions at each sample)",
+                      file=source, hint="Shorten `duration`, lower the rates, lengthen very short burst phases or "
+                      "repeats, or run it in fast mode (--mode fast).")
+    elif not allow_large:  # fast mode too settles and samples every Kafka partition at each sample
+        partitions = sum(topic.partitions for topic in scenario.topics)
+        budgets.check("events", partitions * samples * EVENTS_PER_PARTITION_SAMPLE,
+                      f"the estimated work of sampling {partitions:,} Kafka partitions {samples:,.0f} times", file=source,
+                      hint="Use fewer partitions or a longer sample_interval.")
 
 
 def check_size(scenario: Scenario, *, allow_large: bool = False, limit: float = MAX_EXACT_MESSAGES,
-               mode: str = "exact") -> float:
+               mode: str = "exact", budgets: Budgets | None = None) -> float:
     """The estimated message count; raises `ScenarioTooLarge` when the run in `mode` ("exact" or
-    "fast") would be too large, unless allowed."""
+    "fast") would be too large, unless allowed, and `BudgetExceeded` when the run is over one of
+    `budgets` (`allow_large` lifts the events estimate too; other budgets are raised by name)."""
     messages = estimate_messages(scenario)
     source = getattr(scenario, "_source", None)
     if mode == "fast":
         steps = estimate_fast_steps(scenario)
         seconds = steps * FAST_SECONDS_PER_STEP + messages * FAST_SECONDS_PER_MESSAGE
-        if seconds > MAX_FAST_SECONDS and not allow_large:
+        if not allow_large:
+            (budgets or DEFAULT_BUDGETS).check(
+                "wall", seconds, f"the estimated computing time in fast mode ({steps:,.0f} quantum steps for about "
+                f"{messages:,.0f} messages)", file=source,
+                hint="Shorten `duration`, use a longer `sample_interval`, or pass --allow-large to try anyway.")
+        if not seconds <= MAX_FAST_SECONDS and not allow_large:
             raise ScenarioTooLarge([Problem(
                 "duration",
                 f"this scenario would take about {steps:,.0f} quantum steps for about {messages:,.0f} messages, "
                 f"about {format_duration(seconds)} of computing even in fast mode. Shorten `duration`, use a longer "
                 f"`sample_interval`, or pass --allow-large (allow_large=True) to run it anyway.", None, source)])
+        check_budgets(scenario, budgets, mode=mode, allow_large=allow_large)
         return messages
-    if messages > limit and not allow_large:
+    if not messages <= limit and not allow_large:
         seconds = messages / EXACT_MESSAGES_PER_SECOND
         raise ScenarioTooLarge([Problem(
             "duration",
@@ -79,6 +257,7 @@ def check_size(scenario: Scenario, *, allow_large: bool = False, limit: float = 
             f"Shorten `duration`, lower the rates, run it in fast mode (--mode fast, mode='fast'), "
             f"or pass --allow-large (allow_large=True) to run it anyway.",
             None, source)])
+    check_budgets(scenario, budgets, mode=mode, allow_large=allow_large)
     return messages
 
 
@@ -105,6 +284,11 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
     if missing:
         return "exact", (f"auto: about {messages:,.0f} messages, but fast mode cannot model "
                          f"{'; '.join(missing)}, so exact mode")
+    exact_seconds, fast_seconds = estimate_seconds(scenario, "exact"), estimate_seconds(scenario, "fast")
+    if fast_seconds > exact_seconds and messages <= MAX_EXACT_MESSAGES:
+        return "exact", (f"auto: about {messages:,.0f} messages, but a small dropping buffer would make fast mode "
+                         f"step finely (about {format_duration(fast_seconds)} against "
+                         f"{format_duration(exact_seconds)} in exact mode), so exact mode")
     return "fast", (f"auto: about {messages:,.0f} messages (over {AUTO_FAST_ABOVE:,}), so fast mode: message counts "
                     f"per quantum of {format_duration(choose_quantum(scenario))} instead of every message "
                     f"(exact mode would take about {format_duration(messages / EXACT_MESSAGES_PER_SECOND)})")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
@@ -27,7 +28,7 @@ _COLOURS = {"dropped": "#d62728", "timed_out": "#ff7f0e", "lost_in_crash": "#7f0
             "retention_lost": "#8c564b"}
 
 
-def _figure(title: str, height: float = 3.2) -> tuple[Figure, object]:
+def _figure(title: str, height: float = 3.2) -> tuple[Figure, Axes]:
     figure = Figure(figsize=(8, height), dpi=100, layout="constrained")
     axes = figure.add_subplot()
     axes.set_title(title, loc="left", fontsize=11)
@@ -35,23 +36,24 @@ def _figure(title: str, height: float = 3.2) -> tuple[Figure, object]:
     return figure, axes
 
 
-def _time_axis(axes: object, frame: "pd.DataFrame") -> np.ndarray:
+def _time_axis(axes: Axes, frame: "pd.DataFrame") -> np.ndarray:
     seconds = frame["time_s"].to_numpy(dtype=float)
     span = seconds[-1] if len(seconds) else 0.0
     if span >= 2 * 3600:
-        axes.set_xlabel("time (h)")  # type: ignore[attr-defined]
+        axes.set_xlabel("time (h)")
         return seconds / 3600
     if span >= 120:
-        axes.set_xlabel("time (min)")  # type: ignore[attr-defined]
+        axes.set_xlabel("time (min)")
         return seconds / 60
-    axes.set_xlabel("time (s)")  # type: ignore[attr-defined]
+    axes.set_xlabel("time (s)")
     return seconds
 
 
-def _crash_lines(axes: object, results: "Results", scale: Callable[[float], float]) -> None:
-    crashes = results.events[results.events["event"] == "crash"]["time_s"] if len(results.events) else []
+def _crash_lines(axes: Axes, results: "Results", scale: Callable[[float], float]) -> None:
+    events = results.events
+    crashes: list[float] = events.loc[events["event"] == "crash", "time_s"].astype(float).tolist() if len(events) else []
     for index, when in enumerate(crashes):
-        axes.axvline(scale(float(when)), color="black", linestyle="--", linewidth=1,  # type: ignore[attr-defined]
+        axes.axvline(scale(float(when)), color="black", linestyle="--", linewidth=1,
                      label="crash" if index == 0 else None)
 
 
@@ -71,7 +73,7 @@ def plot_lag(results: "Results") -> Figure:
         axes.plot(x, frame[column].to_numpy(dtype=float), label=column.rsplit(".", 1)[0] + (" (lag)" if column.endswith(".lag") else ""))
     partitions = [c for c in frame.columns if c.endswith(".lag") and c.count(".") == 2 and ".p" in c]
     if 0 < len(partitions) <= 24:  # per-partition lag, thin, so a hot partition stands out
-        hottest = max(partitions, key=lambda c: float(frame[c].max()))
+        hottest = max(partitions, key=lambda c: float(frame[c].to_numpy(dtype=float).max()))
         for index, column in enumerate(partitions):
             is_hot = column == hottest and len(partitions) > 1
             axes.plot(x, frame[column].to_numpy(dtype=float), linewidth=2 if is_hot else 0.8, alpha=0.9, zorder=3 if is_hot else 1,

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .scenario.schema import _Constant, _Distribution, _Empirical, _Erlang, _Exponential, _Gamma, _Lognormal, _Pareto, _Uniform
+from .scenario.distributions import _Constant, _Distribution, _Empirical, _Erlang, _Exponential, _Gamma, _Lognormal, _Pareto, _Uniform
 
 __all__ = ["SeedTree", "sampler", "block_sampler", "BLOCK"]
 
@@ -84,9 +84,8 @@ def empirical_values(dist: _Empirical, base_dir: Any) -> list[float]:
     if dist._loaded is None:
         from pathlib import Path
 
-        import pandas as pd
+        from .scenario.rates import read_column
 
-        frame = pd.read_csv(Path(base_dir or ".") / str(dist.file))
-        column = dist.column or frame.columns[0]
-        dist._loaded = [dist._parse(v) for v in frame[column].dropna().tolist()]
+        values = read_column(Path(base_dir or "."), str(dist.file), dist.column)
+        dist._loaded = [dist._parse(v) for v in values.tolist()]
     return dist._loaded

@@ -19,7 +19,7 @@ from .metrics import RELATIVE_ERROR, LatencySketch
 from .units import format_bytes, format_duration
 
 if TYPE_CHECKING:
-    from .exact.model import Model
+    from .engine_contract import SimulatedModel
     from .scenario.schema import Scenario
 
 __all__ = ["Results", "build_results", "verdict_for", "DROP_RATIO_THRESHOLD", "BLOCKED_THRESHOLD"]
@@ -71,7 +71,7 @@ def _latency(sketch: LatencySketch) -> dict[str, float | None]:
     return {"mean": sketch.mean, "p50": p50, "p95": p95, "p99": p99, "max": sketch.maximum, "count": sketch.count}
 
 
-def build_results(model: "Model") -> Results:
+def build_results(model: "SimulatedModel") -> Results:
     """Derive the summary, verdict and tables from a finished model."""
     scenario = model.scenario
     now = model.env.now
@@ -130,7 +130,7 @@ def build_results(model: "Model") -> Results:
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "seed": model.seed,
-        "mode": getattr(model, "mode", "exact"),  # "fast" for simbp.fast.model.FastModel
+        "mode": model.mode,  # "exact" or "fast" (simbp.fast.model.FastModel)
         "duration_s": now,
         "warmup_s": scenario.warmup,
         "produced": produced,
@@ -167,7 +167,7 @@ def build_results(model: "Model") -> Results:
                    mode=summary["mode"])
 
 
-def _events(model: "Model") -> pd.DataFrame:
+def _events(model: "SimulatedModel") -> pd.DataFrame:
     rows = [{"time_s": t, "event": "crash", "component": "service", "detail": "memory over the limit"} for t in model.service.crash_times]
     rows += [{"time_s": t, "event": "restart", "component": "service", "detail": "came back empty"} for t in model.service.restart_times]
     rows += [row for extension in model.extensions for row in extension.events()]
@@ -194,7 +194,8 @@ def verdict_for(summary: dict[str, Any], timeseries: pd.DataFrame, scenario: "Sc
     if summary["crashes"]:
         first = summary["first_crash_s"]
         limit = summary.get("memory_limit_bytes")
-        restart = "" if scenario.memory is None or scenario.memory.restart_after is None else f", restarting empty after {format_duration(scenario.memory.restart_after)}"
+        restart_after = None if scenario.memory is None else scenario.memory.restart_after
+        restart = "" if restart_after is None else f", restarting empty after {format_duration(restart_after)}"
         return "crashed", (
             f"memory passed its {format_bytes(limit or 0)} limit at {format_duration(first)} and the service crashed "
             f"{summary['crashes']} time(s){restart}, losing {summary['lost_in_crash']:,} messages "
@@ -202,12 +203,14 @@ def verdict_for(summary: dict[str, Any], timeseries: pd.DataFrame, scenario: "Sc
         )
     drops = summary["dropped"] + summary["timed_out"] + summary.get("failed", 0)
     if drops / produced > DROP_RATIO_THRESHOLD:
-        worst = max((c for c in summary["components"].items() if c[1]["kind"] in ("buffer", "topic")), key=lambda c: c[1]["dropped"], default=None)
+        holders = (c for c in summary["components"].items() if c[1]["kind"] in ("buffer", "topic"))
+        worst = max(holders, key=lambda c: c[1]["dropped"], default=None)
         where = f" at {worst[0]!r}" if worst and worst[1]["dropped"] else ""
         if worst and worst[1]["kind"] == "topic" and worst[1]["dropped"] and not summary["timed_out"]:
             return "dropping", (
                 f"the consumers fell behind Kafka's retention and {summary['dropped']:,} messages were deleted unread{where}: "
-                f"{drops / produced:.2%} of {summary['produced']:,} messages lost, while consumers ran at {_busiest(summary):.0%} utilisation."
+                f"{drops / produced:.2%} of {summary['produced']:,} messages lost, "
+                f"while consumers ran at {_busiest(summary):.0%} utilisation."
             )
         parts = []
         if summary["dropped"]:

@@ -179,11 +179,11 @@ for _process in (
     ARRIVALS[_process.name] = _process
 
 MECHANISMS: tuple[Mechanism, ...] = (
-    Mechanism("Kafka topics", "topics", fast=False, theory=False, why_not_fast="topics, partitions and keys"),
-    Mechanism("Kafka consumer groups", "consumer_groups", fast=False, theory=False,
+    Mechanism("Kafka topics", "topics", fast=True, theory=False, why_not_fast="topics, partitions and keys"),
+    Mechanism("Kafka consumer groups", "consumer_groups", fast=True, theory=False,
               why_not_fast="polls, commits and rebalances"),
     Mechanism("downstream services", "downstreams", fast=False, theory=False),
-    Mechanism("producer keys", "producers[].key", fast=False, theory=False),
+    Mechanism("producer keys", "producers[].key", fast=True, theory=False),
     Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=False, theory=False),
     Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False),
     Mechanism("caller time-outs", "producers[].caller_timeout", fast=False, theory=False),

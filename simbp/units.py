@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 __all__ = ["parse_duration", "parse_bytes", "parse_rate", "format_duration", "format_bytes"]
@@ -21,10 +22,24 @@ _RATE_UNITS = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 36
 
 
 def _split(text: str, what: str) -> tuple[float, str]:
-    match = re.fullmatch(_NUMBER + r"\s*([A-Za-zµ/]*)", text.strip())
+    if not isinstance(text, str):
+        raise ValueError(f"expected {what}, got {type(text).__name__}")
+    match = re.fullmatch(_NUMBER + r"\s*([A-Za-zµ/]*)", text.strip()[:200])
     if not match:
-        raise ValueError(f"expected {what}, got {text!r}")
-    return float(match.group(1)), match.group(2)
+        raise ValueError(f"expected {what}, got {_shown(text)}")
+    return _finite(float(match.group(1)), text), match.group(2)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _finite(number: float, given: object) -> float:
+    """`number`, or ValueError when it is infinite or not a number (1e999, inf, nan)."""
+    if not math.isfinite(number):
+        shown = _shown(given) if isinstance(given, str) else repr(given)
+        raise ValueError(f"expected a finite number, got {shown}")
+    return number
 
 
 def parse_duration(value: float | int | str) -> float:
@@ -32,13 +47,13 @@ def parse_duration(value: float | int | str) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, got a boolean")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _float(value)
     number, unit = _split(value, 'a duration such as "500ms", "30s", "5m" or "2h"')
     if unit == "":
         return number
     if unit not in _DURATION_UNITS:
-        raise ValueError(f"unknown time unit {unit!r} in {value!r}; use us, ms, s, m, h or d")
-    return number * _DURATION_UNITS[unit]
+        raise ValueError(f"unknown time unit {unit!r} in {_shown(value)}; use us, ms, s, m, h or d")
+    return _finite(number * _DURATION_UNITS[unit], value)
 
 
 def parse_bytes(value: float | int | str) -> float:
@@ -46,14 +61,14 @@ def parse_bytes(value: float | int | str) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a size such as 2KiB, got a boolean")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _float(value)
     number, unit = _split(value, 'a size such as "512B", "2KiB" or "64MiB"')
     if unit == "":
         return number
     key = unit.lower()
     if key not in _BYTE_UNITS:
-        raise ValueError(f"unknown size unit {unit!r} in {value!r}; use B, KB, KiB, MB, MiB, GB, GiB")
-    return number * _BYTE_UNITS[key]
+        raise ValueError(f"unknown size unit {unit!r} in {_shown(value)}; use B, KB, KiB, MB, MiB, GB, GiB")
+    return _finite(number * _BYTE_UNITS[key], value)
 
 
 def parse_rate(value: float | int | str) -> float:
@@ -61,7 +76,9 @@ def parse_rate(value: float | int | str) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a rate such as 900/s, got a boolean")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _float(value)
+    if not isinstance(value, str):
+        raise ValueError(f'expected a rate such as "900/s", got {type(value).__name__}')
     text = value.strip()
     if "/" not in text:
         return _split(text, 'a rate such as "900/s" or "54000/min"')[0] if re.fullmatch(_NUMBER, text) else _bad_rate(value)
@@ -73,12 +90,23 @@ def parse_rate(value: float | int | str) -> float:
     match = re.fullmatch(_NUMBER + r"?\s*([A-Za-z]+)", per)
     if not match or match.group(2) not in _RATE_UNITS:
         return _bad_rate(value)
-    scale = float(match.group(1)) if match.group(1) else 1.0
-    return number / (scale * _RATE_UNITS[match.group(2)])
+    scale = _finite(float(match.group(1)), value) if match.group(1) else 1.0
+    if scale <= 0:
+        raise ValueError(f"a rate's time span must be positive, got {_shown(value)}")
+    return _finite(number / (scale * _RATE_UNITS[match.group(2)]), value)
 
 
 def _bad_rate(value: object) -> float:
-    raise ValueError(f'expected a rate such as "900/s" or "54000/min", got {value!r}')
+    shown = _shown(value) if isinstance(value, str) else repr(value)
+    raise ValueError(f'expected a rate such as "900/s" or "54000/min", got {shown}')
+
+
+def _float(value: int | float) -> float:
+    """A number as a float: finite, and an integer too large for a float is an error, not a traceback."""
+    try:
+        return _finite(float(value), value)
+    except OverflowError:
+        raise ValueError("expected a finite number, got an integer too large to use") from None
 
 
 def format_duration(seconds: float) -> str:

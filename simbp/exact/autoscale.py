@@ -7,6 +7,7 @@ member beyond it would sit idle). A scale-up takes effect `scale_up_delay` after
 pod starting); a scale-down at once. No decision is taken while a scale-up is pending or within
 `cooldown` of the last change taking effect (as KEDA/HPA stabilisation windows do).
 
+`Autoscaler` itself lives in `simbp.scaling` (fast mode uses it too) and is re-exported here.
 `WorkerScaler` adapts a buffer's `WorkerGroup` to the same interface: added workers start taking
 items at once; a removed worker finishes the item it holds, then leaves.
 """
@@ -16,98 +17,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..scaling import Autoscaler
 from .consumer import BatchWorker, Worker
 
 if TYPE_CHECKING:
-    import simpy
-
-    from ..scenario.schema import AutoscaleSpec
+    from .buffer import Buffer
     from .consumer import WorkerGroup
+    from .contract import ModelView
 
 __all__ = ["Autoscaler", "WorkerScaler"]
-
-
-class Autoscaler:
-    """Threshold scaling with cooldown, scale-up delay and bounds; records every change as an event."""
-
-    def __init__(self, env: "simpy.Environment", spec: "AutoscaleSpec", name: str, *, measure: Callable[[], float],
-                 size: Callable[[], int], resize: Callable[[int], None], cap: int | None = None,
-                 noun: str = "consumers"):
-        self.env = env
-        self.noun = noun
-        self.spec = spec
-        self.name = name
-        self.measure = measure
-        self.size = size
-        self.resize = resize
-        self.cap = cap
-        self.maximum = min(spec.max, cap) if cap is not None else spec.max
-        self.minimum = min(spec.min, self.maximum)
-        self.pending: int | None = None
-        self.last_change = float("-inf")
-        self.events: list[dict[str, Any]] = []
-        self.changes: list[dict[str, Any]] = []
-
-    def start(self) -> None:
-        self._arm()
-
-    def _arm(self) -> None:
-        timer = self.env.timeout(self.spec.check_every)
-        timer.callbacks.append(self._tick)
-
-    def _tick(self, _event: Any) -> None:
-        self.check()
-        self._arm()
-
-    def check(self) -> None:
-        """One evaluation: maybe request a scale-up (after the delay) or scale down now."""
-        now = self.env.now
-        if self.pending is not None or now - self.last_change < self.spec.cooldown - 1e-12:
-            return
-        lag = self.measure()
-        size = self.size()
-        spec = self.spec
-        if lag >= spec.scale_up_lag:
-            if size >= self.maximum:
-                return
-            target = min(size + spec.step, self.maximum)
-            self.events.append({"time_s": now, "event": "scale_up_requested", "component": self.name,
-                                "detail": f"lag {lag:,.0f} ≥ {spec.scale_up_lag:,.0f}: {size} → {target} in {spec.scale_up_delay:g}s"})
-            if spec.scale_up_delay > 0:
-                self.pending = target
-                timer = self.env.timeout(spec.scale_up_delay)
-                timer.callbacks.append(lambda _event, target=target, lag=lag: self._apply(target, lag))
-            else:
-                self._apply(target, lag)
-        elif lag <= spec.scale_down_lag and size > self.minimum:
-            self._apply(max(size - spec.step, self.minimum), lag)
-
-    def _apply(self, target: int, lag: float) -> None:
-        now = self.env.now
-        before = self.size()
-        self.pending = None
-        self.last_change = now
-        self.resize(target)
-        direction = "scale_up" if target > before else "scale_down"
-        self.events.append({"time_s": now, "event": direction, "component": self.name,
-                            "detail": f"{self.noun} {before} → {target}"})
-        self.changes.append({"time_s": now, "from": before, "to": target, "lag_at_decision": lag})
-
-    def summary(self) -> dict[str, Any]:
-        """What the autoscaler did, for the summary's component entry."""
-        sizes = [c["to"] for c in self.changes]
-        return {"min": self.spec.min, "max": self.spec.max, "effective_max": self.maximum,
-                "capped_by_partitions": self.cap is not None and self.spec.max > self.cap,
-                "scale_ups": sum(1 for c in self.changes if c["to"] > c["from"]),
-                "scale_downs": sum(1 for c in self.changes if c["to"] < c["from"]),
-                "peak_consumers": max(sizes + [self.changes[0]["from"] if self.changes else self.size()]),
-                "changes": self.changes}
 
 
 class _ScalableWorker(Worker):
     """A `Worker` that can be told to leave the pool once it has finished the item it holds."""
 
     __slots__ = ("scaler", "retiring")
+    scaler: WorkerScaler
+    retiring: bool
 
     def _next(self) -> None:
         if self.retiring:
@@ -120,6 +46,8 @@ class _ScalableBatchWorker(BatchWorker):
     """A `BatchWorker` that can be told to leave the pool once its batch is done."""
 
     __slots__ = ("scaler", "retiring")
+    scaler: WorkerScaler
+    retiring: bool
 
     def _next(self) -> None:
         if self.retiring:
@@ -138,13 +66,13 @@ class WorkerScaler:
         self.env = group.env
         self.area = 0.0
         self._since = self.env.now
-        self.retired = 0
         kind = type(group.workers[0])
         if kind not in (Worker, BatchWorker):
             from ..errors import Problem, ScenarioError
 
             raise ScenarioError([Problem(f"consumers.{group.name}.autoscale",
-                                         f"autoscale works with plain workers and batches, not yet with this consumer's kind ({kind.__name__})")])
+                                         "autoscale works with plain workers and batches, "
+                                         f"not yet with this consumer's kind ({kind.__name__})")])
         group.workers = [self._new_worker(i) for i in range(len(group.workers))]
 
     @property
@@ -189,7 +117,6 @@ class WorkerScaler:
             if candidate is not None:  # an idle worker leaves at once
                 idle.remove(candidate)
                 group.workers.remove(candidate)
-                self.retired += 1
                 continue
             busy = next(w for w in reversed(group.workers) if not w.retiring)
             busy.retiring = True
@@ -199,7 +126,6 @@ class WorkerScaler:
         self._track()
         worker.retiring = False
         self.group.workers.remove(worker)
-        self.retired += 1
 
 
 class WorkerAutoscaling:
@@ -208,7 +134,7 @@ class WorkerAutoscaling:
     Offers the engine's extension hooks (start, sample, components, events); built before the
     workers start, so the scaled groups get scalable workers from the beginning."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: "ModelView"):
         self.env = model.env
         self.pools: dict[str, WorkerScaler] = {}
         self.scalers: dict[str, Autoscaler] = {}
@@ -218,10 +144,9 @@ class WorkerAutoscaling:
             if spec.autoscale is None:
                 continue
             pool = WorkerScaler(model.groups[spec.name])
-            buffer = model.buffers[spec.from_]
             self.pools[spec.name] = pool
-            self.scalers[spec.name] = Autoscaler(model.env, spec.autoscale, spec.name, measure=lambda b=buffer: float(b.depth),
-                                                 size=lambda p=pool: p.size, resize=pool.resize, noun="workers")
+            self.scalers[spec.name] = Autoscaler(model.env, spec.autoscale, spec.name, measure=_depth_of(model.buffers[spec.from_]),
+                                                 size=_size_of(pool), resize=pool.resize, noun="workers")
 
     def start(self) -> None:
         for scaler in self.scalers.values():
@@ -267,3 +192,12 @@ class WorkerAutoscaling:
 
     def events(self) -> list[dict[str, Any]]:
         return [event for scaler in self.scalers.values() for event in scaler.events]
+
+
+def _depth_of(buffer: "Buffer") -> Callable[[], float]:
+    """The lag a buffer's autoscaler reads: items waiting in the buffer."""
+    return lambda: float(buffer.depth)
+
+
+def _size_of(pool: WorkerScaler) -> Callable[[], int]:
+    return lambda: pool.size

@@ -3,8 +3,16 @@
 Items are stored compactly as two `array('d')` columns (creation time, bytes) with a moving head,
 so a queue of ten million items costs 160 MB and every operation is O(1) amortised. Idle workers
 wait in the buffer: an arriving item goes straight to one (it never counts as waiting), which is
-what M/M/c and every real worker pool do. Each policy is a small `put` hook, as SimPy's
-resources fill in `_do_put`.
+what M/M/c and every real worker pool do.
+
+Hooks, as SimPy's resources fill in `_do_put`/`_do_get`:
+
+* the policy's put hook, `(created, size) -> ACCEPTED | DROPPED | WAITING`, comes from the
+  semantics table (`simbp.semantics`, `Policy.exact`): a method of this class or a function;
+* `_put_hook(policy_put)` is what a subclass overrides to see every put (a Node.js writable
+  reporting what `write()` returned): it returns the `put` the buffer offers. Both are bound once,
+  in `__init__`, so a put costs one call, as it would as a plain method;
+* `take()` is what workers call; a subclass overriding it calls `super().take()`.
 """
 
 from __future__ import annotations
@@ -16,19 +24,23 @@ from types import MethodType
 from typing import TYPE_CHECKING, Any
 
 from .. import semantics
+from .clock import after
 
 if TYPE_CHECKING:
     import simpy
 
     from ..scenario.schema import BufferSpec
-    from .service import Service
+    from ..service import Service
 
-__all__ = ["Buffer", "ACCEPTED", "DROPPED", "WAITING"]
+__all__ = ["Buffer", "PutHook", "ACCEPTED", "DROPPED", "WAITING"]
 
 ACCEPTED = 1
 DROPPED = 0
 WAITING = 2
 _COMPACT_AT = 1 << 16
+
+PutHook = Callable[[float, float], int]
+"""`put(created, size) -> ACCEPTED | DROPPED | WAITING`: offer one item to a buffer."""
 
 
 class Waiting:
@@ -46,7 +58,7 @@ class Waiting:
 
 
 class Buffer:
-    """A named queue with counters; `put` is the policy's hook, `take` serves workers."""
+    """A named queue with counters; `put` is the policy's hook (see `_put_hook`), `take` serves workers."""
 
     def __init__(self, env: "simpy.Environment", spec: "BufferSpec", service: "Service"):
         self.env = env
@@ -70,14 +82,22 @@ class Buffer:
         self.peak_bytes = 0.0
         self.enter_sum = 0.0
         self.exit_sum = 0.0
-        self.put: Callable[[float, float], int] = self._policy_hook(spec.policy)
+        self.put: PutHook = self._put_hook(self._policy_hook(spec.policy))
 
-    def _policy_hook(self, name: str) -> Callable[[float, float], int]:
+    def _policy_hook(self, name: str) -> PutHook:
         """The put hook the semantics table declares for policy `name`, bound to this buffer."""
         hook = semantics.policy(name).exact
         if isinstance(hook, str):
-            return getattr(self, hook)  # type: ignore[no-any-return]
+            return getattr(self, hook)
         return MethodType(hook, self)
+
+    def _put_hook(self, policy_put: PutHook) -> PutHook:
+        """The `put` this buffer offers, given its policy's put hook: the hook itself.
+
+        A subclass that must see every put overrides this to return its own method, which calls
+        `policy_put` (keep it) and adds its bookkeeping. Called once, from `__init__`, before the
+        subclass's own `__init__` continues."""
+        return policy_put
 
     # ------------------------------------------------------------------ state
     @property
@@ -89,9 +109,6 @@ class Buffer:
         """Integral of depth over time since the start (item-seconds), from entry and exit sums."""
         return self.exit_sum + self.depth * now - self.enter_sum
 
-    def blocked_putters(self) -> int:
-        return sum(1 for w in self.putters if w.active)
-
     # ------------------------------------------------------------------ policy hooks
     def _handoff(self, created: float, size: float) -> int:
         self.accepted += 1
@@ -102,7 +119,7 @@ class Buffer:
         self._created.append(created)
         self._sizes.append(size)
         self.accepted += 1
-        self.enter_sum += self.env._now
+        self.enter_sum += self.env.now
         self.bytes += size
         depth = len(self._created) - self._head
         if depth > self.peak_depth:
@@ -149,8 +166,7 @@ class Buffer:
         waiting = Waiting(created, size, on_admit, on_timeout, owner)
         self.putters.append(waiting)
         if self.block_timeout is not None and on_timeout is not None:
-            timer = self.env.timeout(self.block_timeout)
-            timer.callbacks.append(lambda _event, w=waiting: self._give_up(w))
+            after(self.env, self.block_timeout, lambda _event: self._give_up(waiting))
         return waiting
 
     def _give_up(self, waiting: Waiting) -> None:
@@ -166,7 +182,7 @@ class Buffer:
         created = self._created[head]
         size = self._sizes[head]
         head += 1
-        self.exit_sum += self.env._now
+        self.exit_sum += self.env.now
         self.bytes -= size
         if head >= _COMPACT_AT and head * 2 >= len(self._created):
             del self._created[:head]
@@ -204,7 +220,7 @@ class Buffer:
     def clear(self) -> int:
         """Empty the buffer (a crash); returns how many waiting items were lost."""
         lost = self.depth
-        now = self.env._now
+        now = self.env.now
         self.exit_sum += lost * now
         self.lost_in_crash += lost
         self._created = array("d")

@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .buffer import ACCEPTED, DROPPED, WAITING
+from .clock import after
 
 if TYPE_CHECKING:
     import simpy
 
     from ..scenario.schema import ConsumerSpec
+    from ..service import Service
     from .buffer import Buffer
-    from .service import Service
 
 __all__ = ["WorkerGroup", "Worker", "BatchWorker"]
 
@@ -69,14 +70,14 @@ class WorkerGroup:
         if self.sink:
             self.consumed += 1
             latencies = self.latencies
-            latencies.append(self.env._now - created)
+            latencies.append(self.env.now - created)
             if len(latencies) >= _FLUSH_EVERY:
                 self.flush_latencies()
             self.service.release(size)
             return True
         code = self.target.put(created, size)  # type: ignore[union-attr]
         if code == WAITING:
-            worker.blocked_since = self.env._now
+            worker.blocked_since = self.env.now
             worker.waiting = self.target.wait(created, size, worker._forwarded, worker._gave_up, worker)  # type: ignore[union-attr]
             return False
         if code == ACCEPTED:
@@ -141,11 +142,9 @@ class Worker:
         duration = next(group.service_times)  # type: ignore[arg-type]
         self.created = created
         self.size = size
-        self.busy_until = self.env._now + duration
+        self.busy_until = self.env.now + duration
         group.busy_time += duration
-        event = self.env.timeout(duration)
-        event.callbacks.append(self._done)
-        self.pending = event
+        self.pending = after(self.env, duration, self._done)
 
     def _done(self, event: Any) -> None:
         if event is not self.pending:  # the service crashed while this item was in progress
@@ -157,7 +156,7 @@ class Worker:
     def _forwarded(self) -> None:
         group = self.group
         group.forwarded += 1
-        group.blocked_time += self.env._now - self.blocked_since  # type: ignore[operator]
+        group.blocked_time += self.env.now - self.blocked_since  # type: ignore[operator]
         self.blocked_since = None
         self.waiting = None
         self._next()
@@ -165,7 +164,7 @@ class Worker:
     def _gave_up(self) -> None:
         group = self.group
         group.timed_out += 1
-        group.blocked_time += self.env._now - self.blocked_since  # type: ignore[operator]
+        group.blocked_time += self.env.now - self.blocked_since  # type: ignore[operator]
         group.service.release(self.size)
         self.blocked_since = None
         self.waiting = None
@@ -221,9 +220,7 @@ class BatchWorker:
             return
         if not self.collecting:
             self.collecting = True
-            timer = self.env.timeout(self.timeout)
-            timer.callbacks.append(self._deadline)
-            self.deadline = timer
+            self.deadline = after(self.env, self.timeout, self._deadline)
         source.idle.appendleft(self)
 
     def _deadline(self, event: Any) -> None:
@@ -239,12 +236,10 @@ class BatchWorker:
         self.deadline = None
         fixed, per_item = group.batch_costs  # type: ignore[misc]
         duration = next(fixed) + next(per_item) * len(self.items)
-        self.busy_until = self.env._now + duration
+        self.busy_until = self.env.now + duration
         group.busy_time += duration
         group.batches += 1
-        event = self.env.timeout(duration)
-        event.callbacks.append(self._done)
-        self.pending = event
+        self.pending = after(self.env, duration, self._done)
 
     def _done(self, event: Any) -> None:
         if event is not self.pending:
@@ -253,7 +248,7 @@ class BatchWorker:
         group = self.group
         group.processed += len(self.items)
         if group.sink:
-            now = self.env._now
+            now = self.env.now
             group.consumed += len(self.items)
             group.latencies.extend(now - created for created, _ in self.items)
             group.service.release(sum(size for _, size in self.items))
@@ -272,7 +267,7 @@ class BatchWorker:
             created, size = self.items[self._forward_at]
             code = target.put(created, size)  # type: ignore[union-attr]
             if code == WAITING:
-                self.blocked_since = self.env._now
+                self.blocked_since = self.env.now
                 self.waiting = target.wait(created, size, self._forwarded, self._gave_up, self)  # type: ignore[union-attr]
                 return
             self._forward_at += 1
@@ -285,7 +280,7 @@ class BatchWorker:
         self._next()
 
     def _resume_forwarding(self) -> None:
-        self.group.blocked_time += self.env._now - self.blocked_since  # type: ignore[operator]
+        self.group.blocked_time += self.env.now - self.blocked_since  # type: ignore[operator]
         self.blocked_since = None
         self.waiting = None
         self._forward_at += 1

@@ -1,107 +1,63 @@
 """Builds the SimPy model from a scenario and runs it in exact mode (every message simulated).
 
-One fresh `simpy.Environment` and one seed tree per run: no global state, so runs can go side by
-side in processes. Producers are SimPy processes (one timeout per arrival); workers are small
-state machines on SimPy timeouts (one event per service); buffers are compact arrays. Counters
-and entry/exit sums are updated at each state change; tables are built once at the end.
+One fresh `Clock` (a `simpy.Environment`) and one seed tree per run: no global state, so runs can
+go side by side in processes. Producers are SimPy processes (one timeout per arrival); workers are
+small state machines on SimPy timeouts (one event per service); buffers are compact arrays.
+Counters and entry/exit sums are updated at each state change; tables are built once at the end.
+Optional mechanisms are `Extension`s (simbp/exact/contract.py), built only when a scenario uses
+them, so a scenario without them pays nothing per message.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import simpy
-
+from .. import recording
 from ..metrics import LatencySketch
 from ..random import SeedTree, sampler
-from ..scenario.schema import Scenario
-from .buffer import ACCEPTED, WAITING, Buffer
+from ..scenario.schema import ConsumerSpec, ProducerSpec, Scenario
+from ..service import Service
+from .buffer import Buffer
+from .clock import Clock, after
 from .consumer import WorkerGroup
-from .producer import ProducerState, arrival_times
-from .service import Service
+from .producer import Producer, ProducerState, arrival_times
 from .systems.extension import Systems, uses_systems
+
+if TYPE_CHECKING:
+    from .contract import Extension
+    from .kafka import KafkaSystem
 
 __all__ = ["Model", "Producer", "simulate"]
 
-_ADMITTED, _TIMED_OUT, _LOST = 1, 2, 3
-
-
-class Producer(ProducerState):
-    """A SimPy process emitting messages into one buffer; blocks on a full `block` buffer."""
-
-    def run(self) -> Any:
-        env = self.env
-        service = self.service
-        put = self.buffer.put
-        sizes = self.sizes
-        overhead = self.overhead
-        stop = self.stop
-        for created in self.times:
-            if created >= stop:
-                return
-            delay = created - env._now
-            if delay < 0:  # fell due while this producer was blocked: never produced
-                continue
-            yield env.timeout(delay)
-            size = next(sizes) + overhead
-            self.produced += 1
-            if service.down:
-                self.lost_in_crash += 1
-                continue
-            code = put(created, size)
-            if code == ACCEPTED:
-                service.hold(size)
-            elif code == WAITING:
-                self.blocks += 1
-                self.blocked_since = env._now
-                self._wake = env.event()
-                self.buffer.wait(created, size, self._admitted, self._gave_up, self)
-                outcome = yield self._wake
-                self.blocked_time += env._now - self.blocked_since
-                self.blocked_since = None
-                if outcome == _ADMITTED and service.crashes == self._crashes_at_admit:
-                    service.hold(size)
-
-    def _admitted(self) -> None:
-        self._crashes_at_admit = self.service.crashes
-        self._wake.succeed(_ADMITTED)  # type: ignore[union-attr]
-
-    def _gave_up(self) -> None:
-        self.timed_out += 1
-        self._wake.succeed(_TIMED_OUT)  # type: ignore[union-attr]
-
-    def lose_blocked_item(self) -> None:
-        """The service crashed while this producer waited: its item is lost."""
-        self.lost_in_crash += 1
-        self._wake.succeed(_LOST)  # type: ignore[union-attr]
-
-    def holds_item(self) -> int:
-        return 1 if self.blocked_since is not None and self._wake is not None and not self._wake.triggered else 0
-
 
 class Model:
-    """The built simulation: environment, components, sketches and the sampled time series."""
+    """The built simulation: clock, components, extensions, sketches and the sampled time series.
+
+    Satisfies `contract.ModelView` (the view extensions get while they are built) and
+    `simbp.engine_contract.SimulatedModel` (what results read)."""
+
+    mode = "exact"
+    guard: Any = None  # a simbp.budget.RunGuard, set by `simulate`
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.seeds = SeedTree(self.seed)
         self.service = Service(self.env, scenario.memory)
         # streams, downstreams, retries, operators, rate limits (docs/systems.md); None when unused
-        self.systems: Any = Systems(self) if uses_systems(scenario) else None
-        self.buffers: dict[str, Buffer] = {
-            b.name: (Buffer if self.systems is None else self.systems.buffer_type(b))(self.env, b, self.service) for b in scenario.buffers}
+        self.systems: Systems | None = Systems(self) if uses_systems(scenario) else None
+        self.buffers: dict[str, Buffer] = {}
+        for buffer_spec in scenario.buffers:
+            kind = Buffer if self.systems is None else self.systems.buffer_type(buffer_spec)
+            self.buffers[buffer_spec.name] = kind(self.env, buffer_spec, self.service)
         self.sketch_by_group: dict[str, LatencySketch] = {}
         self.interval_sketch = LatencySketch()
-        self.groups: dict[str, WorkerGroup] = {}
-        for spec in scenario.consumers:
-            self.groups[spec.name] = self._build_group(spec)
-        self.extensions: list[Any] = []  # optional mechanisms with engine hooks (Kafka, autoscaling)
-        self.kafka: Any = None
+        self.groups: dict[str, WorkerGroup] = {spec.name: self._build_group(spec) for spec in scenario.consumers}
+        self.extensions: list[Extension] = []  # optional mechanisms with engine hooks, in build order
+        self.kafka: KafkaSystem | None = None
         if scenario.topics:
             from .kafka import KafkaSystem
 
@@ -113,27 +69,14 @@ class Model:
             self.extensions.append(WorkerAutoscaling(self))
         if self.systems is not None:
             self.extensions.append(self.systems)
-        overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
-        self.producers: list[Producer] = []
-        for spec in scenario.producers:
-            times = arrival_times(spec.arrivals, self.seeds.generator(f"producer/{spec.name}/arrivals"),
-                                  multiplier=scenario.load_multiplier, start=spec.start, base_dir=scenario.base_dir)
-            sizes = sampler(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), scenario.base_dir)
-            stop = min(spec.stop if spec.stop is not None else math.inf, scenario.duration)
-            if self.kafka is not None and spec.to in self.kafka.topics:  # a topic: on the broker, never blocks
-                self.producers.append(Producer(self.env, spec, self.kafka.writer(spec), self.kafka.broker, times, sizes, 0.0, stop))
-                continue
-            if self.systems is not None and self.systems.wants_producer(spec):
-                self.producers.append(self.systems.producer(spec, self.buffers[spec.to], times, sizes, overhead, stop))
-                continue
-            self.producers.append(Producer(self.env, spec, self.buffers[spec.to], self.service, times, sizes, overhead, stop))
+        self.producers: list[ProducerState] = [self._build_producer(spec) for spec in scenario.producers]
         self.service.on_crash(self._crash)
         self.service.on_restart(self._restart)
         self.samples: list[dict[str, float]] = []
         self._last: dict[str, float] = {}
-        self.warmup_state: dict[str, float] = {}
+        self.warmup_state: dict[str, Any] = {}
 
-    def _build_group(self, spec: Any) -> WorkerGroup:
+    def _build_group(self, spec: ConsumerSpec) -> WorkerGroup:
         rng = self.seeds.generator
         base = self.scenario.base_dir
         sketch = LatencySketch()
@@ -154,6 +97,20 @@ class Model:
             return self.systems.group(spec, self.buffers[spec.from_], target, self.service, service_times, costs, on_latencies)
         return WorkerGroup(self.env, spec, self.buffers[spec.from_], target, self.service, service_times, costs, on_latencies)
 
+    def _build_producer(self, spec: ProducerSpec) -> ProducerState:
+        scenario = self.scenario
+        times = arrival_times(spec.arrivals, self.seeds.generator(f"producer/{spec.name}/arrivals"),
+                              multiplier=scenario.load_multiplier, start=spec.start, base_dir=scenario.base_dir)
+        sizes = sampler(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), scenario.base_dir)
+        stop = min(spec.stop if spec.stop is not None else math.inf, scenario.duration)
+        if self.kafka is not None and spec.to in self.kafka.topics:  # a topic: on the broker, never blocks
+            return Producer(self.env, spec, self.kafka.writer(spec), self.kafka.broker, times, sizes, 0.0, stop)
+        overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
+        buffer = self.buffers[spec.to]
+        if self.systems is not None and self.systems.wants_producer(spec):
+            return self.systems.producer(spec, buffer, times, sizes, overhead, stop)
+        return Producer(self.env, spec, buffer, self.service, times, sizes, overhead, stop)
+
     # ------------------------------------------------------------------ crash
     def _crash(self) -> None:
         for buffer in self.buffers.values():
@@ -173,74 +130,18 @@ class Model:
 
     # ------------------------------------------------------------------ sampling
     def flush(self) -> None:
-        for group in self.groups.values():
-            group.flush_latencies()
-        for extension in self.extensions:
-            extension.flush()
+        recording.flush(self)
 
     def totals(self) -> dict[str, float]:
         """Cumulative counters for the whole model at this instant."""
-        produced = sum(p.produced for p in self.producers)
-        dropped = sum(b.dropped for b in self.buffers.values())
-        timed_out = sum(p.timed_out for p in self.producers) + sum(g.timed_out for g in self.groups.values())
-        lost = (sum(p.lost_in_crash for p in self.producers) + sum(b.lost_in_crash for b in self.buffers.values())
-                + sum(g.lost_in_crash for g in self.groups.values()))
-        consumed = sum(g.consumed for g in self.groups.values())
-        in_flight = (sum(b.depth for b in self.buffers.values()) + sum(g.held_items() for g in self.groups.values())
-                     + sum(p.holds_item() for p in self.producers))
-        discarded = failed = 0  # deliberate drops (operators, rate limits, shedding); failed downstream calls
-        for extension in self.extensions:
-            extra = extension.totals()
-            dropped += extra.get("dropped", 0)
-            consumed += extra.get("consumed", 0)
-            in_flight += extra.get("in_flight", 0)
-            discarded += extra.get("discarded", 0)
-            failed += extra.get("failed", 0)
-        return {"produced": produced, "dropped": dropped, "timed_out": timed_out, "lost_in_crash": lost,
-                "consumed": consumed, "in_flight": in_flight, "discarded": discarded, "failed": failed}
+        return recording.totals(self)
 
     def sample(self) -> None:
         """Record one row of the time series (per-interval figures are differences of totals)."""
-        now = self.env.now
         self.flush()
-        row: dict[str, float] = {"time_s": now}
-        totals = self.totals()
-        for key in ("produced", "dropped", "timed_out", "lost_in_crash", "consumed"):
-            row[key] = totals[key] - self._last.get(key, 0.0)
-            self._last[key] = totals[key]
-        row["in_flight"] = totals["in_flight"]
-        row["memory_bytes"] = self.service.held
-        row["service_up"] = 0.0 if self.service.down else 1.0
-        crashes = self.service.crashes
-        row["crashes"] = crashes - self._last.get("crashes", 0)
-        self._last["crashes"] = crashes
-        elapsed = now - self._last.get("time", 0.0)
-        self._last["time"] = now
-        blocked_total = 0.0
-        for producer in self.producers:
-            blocked = producer.blocked_seconds(now)
-            delta = blocked - self._last.get(f"{producer.name}.blocked", 0.0)
-            self._last[f"{producer.name}.blocked"] = blocked
-            row[f"{producer.name}.blocked_fraction"] = delta / elapsed if elapsed > 0 else 0.0
-            blocked_total += delta
-        row["producer_blocked_s"] = blocked_total
-        for buffer in self.buffers.values():
-            row[f"{buffer.name}.depth"] = buffer.depth
-            row[f"{buffer.name}.bytes"] = buffer.bytes
-            row[f"{buffer.name}.dropped"] = buffer.dropped - self._last.get(f"{buffer.name}.dropped", 0)
-            self._last[f"{buffer.name}.dropped"] = buffer.dropped
-        for group in self.groups.values():
-            busy = group.busy_seconds(now)
-            delta = busy - self._last.get(f"{group.name}.busy", 0.0)
-            self._last[f"{group.name}.busy"] = busy
-            row[f"{group.name}.utilisation"] = max(0.0, delta) / (elapsed * len(group.workers)) if elapsed > 0 else 0.0
-            row[f"{group.name}.consumed"] = group.processed - self._last.get(f"{group.name}.processed", 0)
-            self._last[f"{group.name}.processed"] = group.processed
-        row["latency_p50_s"], row["latency_p99_s"] = self.interval_sketch.quantiles((0.5, 0.99))
-        self.interval_sketch.reset()
-        for extension in self.extensions:
-            extension.sample(row)
-        self.samples.append(row)
+        self.samples.append(recording.time_series_row(self, self._last))
+        if self.guard is not None:  # runtime budgets (simbp.budget), checked per sample, never per message
+            self.guard.on_sample(self)
 
     def _sampler(self, interval: float) -> Any:
         while True:
@@ -250,14 +151,7 @@ class Model:
 
     def _end_warmup(self, _event: Any) -> None:
         self.flush()
-        for sketch in self.sketch_by_group.values():
-            sketch.reset()
-        now = self.env.now
-        self.warmup_state = {"time": now, "busy": {g.name: g.busy_seconds(now) for g in self.groups.values()},
-                             "area": {b.name: b.waiting_area(now) for b in self.buffers.values()},
-                             "totals": self.totals()}
-        for extension in self.extensions:
-            extension.end_warmup()
+        self.warmup_state = recording.warmup_snapshot(self)
 
     # ------------------------------------------------------------------ running
     def run(self, progress: Callable[[float], None] | None = None) -> "Model":
@@ -272,7 +166,7 @@ class Model:
         self.sample()
         env.process(self._sampler(self.scenario.effective_sample_interval))
         if self.scenario.warmup > 0:
-            env.timeout(self.scenario.warmup).callbacks.append(self._end_warmup)
+            after(env, self.scenario.warmup, self._end_warmup)
         duration = self.scenario.duration
         if progress is None:
             env.run(until=duration)
@@ -285,13 +179,11 @@ class Model:
         return self
 
 
-def simulate(scenario: Scenario, seed: int | None = None, progress: Callable[[float], None] | None = None) -> Model:
-    """Build and run the exact model; the caller derives results from the returned model."""
-    return Model(scenario, seed).run(progress)
+def simulate(scenario: Scenario, seed: int | None = None, progress: Callable[[float], None] | None = None,
+             guard: Any = None) -> Model:
+    """Build and run the exact model; the caller derives results from the returned model. `guard`
+    (a `simbp.budget.RunGuard`) stops the run when it goes over a budget."""
+    model = Model(scenario, seed)
+    model.guard = guard
+    return model.run(progress)
 
-
-def _stderr_is_terminal() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False

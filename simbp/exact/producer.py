@@ -1,4 +1,4 @@
-"""Producers: arrival-time generators for each arrival process, and the SimPy producer process.
+"""Producers: the SimPy producer process, and arrival-time generators for each arrival process.
 
 Arrival times are absolute and generated in numpy blocks. A producer blocked by a full `block`
 buffer emits nothing while it waits: arrivals that fall due during the wait are never produced,
@@ -7,13 +7,14 @@ and afterwards it resumes its own schedule (for Poisson arrivals this is the sam
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..scenario.rates import bursty_phases, read_trace, schedule_rate_function, schedule_rates, trace_period
+from ..scenario.rates import bursty_phases, read_trace, schedule_pieces, schedule_rates, trace_period
 from ..scenario.schema import (
     BurstyArrivals,
     ConstantArrivals,
@@ -21,10 +22,12 @@ from ..scenario.schema import (
     ScheduleArrivals,
     TraceArrivals,
 )
+from .buffer import ACCEPTED, WAITING
 
-__all__ = ["ProducerState", "arrival_times"]
+__all__ = ["Producer", "ProducerState", "arrival_times"]
 
 _CHUNK = 4096
+_ADMITTED, _TIMED_OUT, _LOST = 1, 2, 3
 
 
 class ProducerState:
@@ -47,13 +50,72 @@ class ProducerState:
         self.lost_in_crash = 0
         self.blocked_time = 0.0
         self.blocked_since: float | None = None
-        self.blocks = 0
         self._wake: Any = None
         self._crashes_at_admit = 0
 
     def blocked_seconds(self, now: float) -> float:
         """Seconds spent blocked up to `now`, counting a wait still in progress."""
         return self.blocked_time + (now - self.blocked_since if self.blocked_since is not None else 0.0)
+
+    def run(self) -> Generator[Any, Any, None]:
+        """The SimPy process: emit every arrival until `stop` (each producer kind writes its own)."""
+        raise NotImplementedError
+
+    def holds_item(self) -> int:
+        """Messages this producer holds right now (they count as in flight)."""
+        raise NotImplementedError
+
+
+class Producer(ProducerState):
+    """A SimPy process emitting messages into one buffer; blocks on a full `block` buffer."""
+
+    def run(self) -> Generator[Any, Any, None]:
+        env = self.env
+        service = self.service
+        put = self.buffer.put
+        sizes = self.sizes
+        overhead = self.overhead
+        stop = self.stop
+        for created in self.times:
+            if created >= stop:
+                return
+            delay = created - env.now
+            if delay < 0:  # fell due while this producer was blocked: never produced
+                continue
+            yield env.timeout(delay)
+            size = next(sizes) + overhead
+            self.produced += 1
+            if service.down:
+                self.lost_in_crash += 1
+                continue
+            code = put(created, size)
+            if code == ACCEPTED:
+                service.hold(size)
+            elif code == WAITING:
+                self.blocked_since = env.now
+                self._wake = env.event()
+                self.buffer.wait(created, size, self._admitted, self._gave_up, self)
+                outcome = yield self._wake
+                self.blocked_time += env.now - self.blocked_since
+                self.blocked_since = None
+                if outcome == _ADMITTED and service.crashes == self._crashes_at_admit:
+                    service.hold(size)
+
+    def _admitted(self) -> None:
+        self._crashes_at_admit = self.service.crashes
+        self._wake.succeed(_ADMITTED)
+
+    def _gave_up(self) -> None:
+        self.timed_out += 1
+        self._wake.succeed(_TIMED_OUT)
+
+    def lose_blocked_item(self) -> None:
+        """The service crashed while this producer waited: its item is lost."""
+        self.lost_in_crash += 1
+        self._wake.succeed(_LOST)
+
+    def holds_item(self) -> int:
+        return 1 if self.blocked_since is not None and self._wake is not None and not self._wake.triggered else 0
 
 
 def arrival_times(spec: Any, rng: np.random.Generator, *, multiplier: float = 1.0, start: float = 0.0,
@@ -124,30 +186,46 @@ def _bursty(spec: BurstyArrivals, rng: np.random.Generator, multiplier: float, s
 
 
 def _schedule(spec: ScheduleArrivals, rng: np.random.Generator, multiplier: float, start: float) -> Iterator[float]:
-    _, peak = schedule_rate_function(spec)
-    peak *= multiplier
-    if spec.within == "constant":
-        # deterministic spacing: the k-th arrival where the integrated rate reaches k
-        step = min(0.01, 0.1 / peak)
-        total = 0.0
-        begin = start
-        next_k = 1.0
-        while True:
-            grid = begin + step * np.arange(1, _CHUNK + 1)
-            rates = schedule_rates(spec, grid - start) * multiplier
-            cumulative = total + np.cumsum(rates) * step
-            ks = np.arange(next_k, np.floor(cumulative[-1]) + 1)
-            if len(ks):
-                yield from np.interp(ks, np.concatenate(([total], cumulative)), np.concatenate(([begin], grid))).tolist()
-                next_k = float(ks[-1] + 1)
-            total = float(cumulative[-1])
-            begin = float(grid[-1])
-    now = start
-    while True:  # thinning a Poisson process at the peak rate (exact for any rate shape)
-        candidates = now + np.cumsum(rng.exponential(1.0 / peak, _CHUNK))
-        keep = rng.random(_CHUNK) * peak < schedule_rates(spec, candidates - start) * multiplier
-        now = float(candidates[-1])
-        yield from candidates[keep].tolist()
+    """Piece by piece (`schedule_pieces`): a piece at rate 0 draws nothing, and a schedule ending
+    at rate 0 ends, so a short spike costs its own arrivals, not the peak rate over the whole run."""
+    integrated = [0.0, 1.0]  # evenly spaced: the integrated rate so far, and the next arrival's index
+    for begin, end, bound in schedule_pieces(spec):
+        peak = bound * multiplier
+        if peak <= 0:
+            if math.isinf(end):
+                return
+            continue
+        if spec.within == "constant":
+            yield from _schedule_even(spec, multiplier, start, begin, end, peak, integrated)
+            continue
+        now = start + begin
+        while True:  # thinning a Poisson process at the piece's largest rate (exact for any rate shape)
+            candidates = now + np.cumsum(rng.exponential(1.0 / peak, _CHUNK))
+            keep = (rng.random(_CHUNK) * peak < schedule_rates(spec, candidates - start) * multiplier) & (candidates < start + end)
+            yield from candidates[keep].tolist()
+            if candidates[-1] >= start + end:
+                break
+            now = float(candidates[-1])
+
+
+def _schedule_even(spec: ScheduleArrivals, multiplier: float, start: float, begin: float, end: float,
+                   peak: float, integrated: list[float]) -> Iterator[float]:
+    """Evenly spaced arrivals in one piece: the k-th where the integrated rate reaches k
+    (`integrated` carries the running integral and the next k from piece to piece)."""
+    step = min(0.01, 0.1 / peak)
+    total, next_k = integrated
+    origin = start + begin
+    while origin < start + end:
+        grid = np.minimum(origin + step * np.arange(1, _CHUNK + 1), start + end)
+        rates = schedule_rates(spec, grid - start) * multiplier
+        cumulative = total + np.cumsum(rates * np.diff(np.concatenate(([origin], grid))))
+        ks = np.arange(next_k, np.floor(cumulative[-1]) + 1)
+        if len(ks):
+            yield from np.interp(ks, np.concatenate(([total], cumulative)), np.concatenate(([origin], grid))).tolist()
+            next_k = float(ks[-1] + 1)
+        total = float(cumulative[-1])
+        origin = float(grid[-1])
+        integrated[:] = [total, next_k]
 
 
 def _trace(spec: TraceArrivals, rng: np.random.Generator, multiplier: float, start: float, base_dir: Path) -> Iterator[float]:

@@ -4,67 +4,58 @@ SimPy stays the clock: one process advances the model a quantum `dt` at a time (
 `MAX_QUANTA` quanta per run, none shorter than a quarter of the shortest mean service time), and
 crashes, restarts and samples are SimPy events as in exact mode. Within a quantum:
 
-- each producer emits a count of messages: Poisson for random arrivals, the integrated rate for
-  evenly spaced ones, exact counts for traces; their bytes are the sum of as many size draws;
-- buffers hold FIFO *cohorts* (count, creation-time range, entry-time range, bytes) instead of
-  messages, merged as they age, so a queue of ten million items is a few hundred cohorts;
-- each consumer group does `busy workers × dt` seconds of work on its items in FIFO order, every
-  item needing its own service time drawn from its distribution ("pooled work": for exponential
-  service this has exactly the departure process of c parallel workers while they are busy);
-- drop_newest, drop_oldest, block and unbounded keep their exact-mode meaning, applied to counts:
-  overflow is dropped, or pushed back to whoever offered it (a blocked producer emits nothing
-  meanwhile; a blocked worker holds its finished item and takes no more); memory over the limit
-  crashes the service, losing everything held, and it restarts empty after `restart_after`;
-- the latency of a consumed item is (when a worker took it − its creation) + its service time,
-  interpolated within cohorts and given to the same quantile sketch with integer weights.
+- each producer emits a count of messages (`producer.py`, `inputs.py`): Poisson for random
+  arrivals, the integrated rate for evenly spaced ones, exact counts for traces; their bytes are the
+  sum of as many size draws;
+- buffers hold FIFO *cohorts* (`cohorts.py`: count, creation-time range, entry-time range, bytes)
+  instead of messages, merged as they age, so a queue of ten million items is a few hundred cohorts;
+- each consumer group (`group.py`) does `busy workers × dt` seconds of work on its items in FIFO
+  order, every item needing its own service time drawn from its distribution;
+- drop_newest, drop_oldest, block and unbounded keep their exact-mode meaning, applied to counts
+  (`buffer.py`, the rule declared in `simbp.semantics`); memory over the limit crashes the service,
+  losing everything held, and it restarts empty after `restart_after`.
 
 Counts are whole numbers throughout, so conservation holds exactly; every random number comes from
-the run's seed tree, so the same scenario and seed give the same results. What fast mode cannot
-model (batches, block time-outs, competing consumer groups on one buffer, Kafka topics and the
-systems keys) is listed by `unsupported()`, and `simbp.run(mode="auto")` then runs exact mode.
-Its error against exact mode is stated and tested in tests/test_fast_mode.py (docs/performance.md).
+the run's seed tree, so the same scenario and seed give the same results. The model satisfies
+`simbp.engine_contract.SimulatedModel`, and its totals and time series are recorded by
+`simbp.recording`, the same code as exact mode's. What fast mode cannot model is declared in
+`simbp.semantics` (`unsupported()` asks it), and `simbp.run(mode="auto")` then runs exact mode. Its
+error against exact mode is stated and tested in tests/test_fast_mode.py (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from collections import deque
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, cast
 
-import numpy as np
 import simpy
 
-from .. import semantics
+from .. import recording, semantics
 from ..errors import Problem, ScenarioError
-from ..exact.model import Model
-from ..exact.service import Service
 from ..metrics import LatencySketch
 from ..random import SeedTree, draw_function
-from ..scenario.rates import bursty_phases, read_trace, schedule_rates, trace_period
-from ..scenario.schema import (
-    BufferSpec,
-    BurstyArrivals,
-    ConstantArrivals,
-    ConsumerSpec,
-    PoissonArrivals,
-    ProducerSpec,
-    Scenario,
-    ScheduleArrivals,
-    TraceArrivals,
-    _Constant,
-)
+from ..scenario.schema import Scenario
+from ..service import Service
+from .buffer import FastBuffer
+from .cohorts import Cohorts
+from .group import REPRESENTATIVES, FastGroup
+from .inputs import ByteSums, WorkStream, arrival_counts
+from .kafka import FastKafka, TopicProducer
+from .producer import FastProducer
 
-__all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum",
-           "MAX_QUANTA", "SERVICE_FRACTION", "REPRESENTATIVES"]
+__all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
+           "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
+           "COHORT_RESOLUTION", "Cohorts"]
 
 MAX_QUANTA = 100_000  # quanta per run at most: bounds the run time whatever the message count
 SERVICE_FRACTION = 0.25  # a quantum need not be shorter than this fraction of the shortest mean service
-REPRESENTATIVES = 8  # latency values per cohort slice given to the sketch (weighted)
 COHORT_RESOLUTION = 256  # a queue keeps about this many cohorts over its age (latency error ~ age/512)
-_BLOCK = 4096  # quanta of arrivals, or draws of sizes and service times, prepared at a time
-_FLUSH_EVERY = 1 << 13
+KAFKA_MEMBER_STEPS = 600_000  # Kafka members × quanta per run at most (about 30 s of stepping here)
+MAX_SUBSTEPS = 1024  # sub-steps of one quantum at most, for a stage whose buffer may fill up
+PROFILE_DRAWS = 4096  # service times drawn to profile each group's distribution (E[min(S, dt)])
+SMALL_BUFFER = 4  # a buffer under this many quanta's worth of arrivals and takes is stepped finely throughout
+
 
 # --------------------------------------------------------------------------- what it models
 def unsupported(scenario: Scenario) -> list[str]:
@@ -87,638 +78,54 @@ def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     """The quantum: fine enough for the fastest service, coarse enough for `max_quanta`, and a
     whole fraction of the sample interval so samples fall on quantum boundaries."""
     means = [c.mean_service() for c in scenario.consumers]
-    means = [m for m in means if m > 0 and math.isfinite(m)]
-    fine = SERVICE_FRACTION * min(means) if means else scenario.duration
+    scales = [SERVICE_FRACTION * m for m in means if m > 0 and math.isfinite(m)]
+    # a Kafka member's counts are drawn per quantum, so a quarter of one full poll batch is fine enough
+    scales += [SERVICE_FRACTION * g.max_poll_records * float(cast(Any, g.processing).mean) for g in scenario.consumer_groups]
+    scales = [s for s in scales if s > 0 and math.isfinite(s)]
+    fine = min(scales) if scales else scenario.duration
+    members = max((_most_members(g) for g in scenario.consumer_groups), default=0)
+    if members:  # a Kafka member costs a Python step a quantum: at most KAFKA_MEMBER_STEPS of them a run
+        max_quanta = max(1, min(max_quanta, KAFKA_MEMBER_STEPS // members))
     quantum = max(scenario.duration / max_quanta, fine)
     interval = scenario.effective_sample_interval
     per_sample = max(1, math.floor(interval / quantum + 1e-9))
     return interval / per_sample
 
 
-# --------------------------------------------------------------------------- cohorts
-class Cohorts:
-    """A FIFO of cohorts `[count, created_lo, created_hi, entered_lo, entered_hi, bytes]`.
-
-    Items of a cohort are taken as spread evenly over both time ranges, so splitting one at a
-    fraction splits both ranges there. `entered` is when the items entered the queue (buffers) or
-    when a worker took them (items in service).
-    """
-
-    __slots__ = ("items", "count", "bytes")
-
-    def __init__(self) -> None:
-        self.items: deque[list[float]] = deque()
-        self.count = 0
-        self.bytes = 0.0
-
-    def push(self, n: int, created_lo: float, created_hi: float, entered_lo: float, entered_hi: float,
-             nbytes: float, merge_within: float) -> None:
-        """Append `n` items; merge them into the last cohort when both stay within `merge_within` s."""
-        if n <= 0:
-            return
-        self.count += n
-        self.bytes += nbytes
-        items = self.items
-        if items:
-            tail = items[-1]
-            if created_hi - tail[1] <= merge_within and entered_hi - tail[3] <= merge_within:
-                tail[0] += n
-                if created_hi > tail[2]:
-                    tail[2] = created_hi
-                if entered_hi > tail[4]:
-                    tail[4] = entered_hi
-                tail[5] += nbytes
-                return
-        items.append([n, created_lo, created_hi, entered_lo, entered_hi, nbytes])
-
-    def pop(self, n: int) -> list[tuple[int, float, float, float, float, float]]:
-        """Remove the `n` oldest items, as slices of cohorts."""
-        out = []
-        items = self.items
-        self.count -= n
-        while n > 0:
-            head = items[0]
-            m = head[0]
-            if m <= n:
-                items.popleft()
-                out.append((m, head[1], head[2], head[3], head[4], head[5]))
-                self.bytes -= head[5]
-                n -= m
-            else:
-                f = n / m
-                created_cut = head[1] + f * (head[2] - head[1])
-                entered_cut = head[3] + f * (head[4] - head[3])
-                nbytes = head[5] * f
-                out.append((n, head[1], created_cut, head[3], entered_cut, nbytes))
-                head[0] = m - n
-                head[1] = created_cut
-                head[3] = entered_cut
-                head[5] -= nbytes
-                self.bytes -= nbytes
-                n = 0
-        if self.count == 0:
-            self.bytes = 0.0
-        return out
-
-    def pop_newest(self, n: int) -> tuple[int, float]:
-        """Remove the `n` newest items; returns (n, their bytes)."""
-        removed_bytes = 0.0
-        items = self.items
-        self.count -= n
-        left = n
-        while left > 0:
-            tail = items[-1]
-            m = tail[0]
-            if m <= left:
-                items.pop()
-                removed_bytes += tail[5]
-                left -= m
-            else:
-                f = (m - left) / m
-                nbytes = tail[5] * (1 - f)
-                tail[0] = m - left
-                tail[2] = tail[1] + f * (tail[2] - tail[1])
-                tail[4] = tail[3] + f * (tail[4] - tail[3])
-                tail[5] -= nbytes
-                removed_bytes += nbytes
-                left = 0
-        self.bytes -= removed_bytes
-        if self.count == 0:
-            self.bytes = 0.0
-        return n, removed_bytes
-
-    def oldest_created(self) -> float:
-        return self.items[0][1] if self.items else math.inf
-
-    def clear(self) -> None:
-        self.items.clear()
-        self.count = 0
-        self.bytes = 0.0
-
-
-# --------------------------------------------------------------------------- random inputs
-class _Arrivals:
-    """Messages a producer emits in each quantum [k·dt, (k+1)·dt), k = 0, 1, …: `next()` is the
-    count for the next quantum, and `expected` what the arrival process expected in it."""
-
-    def __init__(self, blocks: Iterator[tuple[list[int], list[float]]]):
-        self._blocks = blocks
-        self._counts: list[int] = []
-        self._expected: list[float] = []
-        self._index = 0
-        self.expected = 0.0
-
-    def next(self) -> int:
-        index = self._index
-        if index == len(self._counts):
-            self._counts, self._expected = next(self._blocks)
-            index = 0
-        self._index = index + 1
-        self.expected = self._expected[index]
-        return self._counts[index]
-
-
-def _arrival_counts(spec: ProducerSpec, rng: np.random.Generator, dt: float, scenario: Scenario) -> _Arrivals:
-    """The per-quantum arrival counts of a producer, drawn `_BLOCK` quanta at a time."""
-    arrivals = spec.arrivals
-    multiplier = scenario.load_multiplier
-    start = spec.start
-    stop = min(spec.stop if spec.stop is not None else math.inf, scenario.duration)
-    random = True
-    cumulative: Callable[[np.ndarray], np.ndarray] | None = None  # expected arrivals by time after start
-    per_quantum: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-    exact_counts: Callable[[np.ndarray], np.ndarray] | None = None  # arrivals before each time after start
-
-    if isinstance(arrivals, (PoissonArrivals, ConstantArrivals)):
-        rate = arrivals.rate * multiplier
-        random = isinstance(arrivals, PoissonArrivals)
-        cumulative = lambda tau: rate * tau
-    elif isinstance(arrivals, BurstyArrivals):
-        (rate1, length1), (rate2, length2) = bursty_phases(arrivals, multiplier)
-        cycle, per_cycle = length1 + length2, rate1 * length1 + rate2 * length2
-        random = arrivals.within == "poisson"
-
-        def cumulative(tau: np.ndarray) -> np.ndarray:
-            cycles = np.floor(tau / cycle)
-            x = tau - cycles * cycle
-            return cycles * per_cycle + rate1 * np.minimum(x, length1) + rate2 * np.maximum(x - length1, 0.0)
-    elif isinstance(arrivals, ScheduleArrivals):
-        random = arrivals.within == "poisson"
-
-        def per_quantum(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:  # rate at the midpoint × length
-            return schedule_rates(arrivals, (lo + hi) / 2) * multiplier * (hi - lo)
-    elif isinstance(arrivals, TraceArrivals):
-        values = read_trace(arrivals, scenario.base_dir)
-        if arrivals.format == "timestamps":
-            n = len(values)
-            period = trace_period(arrivals, values)
-
-            def exact_counts(tau: np.ndarray) -> np.ndarray:
-                if period is None or period <= 0:
-                    return np.searchsorted(values, tau, side="left")
-                laps = np.floor(tau / period)
-                return laps * n + np.searchsorted(values, tau - laps * period, side="left")
-        else:
-            width = arrivals.bin
-            span = max(stop - start, 0.0)
-            bins = int(math.ceil(span / width)) + 1
-            base = values if arrivals.loop else np.concatenate([values, np.zeros(max(bins - len(values), 0))])
-            laps = int(math.ceil(bins / len(base)))
-            scaled = np.tile(base, laps)[:bins] * multiplier
-            counts = np.floor(scaled) + (rng.random(bins) < scaled % 1)  # whole messages per bin, as exact mode
-            before = np.concatenate([[0.0], np.cumsum(counts)])
-            random = False
-
-            def cumulative(tau: np.ndarray) -> np.ndarray:
-                index = np.minimum(np.floor(tau / width).astype(np.int64), bins - 1)
-                return before[index] + (tau / width - index) * counts[index]
-    else:  # pragma: no cover - the schema admits no other process
-        raise TypeError(f"unknown arrival process {arrivals!r}")
-
-    whole, fraction = math.floor(multiplier), multiplier % 1
-
-    def blocks() -> Iterator[tuple[list[int], list[float]]]:
-        first = 0
-        total = 0.0  # running expected arrivals for evenly spaced processes (whole messages by floor)
-        done = 0.0
-        while True:
-            edges = (first + np.arange(_BLOCK + 1)) * dt
-            clipped = np.clip(edges, start, max(stop, start))
-            if exact_counts is not None:
-                counts = np.diff(exact_counts(clipped - start)).astype(np.int64)
-                expected = counts * multiplier
-                if multiplier != 1.0:
-                    counts = whole * counts + rng.binomial(counts, fraction)
-            else:
-                if per_quantum is not None:
-                    expected = per_quantum(clipped[:-1] - start, clipped[1:] - start)
-                else:
-                    expected = np.diff(cumulative(clipped - start))  # type: ignore[misc]
-                expected = np.maximum(expected, 0.0)
-                if random:
-                    counts = rng.poisson(expected)
-                else:
-                    running = total + np.cumsum(expected)
-                    floors = np.floor(running + 1e-9)
-                    counts = np.diff(np.concatenate([[done], floors])).astype(np.int64)
-                    total, done = float(running[-1]), float(floors[-1])
-            yield counts.tolist(), expected.tolist()
-            first += _BLOCK
-
-    return _Arrivals(blocks())
-
-
-class _ByteSums:
-    """Total bytes of the next k messages: sums of size draws (plus the per-item overhead)."""
-
-    def __init__(self, dist: Any, rng: np.random.Generator, base_dir: Any, overhead: float):
-        self.overhead = overhead
-        self.constant = float(dist.value) + overhead if isinstance(dist, _Constant) else None
-        self.draw = None if self.constant is not None else draw_function(dist, rng, base_dir)
-        self.prefix: list[float] = [0.0]
-        self.position = 0
-
-    def total(self, k: int) -> float:
-        if self.constant is not None:
-            return k * self.constant
-        result = k * self.overhead
-        while k > 0:
-            available = len(self.prefix) - 1 - self.position
-            if available == 0:
-                block = self.draw(max(_BLOCK, k))  # type: ignore[misc]
-                self.prefix = [0.0] + np.cumsum(block).tolist()
-                self.position = 0
-                continue
-            take = min(k, available)
-            result += self.prefix[self.position + take] - self.prefix[self.position]
-            self.position += take
-            k -= take
-        return result
-
-
-class _WorkStream:
-    """Service times of a group's items in the order workers take them, kept as prefix sums:
-    `work(i)` is the service time of items 0 … i−1 together."""
-
-    def __init__(self, draw: Callable[[int], np.ndarray]):
-        self.draw = draw
-        self.prefix: list[float] = [0.0]
-        self.base = 0  # prefix[j] = work(base + j)
-
-    def work(self, index: int) -> float:
-        return self.prefix[index - self.base]
-
-    def last_within(self, low: int, high: int, work: float) -> int:
-        """The largest i in [low, high] with work(i) <= `work`. Service times are drawn only as far
-        as this search needs, so a long queue does not cost a service time per item."""
-        prefix = self.prefix
-        while self.base + len(prefix) - 1 < high and prefix[-1] <= work:
-            prefix.extend((prefix[-1] + np.cumsum(self.draw(_BLOCK))).tolist())
-        top = min(high, self.base + len(prefix) - 1)
-        return bisect_right(prefix, work, low - self.base, top - self.base + 1) - 1 + self.base
-
-    def skip_to(self, index: int) -> None:
-        """Items before `index` are gone (lost in a crash): make work(index) known."""
-        prefix = self.prefix
-        while self.base + len(prefix) - 1 < index:
-            prefix.extend((prefix[-1] + np.cumsum(self.draw(_BLOCK))).tolist())
-
-    def forget_before(self, index: int) -> None:
-        if index - self.base > 4 * _BLOCK:
-            del self.prefix[: index - self.base]
-            self.base = index
-
-
-# --------------------------------------------------------------------------- components
-class FastProducer:
-    """Emits a count of messages per quantum into its buffer; blocked, it holds one item."""
-
-    def __init__(self, spec: ProducerSpec, buffer: "FastBuffer", counts: _Arrivals, sizes: _ByteSums):
-        self.spec = spec
-        self.name = spec.name
-        self.buffer = buffer
-        self.counts = counts
-        self.sizes = sizes
-        self.produced = 0
-        self.timed_out = 0
-        self.lost_in_crash = 0
-        self.blocked_time = 0.0
-        self.held: tuple[float, float] | None = None  # (created, bytes) of the item a blocked producer holds
-        self._offer = (0, 0, None)  # this quantum: (offered, new arrivals, item held before)
-        self._blocked_excess = 0.0
-
-    def emit(self, t0: float, t1: float, down: bool, merge_within: float) -> int:
-        """Offer this quantum's arrivals (and a held item first) to the buffer; returns how many."""
-        k = self.counts.next()
-        if down:  # the service is down: what arrives is lost
-            self.produced += k
-            self.lost_in_crash += k
-            self._offer = (0, 0, None)
-            return 0
-        queue = self.buffer.queue
-        held, offered = self.held, k
-        if held is not None:
-            queue.push(1, held[0], held[0], t0, t0, held[1], 0.0)
-            offered += 1
-            self.held = None
-        if k:
-            queue.push(k, t0, t1, t0, t1, self.sizes.total(k), merge_within)
-        self._offer = (offered, k, held)
-        return offered
-
-    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float) -> None:
-        """`returned` of the offered items did not fit a `block` buffer: the producer holds the first
-        of them and the arrivals due after it were never produced (as in exact mode)."""
-        offered, k, old = self._offer
-        if returned == 0:
-            self.produced += k
-            return
-        admitted = offered - returned
-        had = 1 if old is not None else 0
-        dt = t1 - t0
-        if admitted < had:  # its old item still does not fit: blocked all quantum, nothing produced
-            self.held = old
-            self.blocked_time += dt
-            return
-        self.produced += admitted - had + 1
-        self.held = (t0 + dt * admitted / offered, returned_bytes / returned)
-        # arrivals fall due at the process's rate while it is blocked: skipped / rate estimates how long
-        # (clipped to the quantum, the excess carried on: a Poisson count is often above its mean)
-        skipped = k - (admitted - had) - 1
-        expected = self.counts.expected
-        estimate = self._blocked_excess + (skipped * dt / expected if expected > 0 else dt * returned / offered)
-        self.blocked_time += min(dt, estimate)
-        self._blocked_excess = max(estimate - dt, 0.0)
-
-    def holds_item(self) -> int:
-        return 0 if self.held is None else 1
-
-    def blocked_seconds(self, now: float) -> float:
-        return self.blocked_time
-
-
-class FastBuffer:
-    """A buffer of cohorts with exact-mode counters; `capacity` bounds the items waiting."""
-
-    def __init__(self, spec: BufferSpec):
-        self.spec = spec
-        self.name = spec.name
-        self.policy = semantics.policy(spec.policy, "fast").fast  # the overflow rule; NotModelled if none
-        self.capacity: float = math.inf if spec.capacity is None else int(spec.capacity)
-        self.queue = Cohorts()
-        self.producers: list[FastProducer] = []
-        self.reader: FastGroup | None = None
-        self.accepted = 0
-        self.dropped = 0
-        self.taken = 0
-        self.lost_in_crash = 0
-        self.peak_depth = 0
-        self.peak_bytes = 0.0
-        self.area = 0.0  # item-seconds waited, up to the last quantum
-
-    @property
-    def depth(self) -> int:
-        return self.queue.count
-
-    @property
-    def bytes(self) -> float:
-        return self.queue.bytes
-
-    def waiting_area(self, now: float) -> float:
-        return self.area
-
-    def room(self) -> float:
-        """Items a forwarding worker may still put without waiting (only `block` makes it wait)."""
-        return max(self.capacity - self.queue.count, 0) if self.policy == "block" else math.inf
-
-    def settle_arrivals(self, offered: int, t0: float, t1: float) -> None:
-        """After this buffer's consumers took: apply the policy to what producers offered this quantum."""
-        excess = self.queue.count - self.capacity if offered else 0
-        if excess <= 0:
-            self.accepted += offered
-            for producer in self.producers:
-                producer.settle(0, 0.0, t0, t1)
-            return
-        excess = int(excess)
-        if self.policy == "drop_oldest":
-            self.queue.pop(excess)
-            self.dropped += excess
-            self.accepted += offered
-        else:
-            _, nbytes = self.queue.pop_newest(excess)
-            if self.policy == "drop_newest":
-                self.dropped += excess
-                self.accepted += offered - excess
-            else:  # block: the newest items go back to whoever offered them
-                self.accepted += offered - excess
-                shares = _split(excess, [p._offer[0] for p in self.producers])
-                for producer, share in zip(self.producers, shares):
-                    producer.settle(share, nbytes * share / excess, t0, t1)
-                return
-        for producer in self.producers:
-            producer.settle(0, 0.0, t0, t1)
-
-    def receive(self, slices: list[tuple[int, float, float, float, float, float]], n: int, t0: float, t1: float,
-                merge_within: float) -> int:
-        """Items forwarded by an upstream group; returns how many were accepted (the rest dropped)."""
-        queue = self.queue
-        for count, created_lo, created_hi, _, _, nbytes in slices:
-            queue.push(count, created_lo, created_hi, t0, t1, nbytes, merge_within)
-        excess = queue.count - self.capacity
-        if excess <= 0 or self.policy == "block":  # a blocking target was asked for room first
-            self.accepted += n
-            return n
-        excess = int(excess)
-        self.dropped += excess
-        if self.policy == "drop_oldest":
-            queue.pop(excess)
-            self.accepted += n
-            return n
-        queue.pop_newest(excess)
-        self.accepted += n - excess
-        return n - excess
-
-
-def _split(total: int, weights: list[int]) -> list[int]:
-    """`total` split in proportion to `weights`, in whole numbers (largest remainders first)."""
-    whole = sum(weights)
-    if whole <= 0:
-        return [0] * len(weights)
-    exact = [total * w / whole for w in weights]
-    shares = [math.floor(x) for x in exact]
-    order = sorted(range(len(weights)), key=lambda i: shares[i] - exact[i])
-    for i in order[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
-
-
-def _cut(slices: list[tuple[int, float, float, float, float, float]], n: int) -> tuple[list[Any], list[Any]]:
-    """The first `n` items of a list of cohort slices, and the rest."""
-    first: list[Any] = []
-    rest: list[Any] = []
-    for piece in slices:
-        count = piece[0]
-        if n >= count:
-            first.append(piece)
-            n -= count
-        elif n > 0:
-            f = n / count
-            created_cut = piece[1] + f * (piece[2] - piece[1])
-            entered_cut = piece[3] + f * (piece[4] - piece[3])
-            first.append((n, piece[1], created_cut, piece[3], entered_cut, piece[5] * f))
-            rest.append((count - n, created_cut, piece[2], entered_cut, piece[4], piece[5] * (1 - f)))
-            n = 0
-        else:
-            rest.append(piece)
-    return first, rest
-
-
-class FastGroup:
-    """A consumer group doing `busy workers × dt` of work per quantum on its items, FIFO."""
-
-    def __init__(self, spec: ConsumerSpec, source: FastBuffer, target: FastBuffer | None, work: _WorkStream,
-                 on_latencies: Callable[[list[float], list[int]], None]):
-        self.spec = spec
-        self.name = spec.name
-        self.source = source
-        self.target = target
-        self.sink = target is None
-        self.workers = range(spec.workers)  # only len() is used by the shared sampling code
-        self.count = spec.workers
-        self.work = work
-        self.mean_service = spec.mean_service()
-        self.in_service = Cohorts()  # items taken, not finished; `entered` = when taken
-        self.blocked = Cohorts()  # finished items waiting for room downstream (each holds a worker)
-        self.taken = 0  # index of the next item to take (in `work` order)
-        self.done = 0  # index of the next item to finish
-        self.carry = 0.0  # work already done on item `done`
-        self.processed = 0
-        self.consumed = 0
-        self.forwarded = 0
-        self.timed_out = 0
-        self.lost_in_crash = 0
-        self.busy_time = 0.0
-        self.blocked_time = 0.0
-        self.batches = 0
-        self._values: list[float] = []
-        self._weights: list[int] = []
-        self._on_latencies = on_latencies
-
-    def held_items(self) -> int:
-        return self.in_service.count + self.blocked.count
-
-    def busy_seconds(self, now: float) -> float:
-        return self.busy_time
-
-    def blocked_seconds(self, now: float) -> float:
-        return self.blocked_time
-
-    def flush_latencies(self) -> None:
-        if self._values:
-            self._on_latencies(self._values, self._weights)
-            self._values, self._weights = [], []
-
-    def step(self, t0: float, t1: float, merge_within: float, arrived: int = 0) -> None:
-        """One quantum: forward what was blocked, then take, serve, and finish items FIFO.
-
-        `arrived` of the items waiting came in during this quantum: spread over it, each is there
-        for half of it on average, so it keeps a worker busy for half the quantum."""
-        target = self.target
-        room = math.inf
-        if target is not None and target.policy == "block":
-            room = target.room()
-            if self.blocked.count and room > 0:
-                n = int(min(self.blocked.count, room))
-                self.forwarded += target.receive(self.blocked.pop(n), n, t0, t1, merge_within)
-                room -= n
-        workers = self.count - self.blocked.count
-        in_service = self.taken - self.done
-        available = self.source.queue.count
-        arrived = min(arrived, available)
-        busy = min(workers, in_service + available - 0.5 * arrived)
-        if busy > 0:
-            # an item arriving in the last mean service time of the quantum cannot finish in it
-            late = arrived if self.mean_service >= t1 - t0 else math.ceil(arrived * self.mean_service / (t1 - t0))
-            self._serve(t0, t1, merge_within, workers, in_service, available, busy, room, available - late)
-        self.blocked_time += self.blocked.count * (t1 - t0)
-
-    def _serve(self, t0: float, t1: float, merge_within: float, workers: int, in_service: int, available: int,
-               busy: float, room: float, reachable: int) -> None:
-        work = self.work
-        done = self.done
-        limit = self.taken + reachable  # the items this group could finish this quantum
-        start_work = work.work(done) + self.carry
-        end_work = start_work + busy * (t1 - t0)
-        natural = work.last_within(done, limit, end_work) - done  # finishes if nothing stops the workers
-        finishes, forwardable = natural, natural
-        if room != math.inf:  # after `room` forwards, each finished item holds its worker
-            finishes = min(finishes, int(room) + workers)
-            forwardable = min(finishes, int(room))
-        free = workers - in_service
-        takes = min(available, free + forwardable)  # a worker takes the next item when it is free
-        finishes = min(finishes, in_service + takes)
-        forwardable = min(forwardable, finishes)
-        finished = done + finishes
-        if finishes == natural and finished < limit:  # busy all quantum: partial work carries over
-            used = end_work - start_work
-            self.carry = end_work - work.work(finished)
-        else:  # ran out of items, or workers stopped holding blocked items
-            used = max(work.work(finished) - start_work, 0.0)
-            if finishes:
-                self.carry = 0.0
-        self.busy_time += used
-        if takes:
-            self._take(takes, min(free, takes), t0, t1, merge_within)
-        if finishes:
-            slices = self.in_service.pop(finishes)
-            self.processed += finishes
-            if self.sink:
-                self.consumed += finishes
-                self._record(slices, done)
-            else:
-                forward, rest = _cut(slices, forwardable)
-                for count, c_lo, c_hi, _, _, nbytes in rest:
-                    self.blocked.push(count, c_lo, c_hi, t1, t1, nbytes, merge_within)
-                if forwardable:
-                    self.forwarded += self.target.receive(forward, forwardable, t0, t1, merge_within)  # type: ignore[union-attr]
-            self.done = finished
-            work.forget_before(finished)
-
-    def _take(self, takes: int, immediate: int, t0: float, t1: float, merge_within: float) -> None:
-        """Move `takes` items from the buffer to the workers: `immediate` by idle workers at once
-        (or when the item arrives), the rest as workers free up, spread over the quantum."""
-        queue, in_service = self.source.queue, self.in_service
-        for count, c_lo, c_hi, e_lo, e_hi, nbytes in queue.pop(immediate) if immediate else ():
-            in_service.push(count, c_lo, c_hi, max(t0, e_lo), max(t0, e_hi), nbytes, merge_within)
-        later = takes - immediate
-        if later:
-            step = (t1 - t0) / later
-            position = 0
-            for count, c_lo, c_hi, e_lo, e_hi, nbytes in queue.pop(later):
-                lo, hi = t0 + step * position, t0 + step * (position + count)
-                in_service.push(count, c_lo, c_hi, max(lo, e_lo), max(hi, e_hi), nbytes, merge_within)
-                position += count
-        self.source.taken += takes
-        self.taken += takes
-
-    def _record(self, slices: list[tuple[int, float, float, float, float, float]], first: int) -> None:
-        """Latency of finished items: (taken − created) + own service time, `REPRESENTATIVES` per slice."""
-        values, weights = self._values, self._weights
-        prefix, base = self.work.prefix, self.work.base
-        index = first - base
-        for count, c_lo, c_hi, k_lo, k_hi, _ in slices:
-            wait0 = k_lo - c_lo
-            slope = (k_hi - k_lo) - (c_hi - c_lo)
-            groups = min(count, REPRESENTATIVES)
-            size, extra = divmod(count, groups)
-            position = 0
-            for g in range(groups):
-                n = size + 1 if g < extra else size
-                middle = index + position + n // 2
-                u = (position + n // 2 + 0.5) / count
-                values.append(wait0 + u * slope + prefix[middle + 1] - prefix[middle])
-                weights.append(n)
-                position += n
-            index += count
-        if len(values) >= _FLUSH_EVERY:
-            self.flush_latencies()
-
-    def lose_everything(self) -> None:
-        """A crash: every item held is lost; the items' service times are skipped."""
-        self.lost_in_crash += self.held_items()
-        self.in_service.clear()
-        self.blocked.clear()
-        self.done = self.taken
-        self.work.skip_to(self.taken)
-        self.carry = 0.0
+def _most_members(group: Any) -> int:
+    """The most members a consumer group will have (its autoscaler's maximum, capped at the partitions)."""
+    most = group.initial_consumers if group.autoscale is None else max(group.autoscale.max, group.initial_consumers)
+    return int(most)
+
+
+def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str, int]:
+    """Stages stepped finely in every quantum, by buffer name: sub-steps per quantum of those whose
+    dropping buffer is smaller than `SMALL_BUFFER` quanta's worth of arrivals and takes (estimated
+    from mean rates; producers feeding the buffer directly)."""
+    quantum = choose_quantum(scenario) if quantum is None else quantum
+    readers = {c.from_: c for c in scenario.consumers}
+    result: dict[str, int] = {}
+    for buffer in scenario.buffers:
+        reader = readers.get(buffer.name)
+        if buffer.capacity is None or reader is None or not semantics.policy(buffer.policy).drops:
+            continue
+        mean = reader.mean_service()
+        if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
+            continue
+        rate = sum(p.mean_rate(scenario.duration) for p in scenario.producers if p.to == buffer.name)
+        sweep = (rate * scenario.load_multiplier + reader.workers / mean) * quantum
+        if buffer.capacity < SMALL_BUFFER * sweep:
+            result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
+    return result
 
 
 # --------------------------------------------------------------------------- the model
-class FastModel(Model):
-    """The fast-mode model: same interface as the exact `Model` (so the same sampling, totals and
-    results code serve both), with producers, buffers and groups that work on counts per quantum."""
+class FastModel:
+    """The fast-mode model: producers, buffers and groups that work on counts per quantum. It
+    satisfies `simbp.engine_contract.SimulatedModel`, so results are derived as in exact mode."""
 
     mode = "fast"
+    guard: Any = None  # a simbp.budget.RunGuard, set by `simulate_fast`
 
     def __init__(self, scenario: Scenario, seed: int | None = None, quantum: float | None = None):
         require_supported(scenario)
@@ -727,42 +134,58 @@ class FastModel(Model):
         self.env = simpy.Environment()
         self.seeds = SeedTree(self.seed)
         self.service = Service(self.env, scenario.memory)
-        self.systems = None
-        self.kafka = None
-        self.extensions: list[Any] = []
+        self.extensions: list[Any] = []  # fast mode models no optional mechanism yet
         self.quantum = float(quantum) if quantum is not None else choose_quantum(scenario)
-        self.buffers: dict[str, FastBuffer] = {b.name: FastBuffer(b) for b in scenario.buffers}  # type: ignore[misc]
+        self.buffers: dict[str, FastBuffer] = {
+            b.name: FastBuffer(b, self.seeds.generator(f"buffer/{b.name}/overflow")) for b in scenario.buffers}
         self.sketch_by_group: dict[str, LatencySketch] = {}
         self.interval_sketch = LatencySketch()
-        self.groups: dict[str, FastGroup] = {}  # type: ignore[assignment]
+        self.groups: dict[str, FastGroup] = {}
+        self.readers: dict[str, FastGroup] = {}  # buffer name → the one group reading it
         base = scenario.base_dir
-        for spec in scenario.consumers:
+        for consumer in scenario.consumers:
+            assert consumer.service is not None  # batch consumers are left to exact mode (semantics)
             sketch = LatencySketch()
-            self.sketch_by_group[spec.name] = sketch
+            self.sketch_by_group[consumer.name] = sketch
 
             def on_latencies(values: list[float], weights: list[int], sketch: LatencySketch = sketch) -> None:
                 sketch.add_weighted(values, weights)
                 self.interval_sketch.add_weighted(values, weights)
 
-            work = _WorkStream(draw_function(spec.service, self.seeds.generator(f"consumer/{spec.name}/service"), base))
-            target = self.buffers[spec.to] if spec.to is not None else None
-            group = FastGroup(spec, self.buffers[spec.from_], target, work, on_latencies)
-            self.groups[spec.name] = group
-            self.buffers[spec.from_].reader = group
+            stream = self.seeds.generator(f"consumer/{consumer.name}/service")
+            work = WorkStream(draw_function(consumer.service, stream, base))
+            target = self.buffers[consumer.to] if consumer.to is not None else None
+            profile = draw_function(consumer.service, self.seeds.generator(f"consumer/{consumer.name}/service_profile"),
+                                    base)(PROFILE_DRAWS)
+            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile)
+            self.groups[consumer.name] = group
+            self.readers[consumer.from_] = group
+        self.kafka: FastKafka | None = None
+        if scenario.topics:
+            quanta = max(1, math.ceil(scenario.duration / self.quantum - 1e-9))
+            self.kafka = FastKafka(scenario, self.env, self.seeds, self.quantum, quanta, self.sketch_by_group,
+                                   self.interval_sketch)
+            self.extensions.append(self.kafka)
         overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
-        self.producers: list[FastProducer] = []  # type: ignore[assignment]
+        self.producers: list[FastProducer | TopicProducer] = []
+        self._producers_of: dict[str, list[FastProducer]] = {name: [] for name in self.buffers}
         for spec in scenario.producers:
-            counts = _arrival_counts(spec, self.seeds.generator(f"producer/{spec.name}/arrivals"), self.quantum, scenario)
-            sizes = _ByteSums(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), base, overhead)
-            producer = FastProducer(spec, self.buffers[spec.to], counts, sizes)
+            counts = arrival_counts(spec, self.seeds.generator(f"producer/{spec.name}/arrivals"), self.quantum, scenario)
+            if self.kafka is not None and spec.to in self.kafka.topics:  # on the broker: never blocks, no memory
+                sizes = ByteSums(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), base, 0.0)
+                self.producers.append(self.kafka.producer(spec, counts, sizes, self.seeds.generator(f"producer/{spec.name}/key")))
+                continue
+            sizes = ByteSums(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), base, overhead)
+            buffer = self.buffers[str(spec.to)]
+            producer = FastProducer(spec, buffer, counts, sizes)
             self.producers.append(producer)
-            self.buffers[spec.to].producers.append(producer)
+            buffer.producers.append(producer)
+            self._producers_of[buffer.name].append(producer)
         self._order = self._downstream_first()
         self.service.on_crash(self._crash)
-        self.service.on_restart(self._restart)
         self.samples: list[dict[str, float]] = []
         self._last: dict[str, float] = {}
-        self.warmup_state: dict[str, float] = {}
+        self.warmup_state: dict[str, Any] = {}
 
     def _downstream_first(self) -> list[FastBuffer]:
         """Buffers, the last stage first: a group forwards into a buffer whose own consumers have
@@ -783,39 +206,108 @@ class FastModel(Model):
             visit(name)
         return [self.buffers[name] for name in order]
 
+    # ------------------------------------------------------------------ recording (shared with exact mode)
+    def flush(self) -> None:
+        recording.flush(self)
+
+    def totals(self) -> dict[str, float]:
+        """Cumulative counters for the whole model at this instant."""
+        return recording.totals(self)
+
+    def sample(self) -> None:
+        """Record one row of the time series."""
+        self.flush()
+        self.samples.append(recording.time_series_row(self, self._last))
+        if self.guard is not None:  # runtime budgets (simbp.budget), checked per sample, never per message
+            self.guard.on_sample(self)
+
+    def _end_warmup(self) -> None:
+        self.flush()
+        self.warmup_state = recording.warmup_snapshot(self)
+
     # ------------------------------------------------------------------ one quantum
     def _step(self, t0: float, t1: float) -> None:
         down = self.service.down
         dt = t1 - t0
         for buffer in self._order:
-            start_depth = buffer.queue.count
             age = t1 - buffer.queue.oldest_created()
             merge_within = max(0.5 * dt, age / COHORT_RESOLUTION) if age != -math.inf else 0.5 * dt
-            offered = 0
-            for producer in buffer.producers:
-                offered += producer.emit(t0, t1, down, merge_within)
-            if not down and buffer.reader is not None:
-                buffer.reader.step(t0, t1, merge_within, offered)
-            if not down:
-                buffer.settle_arrivals(offered, t0, t1)
-            buffer.area += 0.5 * (start_depth + buffer.queue.count) * dt
-        if down:
-            return
+            producers = self._producers_of[buffer.name]
+            counts = [producer.arrivals(down) for producer in producers]
+            if down:
+                buffer.area += buffer.queue.count * dt
+                continue
+            parts = self._substeps(buffer, counts, dt)
+            if parts == 1:
+                self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
+                continue
+            split = [buffer.split_arrivals(k, parts, p.counts.evenly) for k, p in zip(counts, producers)]
+            for part in range(parts):
+                s0, s1 = t0 + dt * part / parts, (t1 if part == parts - 1 else t0 + dt * (part + 1) / parts)
+                self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within, 1.0 / parts)
+        if not down:
+            self._hold_memory()
+        if self.kafka is not None:  # the broker is not the service: it runs through crashes
+            self.kafka.step(t0, t1)
+
+    def _substeps(self, buffer: FastBuffer, counts: list[int], dt: float) -> int:
+        """Sub-steps for this buffer's stage in this quantum: 1, unless the buffer drops arrivals when
+        full and may fill up in it, or is so small that a quantum's arrivals and takes could sweep it.
+
+        Near its capacity a bounded buffer's loss depends on the order of arrivals and takes within
+        the quantum (`boundary.overshoot` draws it), and on how workers free up and idle, which
+        pooled work gets right only on quanta of at most `SERVICE_FRACTION` of a service time: such
+        stages are stepped that finely (docs/performance.md, "Near capacity")."""
+        reader = self.readers.get(buffer.name)
+        if reader is None or not buffer.drops:
+            return 1
+        fine = SERVICE_FRACTION * reader.mean_service
+        if dt <= fine * (1 + 1e-9):
+            return 1
+        arrivals = sum(counts) + sum(p.holds_item() for p in self._producers_of[buffer.name])
+        sweep = arrivals + reader.count * dt / reader.mean_service  # arrivals and takes the quantum may hold
+        if buffer.queue.count + arrivals <= buffer.capacity and buffer.capacity >= SMALL_BUFFER * sweep:
+            return 1
+        return min(MAX_SUBSTEPS, math.ceil(dt / fine - 1e-9))
+
+    def _advance(self, buffer: FastBuffer, producers: list[FastProducer], counts: list[int], t0: float, t1: float,
+                 merge_within: float, share: float) -> None:
+        """One (sub-)step of a stage: producers offer, the buffer's consumers take and serve, the
+        policy settles what did not fit."""
+        start, taken_before = buffer.queue.count, buffer.taken
+        offered = 0
+        for producer, k in zip(producers, counts):
+            offered += producer.offer(k, t0, t1, merge_within, share)
+        reader = self.readers.get(buffer.name)
+        if reader is not None and (offered or start or reader.held_items()):  # an empty stage idles
+            reader.step(t0, t1, merge_within, offered)
+        buffer.settle_arrivals(offered, t0, t1, start, buffer.taken - taken_before)
+        buffer.area += 0.5 * (start + buffer.queue.count) * (t1 - t0)
+
+    def _hold_memory(self) -> None:
+        """Memory at the end of the quantum: the bytes of every item held; over the limit, a crash."""
         service = self.service
         held = service.baseline
+        items = 0
         for buffer in self._order:
             held += buffer.queue.bytes
             depth = buffer.queue.count
+            items += depth
             if depth > buffer.peak_depth:
                 buffer.peak_depth = depth
             if buffer.queue.bytes > buffer.peak_bytes:
                 buffer.peak_bytes = buffer.queue.bytes
         for group in self.groups.values():
             held += group.in_service.bytes + group.blocked.bytes
+            items += group.held_items()
         service.held = held
+        if held > service.limit:
+            # the crash came when the item that passed the limit arrived: the peak is the limit
+            # plus about one item, not what the rest of the quantum would have added
+            held = min(held, service.limit + (held - service.baseline) / max(items, 1))
         if held > service.peak:
             service.peak = held
-        if held > service.limit:
+        if service.held > service.limit:
             service.crash()
 
     # ------------------------------------------------------------------ crash
@@ -830,11 +322,8 @@ class FastModel(Model):
                 producer.lost_in_crash += 1
                 producer.held = None
 
-    def _restart(self) -> None:
-        """Everything is already empty; workers are free again."""
-
     # ------------------------------------------------------------------ running
-    def _clock(self, progress: Callable[[float], None] | None) -> Any:
+    def _clock(self, progress: Callable[[float], None] | None) -> Generator[simpy.Event, Any, None]:
         env = self.env
         duration = self.scenario.duration
         quantum = self.quantum
@@ -848,14 +337,16 @@ class FastModel(Model):
             yield env.timeout(t1 - env.now)
             self._step(t0, t1)
             if warmup > 0 and t0 < warmup <= t1 + 1e-12:
-                self._end_warmup(None)
+                self._end_warmup()
             if k % per_sample == 0 and t1 < duration - 1e-12:
                 self.sample()
             if progress is not None and k % report_every == 0:
                 progress(k / quanta)
 
-    def run(self, progress: Callable[[float], None] | None = None) -> "FastModel":
+    def run(self, progress: Callable[[float], None] | None = None) -> FastModel:
         """Run to the scenario's duration; `progress(fraction)` is called along the way."""
+        for extension in self.extensions:
+            extension.start()
         self.sample()
         clock = self.env.process(self._clock(progress))
         self.env.run(until=clock)
@@ -864,6 +355,9 @@ class FastModel(Model):
 
 
 def simulate_fast(scenario: Scenario, seed: int | None = None, progress: Callable[[float], None] | None = None,
-                  quantum: float | None = None) -> FastModel:
-    """Build and run the fast model; the caller derives results from the returned model."""
-    return FastModel(scenario, seed, quantum).run(progress)
+                  quantum: float | None = None, guard: Any = None) -> FastModel:
+    """Build and run the fast model; the caller derives results from the returned model. `guard`
+    (a `simbp.budget.RunGuard`) stops the run when it goes over a budget."""
+    model = FastModel(scenario, seed, quantum)
+    model.guard = guard
+    return model.run(progress)

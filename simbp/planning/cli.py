@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..budget import Budgets, add_budget_option, clamp_jobs
 from .figures import display
-from .files import write_plan_report, write_sweep_report
+from .files import output_folder, write_plan_report, write_sweep_report
 
 if TYPE_CHECKING:
+    from ..output import OutputFolder
     from .study import Study
 
 __all__ = ["add_planning_commands", "run_sweep_command", "run_plan_command"]
@@ -41,6 +43,7 @@ def add_planning_commands(commands: Any) -> None:
                             help="never lengthen runs found too short (a quick look: such points are reported undecided)")
         parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
         parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+        add_budget_option(parser)
         parser.set_defaults(handler=handler)
 
 
@@ -50,8 +53,11 @@ def _executor(args: argparse.Namespace) -> Any:
 
     if args.jobs is not None and args.jobs < 1:
         raise ScenarioError([Problem("--jobs", f"must be at least 1, got {args.jobs}", None, "command line")])
+    jobs, note = clamp_jobs(args.jobs)
+    if note and not args.quiet:
+        print(f"note: {note}", file=sys.stderr)
     try:
-        return make_executor(args.jobs, args.dask)
+        return make_executor(jobs, args.dask)
     except (OSError, TimeoutError, ValueError) as error:
         raise ScenarioError([Problem("--dask", f"cannot reach the Dask scheduler {args.dask!r}: {error}", None,
                                      "command line")]) from None
@@ -66,16 +72,38 @@ def _load(args: argparse.Namespace, need_plan: bool) -> "Study":
         raise ScenarioError([Problem("", "no such spec file", None, str(path))])
     overrides = {"duration": args.duration} if args.duration else None
     return load_study(path, allow_large=True if args.allow_large else None, need_plan=need_plan, overrides=overrides,
-                      lengthen=not args.no_lengthen)
+                      lengthen=not args.no_lengthen, budgets=Budgets().with_overrides(args.budget))
+
+
+def _folder(args: argparse.Namespace, study: "Study", kind: str) -> "OutputFolder":
+    """The output folder, checked before anything runs (a file, not writable: exit 2 now)."""
+    out_dir = Path(args.out) if args.out else Path("reports") / study.spec.name
+    folder = output_folder(out_dir, kind)
+    folder.check()
+    return folder
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """`simbp sweep SPEC`: validate, run every point, print the points and write the report."""
+
+    study = _load(args, need_plan=False)
+    folder = _folder(args, study, "sweep")
+    executor = _executor(args)
+    try:
+        folder.open()  # created and locked while the points run and the files are written
+    except BaseException:
+        executor.close()
+        raise
+    try:
+        return _sweep(args, study, folder, executor)
+    finally:
+        folder.close()
+
+
+def _sweep(args: argparse.Namespace, study: "Study", folder: "OutputFolder", executor: Any) -> int:
     from .figures import format_figure
     from .sweep import sweep
 
-    study = _load(args, need_plan=False)
-    executor = _executor(args)
     try:
         if not args.quiet:
             print(f"sweep {study.spec.name}: {len(study.points)} points × {study.spec.replications.min}"
@@ -84,8 +112,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         result = sweep(study, executor, progress=None if not args.quiet else False)
     finally:
         executor.close()
-    out_dir = Path(args.out) if args.out else Path("reports") / study.spec.name
-    written = write_sweep_report(result, out_dir, plots=not args.no_plots)
+    out_dir = folder.folder
+    written = write_sweep_report(result, folder, plots=not args.no_plots)
     if not args.quiet:
         figures = [t.figure for t in study.targets] or ["loss_ratio", "latency_s.p99"]
         for r in result.results:
@@ -110,10 +138,24 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
 def run_plan_command(args: argparse.Namespace) -> int:
     """`simbp plan SPEC`: search for the cheapest configuration; exit 1 when none meets the targets."""
-    from .plan import plan
 
     study = _load(args, need_plan=True)
+    folder = _folder(args, study, "plan")
     executor = _executor(args)
+    try:
+        folder.open()  # created and locked while the points run and the files are written
+    except BaseException:
+        executor.close()
+        raise
+    try:
+        return _plan(args, study, folder, executor)
+    finally:
+        folder.close()
+
+
+def _plan(args: argparse.Namespace, study: "Study", folder: "OutputFolder", executor: Any) -> int:
+    from .plan import plan
+
     try:
         if not args.quiet:
             print(f"plan {study.spec.name}: searching {', '.join(p for p, _ in study.search)} on {executor.description}",
@@ -121,8 +163,8 @@ def run_plan_command(args: argparse.Namespace) -> int:
         result = plan(study, executor, progress=None if not args.quiet else False)
     finally:
         executor.close()
-    out_dir = Path(args.out) if args.out else Path("reports") / study.spec.name
-    written = write_plan_report(result, out_dir, plots=not args.no_plots)
+    out_dir = folder.folder
+    written = write_plan_report(result, folder, plots=not args.no_plots)
     if not args.quiet:
         summary = result.summary
         if result.recommendation is None:

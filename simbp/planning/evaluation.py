@@ -211,7 +211,7 @@ class Evaluator:
         data = run.point.scenario.model_dump(by_alias=True)
         plan = RunPlan(run.duration, run.cut) if steady.enabled else None
         return [Replication(run.point.index, r, replication_seed(spec.seed, run.point.key, r, run.attempt), data,
-                            str(self.study.base.base_dir), spec.mode, True, steady, plan)
+                            str(self.study.base.base_dir), spec.mode, True, steady, plan, self.study.budgets.as_dict())
                 for r in range(start, start + count)]
 
     def _settle_length(self, run: _Run) -> list["Replication"]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..budget import clamp_jobs
 from .steady import POOLED, RunPlan, SteadyState
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "POOLED",
     "RAW",
     "window_row",
+    "verify_dask_scheduler",
 ]
 
 RAW = "_raw"  # a row's key for a first run's raw data, before the point's warm-up cut is chosen
@@ -61,6 +63,7 @@ class Replication:
     allow_large: bool = False
     steady: SteadyState | None = None
     plan: RunPlan | None = None
+    budgets: dict[str, float] | None = None  # simbp.budget.Budgets.as_dict(): each replication's runtime budgets
 
 
 def flatten_summary(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -90,19 +93,23 @@ def flatten_summary(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]
 def run_replication(task: Replication) -> dict[str, Any]:
     """Simulate one replication and return its row: point, replication, seed, every figure (of the
     steady-state window, see `simbp.planning.steady`) and, under `POOLED`, the window's latency
-    sketches and loss counts for pooling over replications."""
-    from ..scenario.schema import parse_scenario_dict
+    sketches and loss counts for pooling over replications. The spec's budgets bound each run."""
+    from ..budget import Budgets
+    from ..scenario import parse_scenario_dict
     from .steady import run_at_cut, run_probe, run_whole
 
-    scenario = parse_scenario_dict(dict(task.scenario), label=f"point {task.point}", base_dir=Path(task.base_dir))
+    budgets = Budgets().with_overrides(task.budgets)
+    scenario = parse_scenario_dict(dict(task.scenario), label=f"point {task.point}", base_dir=Path(task.base_dir),
+                                   budgets=budgets)
     row: dict[str, Any] = {"point": task.point, "replication": task.replication, "seed": task.seed}
     if task.steady is None or not task.steady.enabled or task.plan is None:
-        summary, pooled = run_whole(scenario, task.seed, task.mode, task.allow_large)
+        summary, pooled = run_whole(scenario, task.seed, task.mode, task.allow_large, budgets)
     elif task.plan.cut is None:
-        row[RAW] = run_probe(scenario, task.seed, task.mode, task.allow_large, task.plan.duration)
+        row[RAW] = run_probe(scenario, task.seed, task.mode, task.allow_large, task.plan.duration, budgets)
         return row
     else:
-        summary, pooled = run_at_cut(scenario, task.seed, task.mode, task.allow_large, task.plan.duration, task.plan.cut)
+        summary, pooled = run_at_cut(scenario, task.seed, task.mode, task.allow_large, task.plan.duration,
+                                     task.plan.cut, budgets)
     row.update(flatten_summary(summary))
     row[POOLED] = pooled
     return row
@@ -215,6 +222,7 @@ class DaskExecutor(_ContextManager):
             self._client = Client(self._cluster)
             self.description = f"a local Dask cluster of {workers} workers"
         else:
+            verify_dask_scheduler(address)
             self._client = Client(address, timeout="10s")
             self.description = f"the Dask cluster at {address}"
         self.jobs = max(1, sum(self._client.nthreads().values()))
@@ -238,6 +246,44 @@ class DaskExecutor(_ContextManager):
             self._cluster.close()
 
 
+def verify_dask_scheduler(address: str, seconds: float = 10.0) -> None:
+    """Raise `ValueError` unless a Dask scheduler answers at `address` within `seconds`.
+
+    `distributed.Client` can wait forever on a peer that accepts the connection but is not Dask
+    (an HTTP server, a database); this asks the peer who it is, under a deadline, first.
+    """
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=seconds)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    answer: dict[str, Any] = {}
+
+    def ask() -> None:
+        try:
+            answer["reply"] = asyncio.run(asyncio.wait_for(identity(), seconds))
+        except BaseException as error:
+            answer["error"] = error
+
+    thread = threading.Thread(target=ask, daemon=True)  # its own event loop, even under a running one
+    thread.start()
+    thread.join(seconds + 2)
+    reply = answer.get("reply")
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        error = answer.get("error")
+        why = "no answer" if thread.is_alive() or (error is None and reply is None) else (
+            f"{type(error).__name__}" if error is not None else "the peer is not a Dask scheduler")
+        raise ValueError(f"no Dask scheduler answered at {address} within {seconds:g} s ({why})")
+
+
 def available_cores() -> int:
     """Cores this process may use (the affinity mask where the system has one)."""
     try:
@@ -251,10 +297,11 @@ def make_executor(jobs: int | None = None, dask: str | None = None) -> Executor:
 
     `jobs=1` without Dask runs in this process; `jobs=None` uses every core.
     """
-    if dask:
-        return DaskExecutor(dask, jobs)
     if jobs is not None and jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    if dask:
+        return DaskExecutor(dask, clamp_jobs(jobs)[0] if dask == "local" else jobs)
+    jobs = clamp_jobs(jobs)[0]  # never more processes than cores (simbp.budget)
     if (jobs or available_cores()) == 1:
         return SerialExecutor()
     return ProcessExecutor(jobs)

@@ -33,17 +33,27 @@ def parse_figure_value(value: float | str, kind: str) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _finite(float(value), value)
     text = value.strip()
     if text.endswith("%"):
-        return float(text[:-1]) / 100.0
+        try:
+            return _finite(float(text[:-1]) / 100.0, value)
+        except ValueError:
+            raise ValueError(f"expected a percentage such as 0.1%, got {value!r}") from None
     parser = {"duration": parse_duration, "bytes": parse_bytes, "rate": parse_rate}.get(kind)
     if parser is not None:
         return parser(text)
     try:
-        return float(text)
+        return _finite(float(text), value)
     except ValueError:
-        raise ValueError(f"expected a number, got {value!r}") from None
+        raise ValueError(f"expected a finite number, got {value!r}") from None
+
+
+def _finite(number: float, given: object) -> float:
+    """A target must be a finite number: NaN would make every comparison false, and pass silently."""
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {given!r}")
+    return number
 
 
 def format_figure(value: float | None, kind: str) -> str:

@@ -14,10 +14,27 @@ from .plots import plot_heatmap, plot_load_curve, plot_margin, plot_plan_search,
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from ..output import OutputFolder
     from .plan import PlanResult
     from .sweep import SweepResult
 
-__all__ = ["write_sweep_report", "write_plan_report"]
+__all__ = ["write_sweep_report", "write_plan_report", "SWEEP_FILES", "PLAN_FILES", "output_folder"]
+
+SWEEP_FILES = ("sweep_table.csv", "sweep_table.parquet", "sweep_points.csv", "sweep_heatmap.png", "sweep_load.png",
+               "sweep_report.html", "sweep_summary.json")
+PLAN_FILES = ("plan_table.csv", "plan_table.parquet", "plan_points.csv", "plan_margin.png", "plan_report.html",
+              "plan_summary.json")  # and plan_search_<figure>.png
+
+
+def output_folder(out_dir: "Path | OutputFolder", kind: str) -> "OutputFolder":
+    """The `OutputFolder` a sweep ("sweep") or plan ("plan") writes: checked, locked, and only
+    simbp's own files replaced or removed (`simbp.output`)."""
+    from ..output import OutputFolder
+
+    if isinstance(out_dir, OutputFolder):
+        return out_dir
+    return OutputFolder(out_dir, SWEEP_FILES if kind == "sweep" else PLAN_FILES, summary=f"{kind}_summary.json",
+                        family=(f"{kind}_*",))
 
 # ====================================================================================== files
 def _png(figure: "Figure") -> bytes:
@@ -26,24 +43,34 @@ def _png(figure: "Figure") -> bytes:
     return buffer.getvalue()
 
 
-def _tables_out(prefix: str, table: Any, points: Any, out_dir: Path) -> list[Path]:
-    from ..output import atomic_write
-
-    written = [atomic_write(out_dir / f"{prefix}_table.csv", table.to_csv(index=False).encode("utf-8"))]
+def _tables_out(prefix: str, table: Any, points: Any, folder: "OutputFolder") -> list[Path]:
+    folder.begin()  # the previous summary goes first: an interrupted write never looks complete
+    written = [folder.write(f"{prefix}_table.csv", table.to_csv(index=False).encode("utf-8"))]
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)
-    written.append(atomic_write(out_dir / f"{prefix}_table.parquet", buffer.getvalue()))
-    written.append(atomic_write(out_dir / f"{prefix}_points.csv", points.to_csv(index=False).encode("utf-8")))
+    written.append(folder.write(f"{prefix}_table.parquet", buffer.getvalue()))
+    written.append(folder.write(f"{prefix}_points.csv", points.to_csv(index=False).encode("utf-8")))
     return written
 
 
-def write_sweep_report(result: "SweepResult", out_dir: Path, *, plots: bool = True) -> list[Path]:
-    """Write sweep_table.csv/.parquet (every point and replication), sweep_points.csv, the plots,
-    sweep_report.html, and sweep_summary.json last."""
-    from ..output import atomic_write
+def _finish(folder: "OutputFolder", name: str, data: bytes, written: list[Path]) -> list[Path]:
+    folder.remove_stale()
+    written.append(folder.write(name, data))
+    return written
 
-    out_dir = Path(out_dir)
-    written = _tables_out("sweep", result.table, result.points, out_dir)
+
+def write_sweep_report(result: "SweepResult", out_dir: "Path | OutputFolder", *, plots: bool = True) -> list[Path]:
+    """Write sweep_table.csv/.parquet (every point and replication), sweep_points.csv, the plots,
+    sweep_report.html, and sweep_summary.json last (into a path or an open `OutputFolder`)."""
+    folder = output_folder(out_dir, "sweep")
+    if folder.locked:
+        return _write_sweep(result, folder, plots)
+    with folder:
+        return _write_sweep(result, folder, plots)
+
+
+def _write_sweep(result: "SweepResult", folder: "OutputFolder", plots: bool) -> list[Path]:
+    written = _tables_out("sweep", result.table, result.points, folder)
     images: dict[str, tuple[bytes, str]] = {}
     if plots:
         study = result.study
@@ -57,18 +84,23 @@ def write_sweep_report(result: "SweepResult", out_dir: Path, *, plots: bool = Tr
             images["sweep_load"] = (_png(curve), f"{curve_figure} as the load rises, with its 95% interval band; the diamond "
                                     f"marks the knee (the last load that still meets the target, or where the curve bends most).")
         for name, (png, _) in images.items():
-            written.append(atomic_write(out_dir / f"{name}.png", png))
-    written.append(atomic_write(out_dir / "sweep_report.html", render_sweep_html(result, images).encode("utf-8")))
-    written.append(atomic_write(out_dir / "sweep_summary.json", result.to_json().encode("utf-8")))
-    return written
+            written.append(folder.write(f"{name}.png", png))
+    written.append(folder.write("sweep_report.html", render_sweep_html(result, images).encode("utf-8")))
+    return _finish(folder, "sweep_summary.json", result.to_json().encode("utf-8"), written)
 
 
-def write_plan_report(result: "PlanResult", out_dir: Path, *, plots: bool = True) -> list[Path]:
-    """Write plan_table.csv/.parquet, plan_points.csv, the plots, plan_report.html, plan_summary.json last."""
-    from ..output import atomic_write
+def write_plan_report(result: "PlanResult", out_dir: "Path | OutputFolder", *, plots: bool = True) -> list[Path]:
+    """Write plan_table.csv/.parquet, plan_points.csv, the plots, plan_report.html, plan_summary.json
+    last (into a path or an open `OutputFolder`)."""
+    folder = output_folder(out_dir, "plan")
+    if folder.locked:
+        return _write_plan(result, folder, plots)
+    with folder:
+        return _write_plan(result, folder, plots)
 
-    out_dir = Path(out_dir)
-    written = _tables_out("plan", result.table, result.points, out_dir)
+
+def _write_plan(result: "PlanResult", folder: "OutputFolder", plots: bool) -> list[Path]:
+    written = _tables_out("plan", result.table, result.points, folder)
     images: dict[str, tuple[bytes, str]] = {}
     if plots:
         study = result.study
@@ -88,10 +120,9 @@ def write_plan_report(result: "PlanResult", out_dir: Path, *, plots: bool = True
             images["plan_sensitivity"] = (_png(tornado), "Sensitivity: the deciding figure with each parameter one step "
                                           "either side of the recommendation (the others fixed); the widest bar matters most.")
         for name, (png, _) in images.items():
-            written.append(atomic_write(out_dir / f"{name}.png", png))
-    written.append(atomic_write(out_dir / "plan_report.html", render_plan_html(result, images).encode("utf-8")))
-    written.append(atomic_write(out_dir / "plan_summary.json", result.to_json().encode("utf-8")))
-    return written
+            written.append(folder.write(f"{name}.png", png))
+    written.append(folder.write("plan_report.html", render_plan_html(result, images).encode("utf-8")))
+    return _finish(folder, "plan_summary.json", result.to_json().encode("utf-8"), written)
 
 
 def _file_part(name: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..scenario.schema import Scenario, get_path
+from ..scenario import Scenario, get_path
 from .advice import Sensitivity, agreement, deciding_target, explanation, headroom_warnings, undecided_report
 from .evaluation import Evaluator, PointResult, Progress, as_study, with_executor
 from .judging import UNDECIDED, Target

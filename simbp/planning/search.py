@@ -67,9 +67,33 @@ class Planner:
     def evaluate(self, changes: dict[str, Any], phase: str) -> PointResult:
         changes = {**changes, "load_multiplier": changes.get("load_multiplier", self.load)}
         point = self.study.make_point(changes, index=len(self.evaluator.order))
+        self.check_size(point, phase)
         result = self.evaluator.evaluate([point])[0]
         self.phase.setdefault(result.point.index, phase)
         return result
+
+    def check_size(self, point: Any, phase: str) -> None:
+        """Refuse a point too large to simulate before any replication runs (`ScenarioTooLarge`)."""
+        from ..errors import Problem, ScenarioTooLarge
+        from ..limits import check_size, choose_mode
+
+        mode = choose_mode(point.scenario, self.study.spec.mode or "auto")[0]
+        try:
+            check_size(point.scenario, allow_large=self.study.allow_large, mode=mode,
+                       budgets=self.study.budgets)
+        except ScenarioTooLarge as error:
+            raise ScenarioTooLarge([Problem(error.problems[0].field, f"plan {phase} point {point.label()}: "
+                                            f"{error.problems[0].message}", None, self.study.label)]) from None
+
+    def fits(self, changes: dict[str, Any]) -> bool:
+        """Whether the point `changes` make is within the size limits and budgets."""
+        from ..errors import ScenarioTooLarge
+
+        try:
+            self.check_size(self.study.make_point(changes, index=0), "margin")
+        except ScenarioTooLarge:
+            return False
+        return True
 
     def feasible(self, changes: dict[str, Any]) -> PointResult | None:
         """The configuration's result when it passes at the planning load (and at load × headroom
@@ -219,6 +243,9 @@ class Planner:
                  if all(r.point.changes.get(p) == v for p, v in changes.items())}
         load = min(up_to, low * 2)
         while high is None and load > low:
+            if load not in known and not self.fits({**changes, "load_multiplier": load}):
+                up_to = low  # the margin stops where the size limits do
+                break
             result = known.get(load) or self.evaluate({**changes, "load_multiplier": load}, "margin")
             curve.append((load, result))
             if result.passed:

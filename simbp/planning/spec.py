@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from ..scenario.schema import Model, Name
+from ..scenario.base import Model, Name
 
 __all__ = ["ValueRange", "ReplicationsSpec", "TargetSpec", "MarginSpec", "PlanSpec", "SteadyStateSpec", "ReportSpec",
            "SweepSpec", "Values"]
@@ -186,7 +186,7 @@ class SweepSpec(Model):
 
 
 def _at(path: tuple[str | int, ...], message: str) -> ValueError:
-    from ..scenario.schema import ReferenceProblem
+    from ..scenario import ReferenceProblem
 
     return ReferenceProblem(path, message)
 

@@ -209,32 +209,39 @@ def _window_completions(raw: dict[str, Any], cut: int) -> int:
 
 # ====================================================================================== runs
 def _simulate(scenario: Any, seed: int, mode: str | None, allow_large: bool,
-              observer: SketchSnapshots | None = None) -> tuple[Any, dict[str, Any]]:
-    """Run like `simbp.run` (mode choice, size check), with an optional observer extension."""
+              observer: SketchSnapshots | None = None, budgets: Any = None) -> tuple[Any, dict[str, Any]]:
+    """Run like `simbp.run` (mode choice, size check, runtime budgets, summary keys), with an
+    optional observer extension."""
+    from ..budget import Budgets
     from ..limits import check_size, choose_mode
     from ..results import build_results
 
+    budgets = budgets if isinstance(budgets, Budgets) else Budgets().with_overrides(budgets)
     chosen, reason = choose_mode(scenario, mode or "auto")
-    check_size(scenario, allow_large=allow_large, mode=chosen)
+    check_size(scenario, allow_large=allow_large, mode=chosen, budgets=budgets)
+    about_mode: dict[str, Any] = {"mode_reason": reason}
     if chosen == "fast":
+        from ..fast.accuracy import fast_error_summary
         from ..fast.model import FastModel
 
         model: Any = FastModel(scenario, seed)
+        about_mode["quantum_s"] = model.quantum
+        about_mode["fast_error"] = fast_error_summary(kafka=bool(scenario.topics))
     else:
         from ..exact.model import Model
 
         model = Model(scenario, seed)
+    guard = budgets.guard(label=getattr(scenario, "_source", None))
+    model.guard = guard
     if observer is not None:
         observer.model = model
         model.extensions.append(observer)
-    model.run()
+    model.run(lambda fraction: guard.check_clock())
     summary: dict[str, Any] = {}
     for key, value in build_results(model).summary.items():  # as simbp.run orders it
         summary[key] = value
         if key == "mode":
-            summary["mode_reason"] = reason
-            if chosen == "fast":
-                summary["quantum_s"] = model.quantum
+            summary.update(about_mode)
     return model, summary
 
 
@@ -252,27 +259,29 @@ def _sample_count(scenario: Any) -> int:
     return int(math.floor(scenario.duration / interval - 1e-9)) + 2  # t = 0, every interval, and the end
 
 
-def run_probe(scenario: Any, seed: int, mode: str | None, allow_large: bool, duration: float) -> dict[str, Any]:
+def run_probe(scenario: Any, seed: int, mode: str | None, allow_large: bool, duration: float,
+              budgets: Any = None) -> dict[str, Any]:
     """Run and return the raw data `choose_cut` and `window` need (the cut is not known yet)."""
     run = _prepared(scenario, duration)
     observer = SketchSnapshots(candidate_cuts(_sample_count(run)))
-    model, summary = _simulate(run, seed, mode, allow_large, observer)
+    model, summary = _simulate(run, seed, mode, allow_large, observer, budgets)
     return _raw(model, summary, observer)
 
 
 def run_at_cut(scenario: Any, seed: int, mode: str | None, allow_large: bool, duration: float,
-               cut: int) -> tuple[dict[str, Any], dict[str, Any]]:
+               cut: int, budgets: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run and return the figures of the window after sample `cut` (the point's cut is known)."""
     run = _prepared(scenario, duration)
     observer = SketchSnapshots({cut})
-    model, summary = _simulate(run, seed, mode, allow_large, observer)
+    model, summary = _simulate(run, seed, mode, allow_large, observer, budgets)
     return window(_raw(model, summary, observer), cut, duration)
 
 
-def run_whole(scenario: Any, seed: int, mode: str | None, allow_large: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_whole(scenario: Any, seed: int, mode: str | None, allow_large: bool,
+              budgets: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """A transient study: the run as the engine reports it (latency after the scenario's own
     `warmup`, counts over the whole run), and the same data for pooling."""
-    model, summary = _simulate(scenario, seed, mode, allow_large)
+    model, summary = _simulate(scenario, seed, mode, allow_large, budgets=budgets)
     rows = model.samples
     summary["steady"] = {"analysis": 0, "window_s": rows[-1]["time_s"], "too_short": 0, "needed_s": math.nan,
                          **_counts(rows, 0)}

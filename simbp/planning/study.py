@@ -20,8 +20,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ..budget import BudgetExceeded, Budgets
 from ..errors import Problem, ScenarioError
-from ..scenario.schema import Scenario, _format_path, _line_of, _problems, get_path, load_scenario
+from ..scenario import Scenario, get_path, load_scenario
+from ..scenario.loading import format_path as _format_path
+from ..scenario.loading import line_of as _line_of
+from ..scenario.loading import problems_from_validation as _problems
+from ..scenario.yamldoc import load_yaml, looks_like_path, read_document
 from .figures import display, figure_kind, parse_figure_value, short_path
 from .judging import Target
 from .spec import SweepSpec, ValueRange
@@ -77,6 +82,8 @@ class Study:
     vary_values: dict[str, list[Any]]
     steady: SteadyState = field(default_factory=SteadyState)
     notes: list[str] = field(default_factory=list)
+    budgets: Budgets = field(default_factory=Budgets)  # runtime budgets of each replication (simbp.budget)
+    allow_large: bool = False  # points over the message limit may run (budgets still apply)
 
     @property
     def judge(self) -> str:
@@ -119,37 +126,29 @@ class Study:
 
 
 def load_study(source: str | Path, *, base_dir: Path | None = None, allow_large: bool | None = None,
-               need_plan: bool = False, overrides: dict[str, Any] | None = None, lengthen: bool = True) -> Study:
+               need_plan: bool = False, overrides: dict[str, Any] | None = None, lengthen: bool = True,
+               budgets: Budgets | None = None) -> Study:
     """Read and validate a spec (YAML path or text) before anything runs.
 
     `lengthen=False` (the command line's `--no-lengthen`) never lengthens runs: a quick look, where
     points whose runs are too short say so (and how long they should be) instead of passing.
 
     `overrides` are extra `fixed` fields (path → value) that win over the spec's, e.g.
-    `{"duration": "10s"}` for a quick look (the command line's `--duration`).
+    `{"duration": "10s"}` for a quick look (the command line's `--duration`). `budgets` bound the
+    spec document, the grid and each replication (`simbp.budget`; `allow_large` does not lift them).
 
     Every fault is collected and raised together as `ScenarioError`, each with the spec file's
     line and field path: unknown keys, a path that names no field, a value of the wrong type for
     its field, a target on a figure the summary does not have, a point too large to simulate.
     """
-    path: Path | None = None
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.strip().endswith((".yaml", ".yml"))):
+    budgets = budgets or Budgets()
+    if looks_like_path(source):
         path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ScenarioError([Problem("", f"cannot read spec file: {error.strerror or error}", None, str(path))]) from None
-        label = str(path)
-        folder = path.parent
+        text = read_document(path, budgets, what="spec")
+        label, folder = str(path), path.parent
     else:
         text, label, folder = str(source), "<spec>", base_dir or Path.cwd()
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise ScenarioError([Problem("", f"not valid YAML: {getattr(error, 'problem', None) or error}",
-                                     mark.line + 1 if mark is not None else None, label)]) from None
+    data, root = load_yaml(text, label, budgets)  # the scenarios' reader: YAML 1.2, duplicate keys, bounded
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "expected a mapping of spec keys (name, base, vary, targets, …)", 1, label)])
     try:
@@ -160,15 +159,17 @@ def load_study(source: str | Path, *, base_dir: Path | None = None, allow_large:
                                      p.line, p.file) for p in problems]) from None
     if not lengthen:
         spec = spec.model_copy(update={"steady_state": spec.steady_state.model_copy(update={"longest": 1.0})})
-    return _Validator(spec, label, root, folder, allow_large, need_plan, overrides or {}).study()
+    return _Validator(spec, label, root, folder, allow_large, need_plan, overrides or {}, budgets).study()
 
 
 class _Validator:
     """Checks a structurally valid spec against its base scenario, collecting every problem."""
 
     def __init__(self, spec: SweepSpec, label: str, root: yaml.Node | None, folder: Path,
-                 allow_large: bool | None, need_plan: bool, overrides: dict[str, Any] | None = None):
+                 allow_large: bool | None, need_plan: bool, overrides: dict[str, Any] | None = None,
+                 budgets: Budgets | None = None):
         self.spec = spec
+        self.budgets = budgets or Budgets()
         self.overrides = dict(overrides or {})
         self.label = label
         self.root = root
@@ -213,7 +214,9 @@ class _Validator:
         self._cost(vary_values, search)
         steady, notes = self._steady(base, targets)
         study = Study(spec=spec, label=self.label, base=base, targets=targets, figures=figures, points=[],
-                      search=search, check_figures=check, vary_values=vary_values, steady=steady, notes=notes)
+                      search=search, check_figures=check, vary_values=vary_values, steady=steady, notes=notes,
+                      budgets=self.budgets, allow_large=bool(self.allow_large))
+        self._count_points(vary_values, search)
         if not any(p.field.startswith(("vary", "points")) for p in self.problems):
             study.points = self._grid(study, vary_values)
         if not any(p.field.startswith("plan") for p in self.problems):
@@ -227,7 +230,7 @@ class _Validator:
         if not base_path.is_file():
             self.problem(("base",), f"no scenario file at {str(base_path)!r} (the path is relative to the spec file)")
             return None
-        return load_scenario(base_path)
+        return load_scenario(base_path, budgets=self.budgets)
 
     def _fixed(self, base: Scenario) -> Scenario:
         for path, value in self.spec.fixed.items():
@@ -381,6 +384,20 @@ class _Validator:
                            self.spec.replications.most), []
 
     # ------------------------------------------------------------------ points
+    def _count_points(self, vary_values: dict[str, list[Any]], search: list[tuple[str, list[Any]]]) -> None:
+        """Refuse a grid or search space over the `points` budget before any point is built."""
+        grid = max(len(self.spec.points), 1) * math.prod(len(values) for values in vary_values.values())
+        space = math.prod(len(values) for _, values in search)
+        runs = grid * self.spec.replications.most
+        for loc, count, what in ((("vary",), grid, "the sweep grid (the product of the numbers of values varied)"),
+                                 (("plan", "search"), space, "the plan's search space (the product of the numbers of values)"),
+                                 (("replications",), runs, "the sweep's runs (points × the most replications a point gets)")):
+            try:
+                self.budgets.check_points(count, what)
+            except BudgetExceeded as error:
+                self.problem(loc, error.problems[0].message)
+                self.stop_if_any()
+
     def _grid(self, study: Study, vary_values: dict[str, list[Any]]) -> list[Point]:
         entries = self.spec.points or [{}]
         names = list(vary_values)
@@ -401,8 +418,7 @@ class _Validator:
                 if point.identity in seen:
                     continue
                 seen.add(point.identity)
-                if not self.allow_large:
-                    self._size(point)
+                self._size(point)
                 points.append(point)
         return points
 
@@ -425,7 +441,9 @@ class _Validator:
                 self.problem(("mode",), f"at point {point.label()}: {error.problems[0].message}")
                 return
         try:
-            check_size(point.scenario, **options)
+            check_size(point.scenario, allow_large=bool(self.allow_large), budgets=self.budgets, **options)
+        except BudgetExceeded as error:
+            self.problem(("base",), f"at point {point.label()}, each replication: {error.problems[0].message}")
         except ScenarioTooLarge as error:
             self.problem(("base",), f"at point {point.label()}, each replication: {error.problems[0].message} "
                                     f"In a spec: shorten the duration with `fixed: {{duration: ...}}` (or --duration), "
@@ -443,9 +461,12 @@ class _Validator:
         for combination in itertools.product(*(values for _, values in study.search)):
             changes = dict(zip(names, combination), load_multiplier=load)
             try:
-                study.base.with_changes(changes)
+                point = study.make_point(changes, index=0)
             except (ValidationError, KeyError) as error:
                 self.problem(("plan", "search"), f"the combination {_describe(changes)} is not a valid scenario: {_reason(error)}")
+                return
+            self._size(point)
+            if self.problems:
                 return
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .. import semantics, theory
-from ..scenario.schema import Scenario, get_path
+from ..scenario import Scenario, get_path
 from .queueing import allen_cunneen_wait, mmck_sojourn_quantile, service_scv
 from .study import Study
 
@@ -149,6 +149,7 @@ def theory_prediction(scenario: Scenario) -> TheoryPrediction | str:
     if memory is None:
         return "no theory applies: the memory limit can be reached (crashes are not modelled)"
     markovian = all(a.theory == "M" for a in arrivals) and getattr(group.service, "dist", "") == "exponential"
+    prediction: TheoryPrediction | str
     if markovian:
         prediction = _markovian(rate, mu, workers, capacity, policy, group.name, buffer.capacity)
     else:

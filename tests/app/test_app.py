@@ -6,15 +6,17 @@ The app reads its scenario library from `SIMBP_SCENARIOS`; these tests point it 
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytest.importorskip("streamlit")
+from repo import ROOT
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 QUICKSTART = """\
@@ -119,6 +121,24 @@ def count(value: str) -> int:
     return int(value.replace(",", ""))
 
 
+def vega_specs(at: AppTest) -> list[dict[str, Any]]:
+    """The Vega-Lite specs of the interactive charts on the page, in order."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if node.type == "vega_lite_chart":
+            found.append(json.loads(node.proto.spec))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    return found
+
+
+def panel_titles(spec: dict[str, Any]) -> list[str]:
+    return [panel["title"]["text"] for panel in spec.get("vconcat", [spec])]
+
+
 def element_types(at: AppTest) -> list[str]:
     found: list[str] = []
 
@@ -139,7 +159,13 @@ def test_first_page_shows_the_description_verdict_metrics_plots_and_downloads(li
     assert any(m.value.startswith("### Verdict: :green[healthy]") for m in at.markdown)
     assert count(metric(at, "produced")) == pytest.approx(300 * 20, rel=0.1)
     assert metric(at, "dropped") == "0"
-    assert element_types(at).count("image") == 5  # the library's lag, loss, memory, latency and blocked plots
+    # the lag, loss, memory, latency and blocked plots: interactive, on one shared, zoomable time axis
+    assert element_types(at).count("image") == 0
+    timeline = vega_specs(at)[0]
+    assert [title.split(":")[0].split(" ")[0] for title in panel_titles(timeline)] == [
+        "Lag", "Loss", "Memory", "Latency", "Producers"]
+    assert timeline["resolve"]["scale"]["x"] == "shared"
+    assert {p["name"] for p in timeline["params"]} == {"zoom", "hover"}
     assert [b.label for b in at.download_button] == ["Download the scenario (YAML)", "Download the time series (CSV)",
                                                      "Download the summary (JSON)"]
     assert not at.error
@@ -217,7 +243,11 @@ def test_compare_view_shows_four_policies_side_by_side(library: Path) -> None:
     assert [m.value for m in at.metric if m.label == "verdict"] == ["dropping", "dropping", "blocking", "crashed"]
     headings = [m.value for m in at.markdown if m.value.startswith("#### ")]
     assert headings == ["#### drop_newest", "#### drop_oldest", "#### block", "#### unbounded"]
-    assert element_types(at).count("image") == 8  # lag and memory per policy
+    # lag, loss, memory and blocking of the four policies on shared axes: one line per policy
+    (shared,) = [spec for spec in vega_specs(at) if "vconcat" in spec]
+    assert [title.split(":")[0] for title in panel_titles(shared)][:3] == ["Lag", "Loss", "Memory held by the service"]
+    lag = shared["vconcat"][0]["layer"][0]["data"]["name"]
+    assert lag == "lag"
     table = at.dataframe[0].value
     assert list(table.index) == ["drop_newest", "drop_oldest", "block", "unbounded"]
     assert table.loc["block", "dropped"] == 0 and table.loc["unbounded", "lost_in_crash"] > 0
@@ -264,6 +294,19 @@ def test_choosing_and_uploading_scenarios(library: Path) -> None:
     assert "bad.yaml" in at.error[0].value and "line 2, duration:" in at.error[0].value
 
 
+def wait_for_sweep(at: AppTest, timeout: float = 120.0) -> list[str]:
+    """Rerun the page (as its once-a-second poll does) until the sweep's recommendations show."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [m.value for m in at.markdown if m.value.startswith("- At ")]
+        if lines:
+            return lines
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    raise AssertionError("the sweep did not finish")
+
+
 def test_capacity_view_runs_a_sweep_and_recommends_the_fewest_workers(library: Path) -> None:
     at = start(library, "overload.yaml")
     at.radio[0].set_value("Capacity").run()
@@ -278,7 +321,8 @@ def test_capacity_view_runs_a_sweep_and_recommends_the_fewest_workers(library: P
     assert any("3 values × 2 loads × 2 replications = 12 simulations" in c.value for c in at.caption)
     at.button[0].click().run()
     assert not at.exception, at.exception
-    lines = [m.value for m in at.markdown if m.value.startswith("- At ")]
+    assert any(b.label == "Cancel the sweep" for b in at.button)  # it runs in its own process, with a cancel
+    lines = wait_for_sweep(at)
     assert lines[0].startswith("- At 1× load: **consumers.workers.workers = 2**")
     assert lines[1].startswith("- At 1.5× load: **consumers.workers.workers = 3**")
     table = at.dataframe[0].value

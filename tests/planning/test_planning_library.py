@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from repo import ROOT
 
 from simbp.planning import load_study, plan, sweep
 from simbp.planning.executors import SerialExecutor
 
-ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml"))
 
 

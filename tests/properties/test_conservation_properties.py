@@ -4,6 +4,10 @@ Scenarios are random pipelines: one or two producers feed the first buffer of a 
 three stages (each buffer drained by one consumer group, each group forwarding to the next buffer,
 the last one a sink), with every policy, capacities from 0, batches, block time-outs and a memory
 limit small enough to crash, with or without restart. Runs are a few seconds of simulated time.
+
+Every property runs on both engines: exact mode on everything drawn, fast mode on the core it
+models (`core=True`: no batches, no block time-outs, one consumer group per buffer; what fast mode
+cannot model is declared in `simbp.semantics`, and the drawn scenario is checked against it).
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simbp
+from simbp.fast.model import unsupported
 from simbp.results import Results
 
 POLICIES = ("block", "drop_newest", "drop_oldest", "unbounded")
+MODES = ("exact", "fast")
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 durations = st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0])
@@ -37,19 +44,21 @@ def service_times(draw: st.DrawFn) -> Any:
 
 
 @st.composite
-def buffers(draw: st.DrawFn, name: str, policies: tuple[str, ...] = POLICIES) -> dict[str, Any]:
+def buffers(draw: st.DrawFn, name: str, policies: tuple[str, ...] = POLICIES, core: bool = False) -> dict[str, Any]:
     policy = draw(st.sampled_from(policies))
     buffer: dict[str, Any] = {"name": name, "policy": policy}
     if policy != "unbounded":
         buffer["capacity"] = draw(st.integers(min_value=0, max_value=6))
-    if policy == "block" and draw(st.booleans()):
+    if policy == "block" and not core and draw(st.booleans()):
         buffer["block_timeout"] = draw(durations)
     return buffer
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, policies: tuple[str, ...] = POLICIES, sized: bool | None = None) -> dict[str, Any]:
-    """A random pipeline scenario as a plain dict (the YAML a user would write)."""
+def scenarios(draw: st.DrawFn, policies: tuple[str, ...] = POLICIES, sized: bool | None = None,
+              core: bool = False) -> dict[str, Any]:
+    """A random pipeline scenario as a plain dict (the YAML a user would write); `core`: only what
+    fast mode models."""
     stages = draw(st.integers(min_value=1, max_value=3))
     constant_size = draw(st.booleans()) if sized is None else sized
     producers = []
@@ -69,7 +78,7 @@ def scenarios(draw: st.DrawFn, policies: tuple[str, ...] = POLICIES, sized: bool
                                     "workers": draw(st.integers(min_value=1, max_value=3))}
         if index + 1 < stages:
             consumer["to"] = f"stage{index + 1}"
-        if draw(st.integers(min_value=0, max_value=4)) == 0:
+        if not core and draw(st.integers(min_value=0, max_value=4)) == 0:
             consumer["batch"] = {"size": draw(st.integers(min_value=1, max_value=4)),
                                  "timeout": draw(st.sampled_from([0, 0.1, 0.5])),
                                  "fixed": draw(st.sampled_from([0.02, 0.1])), "per_item": 0.02}
@@ -82,7 +91,7 @@ def scenarios(draw: st.DrawFn, policies: tuple[str, ...] = POLICIES, sized: bool
         "sample_interval": 0.5,
         "seed": draw(st.integers(min_value=0, max_value=2**31)),
         "producers": producers,
-        "buffers": [draw(buffers(f"stage{index}", policies)) for index in range(stages)],
+        "buffers": [draw(buffers(f"stage{index}", policies, core)) for index in range(stages)],
         "consumers": consumers,
     }
     if draw(st.booleans()):
@@ -94,8 +103,11 @@ def scenarios(draw: st.DrawFn, policies: tuple[str, ...] = POLICIES, sized: bool
     return scenario
 
 
-def run(data: dict[str, Any]) -> Results:
-    return simbp.run(simbp.load_scenario(yaml.safe_dump(data, sort_keys=False)))
+def run(data: dict[str, Any], mode: str = "exact") -> Results:
+    scenario = simbp.load_scenario(yaml.safe_dump(data, sort_keys=False))
+    if mode == "fast":
+        assert not unsupported(scenario), unsupported(scenario)  # the strategy drew only the core
+    return simbp.run(scenario, mode=mode)
 
 
 def rejected(buffer: dict[str, Any]) -> int:
@@ -110,12 +122,14 @@ def evicted(buffer: dict[str, Any]) -> int:
     return int(buffer["dropped"]) - rejected(buffer)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @SETTINGS
-@given(scenarios())
-def test_conservation_end_to_end_and_per_component(data: dict[str, Any]) -> None:
+@given(choice=st.data())
+def test_conservation_end_to_end_and_per_component(mode: str, choice: st.DataObject) -> None:
     """produced = consumed + dropped + timed_out + lost_in_crash + in_flight_at_end, exactly, and
     the same balance holds at every producer, buffer and consumer along the pipeline."""
-    results = run(data)
+    data = choice.draw(scenarios(core=mode == "fast"), label="scenario")
+    results = run(data, mode)
     summary = results.summary
     assert summary["produced"] == (summary["consumed"] + summary["dropped"] + summary["timed_out"]
                                    + summary["lost_in_crash"] + summary["in_flight_at_end"])
@@ -153,13 +167,15 @@ def test_conservation_end_to_end_and_per_component(data: dict[str, Any]) -> None
     assert summary["verdict"] in simbp.scenario.VERDICTS
 
 
+@pytest.mark.parametrize("mode", MODES)
 @SETTINGS
-@given(scenarios(sized=True))
-def test_memory_is_the_bytes_of_what_the_service_holds(data: dict[str, Any]) -> None:
+@given(choice=st.data())
+def test_memory_is_the_bytes_of_what_the_service_holds(mode: str, choice: st.DataObject) -> None:
     """With 100-byte messages, memory at the end is 100 B per message held inside the service
     (in buffers and at workers; a producer's blocked message is not inside yet), and the peak
     never passes the limit except by the one message that crashed it."""
-    results = run(data)
+    data = choice.draw(scenarios(sized=True, core=mode == "fast"), label="scenario")
+    results = run(data, mode)
     summary = results.summary
     held_by_producers = sum(c["in_flight_at_end"] for c in summary["components"].values() if c["kind"] == "producer")
     inside = summary["in_flight_at_end"] - held_by_producers
@@ -170,10 +186,12 @@ def test_memory_is_the_bytes_of_what_the_service_holds(data: dict[str, Any]) -> 
         assert (summary["crashes"] > 0) == (summary["peak_memory_bytes"] > limit)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @SETTINGS
-@given(scenarios())
-def test_depth_never_exceeds_capacity_and_block_never_drops(data: dict[str, Any]) -> None:
-    results = run(data)
+@given(choice=st.data())
+def test_depth_never_exceeds_capacity_and_block_never_drops(mode: str, choice: st.DataObject) -> None:
+    data = choice.draw(scenarios(core=mode == "fast"), label="scenario")
+    results = run(data, mode)
     components = results.summary["components"]
     for spec in data["buffers"]:
         buffer = components[spec["name"]]
@@ -188,43 +206,48 @@ def test_depth_never_exceeds_capacity_and_block_never_drops(data: dict[str, Any]
             assert results.summary["timed_out"] == 0
 
 
+@pytest.mark.parametrize("mode", MODES)
 @SETTINGS
-@given(scenarios())
-def test_same_seed_same_results(data: dict[str, Any]) -> None:
-    first, second = run(data), run(data)
+@given(choice=st.data())
+def test_same_seed_same_results(mode: str, choice: st.DataObject) -> None:
+    data = choice.draw(scenarios(core=mode == "fast"), label="scenario")
+    first, second = run(data, mode), run(data, mode)
     assert first.to_json() == second.to_json()
     pd.testing.assert_frame_equal(first.timeseries, second.timeseries)
     pd.testing.assert_frame_equal(first.events, second.events)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @SETTINGS
-@given(scenarios(policies=("drop_newest", "drop_oldest", "unbounded")), st.data())
-def test_changing_one_buffer_policy_leaves_the_arrivals_identical(data: dict[str, Any], choice: st.DataObject) -> None:
+@given(choice=st.data())
+def test_changing_one_buffer_policy_leaves_the_arrivals_identical(mode: str, choice: st.DataObject) -> None:
     """Arrivals come from the producers' own random streams, so switching one buffer between the
     non-blocking policies (which never hold a producer back) changes what is lost, not what arrives."""
+    data = choice.draw(scenarios(policies=("drop_newest", "drop_oldest", "unbounded"), core=mode == "fast"), label="scenario")
     index = choice.draw(st.integers(min_value=0, max_value=len(data["buffers"]) - 1))
     changed = {**data, "buffers": list(data["buffers"])}
     changed["buffers"][index] = choice.draw(buffers(f"stage{index}", ("drop_newest", "drop_oldest", "unbounded")))
-    before, after = run(data), run(changed)
+    before, after = run(data, mode), run(changed, mode)
     assert before.summary["produced"] == after.summary["produced"]
     assert np.array_equal(before.timeseries["produced"].to_numpy(), after.timeseries["produced"].to_numpy())
 
 
 @st.composite
-def networks(draw: st.DrawFn) -> dict[str, Any]:
+def networks(draw: st.DrawFn, core: bool = False) -> dict[str, Any]:
     """Any acyclic topology: producers into any buffer, several groups competing for one buffer,
-    groups forwarding to any later buffer, warm-up, memory overhead and a late-starting producer."""
+    groups forwarding to any later buffer, warm-up, memory overhead and a late-starting producer;
+    `core`: only what fast mode models (one group per buffer, no batches, no block time-outs)."""
     count = draw(st.integers(min_value=1, max_value=4))
     names = [f"stage{index}" for index in range(count)]
     consumers = []
     for index, name in enumerate(names):
-        for group in range(draw(st.integers(min_value=1, max_value=2))):
+        for group in range(1 if core else draw(st.integers(min_value=1, max_value=2))):
             consumer: dict[str, Any] = {"name": f"group{index}_{group}", "from": name,
                                         "workers": draw(st.integers(min_value=1, max_value=3))}
             later = names[index + 1:]
             if later and draw(st.booleans()):
                 consumer["to"] = draw(st.sampled_from(later))
-            if draw(st.integers(min_value=0, max_value=3)) == 0:
+            if not core and draw(st.integers(min_value=0, max_value=3)) == 0:
                 consumer["batch"] = {"size": draw(st.integers(min_value=1, max_value=5)),
                                      "timeout": draw(st.sampled_from([0, 0.05, 0.3])), "per_item": 0.03}
             else:
@@ -243,7 +266,7 @@ def networks(draw: st.DrawFn) -> dict[str, Any]:
     scenario: dict[str, Any] = {
         "name": "network", "duration": draw(st.sampled_from([2, 5, 8])), "sample_interval": 0.5,
         "warmup": draw(st.sampled_from([0, 1])), "seed": draw(st.integers(min_value=0, max_value=2**31)),
-        "producers": producers, "buffers": [draw(buffers(name)) for name in names], "consumers": consumers,
+        "producers": producers, "buffers": [draw(buffers(name, core=core)) for name in names], "consumers": consumers,
     }
     if draw(st.booleans()):
         scenario["memory"] = {"limit": draw(st.sampled_from([500, 2000, 8000])),
@@ -254,10 +277,12 @@ def networks(draw: st.DrawFn) -> dict[str, Any]:
     return scenario
 
 
+@pytest.mark.parametrize("mode", MODES)
 @SETTINGS
-@given(networks())
-def test_conservation_capacity_and_block_in_any_topology(data: dict[str, Any]) -> None:
-    results = run(data)
+@given(choice=st.data())
+def test_conservation_capacity_and_block_in_any_topology(mode: str, choice: st.DataObject) -> None:
+    data = choice.draw(networks(core=mode == "fast"), label="scenario")
+    results = run(data, mode)
     summary = results.summary
     assert summary["produced"] == (summary["consumed"] + summary["dropped"] + summary["timed_out"]
                                    + summary["lost_in_crash"] + summary["in_flight_at_end"])

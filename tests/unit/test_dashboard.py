@@ -1,4 +1,4 @@
-"""simbp.dashboard.page without Streamlit: the library, knobs derived from scenarios, edits, comparison, downloads."""
+"""simbp.dashboard without Streamlit: the library, knobs derived from scenarios, edits, comparison, downloads."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from repo import ROOT
 
 import simbp
-from simbp.dashboard import page as dashboard
+from simbp import dashboard
 from simbp.scenario import VERDICTS
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # 300 messages/s against one worker of 5 ms (200/s): overloaded, so every policy shows its failure.
 OVERLOAD = """\
@@ -310,7 +309,7 @@ def test_run_modes_start_with_the_default_and_each_runs() -> None:
 
 
 def test_importing_simbp_and_the_dashboard_loads_no_streamlit() -> None:
-    code = ("import sys, simbp, simbp.dashboard.page; "
+    code = ("import sys, simbp, simbp.dashboard, simbp.dashboard.capacity, simbp.dashboard.compare; "
             "print('streamlit' in sys.modules, 'matplotlib' in sys.modules)")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert output.split() == ["False", "False"]

@@ -11,8 +11,8 @@ import simbp
 from simbp.exact.buffer import ACCEPTED, Buffer
 from simbp.exact.consumer import _FLUSH_EVERY
 from simbp.exact.model import Model
-from simbp.exact.service import Service
 from simbp.scenario import BufferSpec
+from simbp.service import Service
 
 
 def test_a_queued_item_costs_about_sixteen_bytes() -> None:

@@ -213,9 +213,9 @@ def test_auto_offset_reset_latest_skips_to_the_end_and_counts_the_skipped_as_los
 
 def test_compacting_the_log_arrays_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dropping the deleted head of a partition's arrays (normally past 65,536 entries) keeps offsets right."""
-    import simbp.exact.kafka as kafka
+    import simbp.exact.kafka.log as log
 
-    monkeypatch.setattr(kafka, "_COMPACT_AT", 2)
+    monkeypatch.setattr(log, "_COMPACT_AT", 2)
     summary = run(RETENTION_TRACE).summary
     assert (summary["produced"], summary["consumed"], summary["dropped"], summary["in_flight_at_end"]) == (23, 5, 9, 9)
     assert summary["components"]["t"]["partition_detail"][0]["log_start_offset"] == 15

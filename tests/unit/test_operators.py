@@ -124,3 +124,21 @@ def test_chained_operators_apply_in_order() -> None:
     assert stages["throttleTime"]["emitted"] == stages["bufferTime"]["received"] == 10
     assert stages["bufferTime"]["arrays"] == 4 and stages["bufferTime"]["mean_array_size"] == 2
     assert summary["consumed"] == 8 and summary["discarded"] == 29 and summary["in_flight_at_end"] == 2
+
+
+def test_operators_are_built_from_the_registry_and_an_unknown_one_fails_by_name() -> None:
+    """Every operator the schema accepts has a class in `OPERATORS`; a name it lacks is refused."""
+    from types import SimpleNamespace
+
+    from simbp.exact.systems.operators import OPERATORS, build_chain
+    from simbp.scenario.systems import BufferTimeSpec, OperatorSpec
+    from simbp.semantics import NotModelled
+
+    env = simpy.Environment()
+    specs = [OperatorSpec(debounceTime=0.5), OperatorSpec(throttleTime=1.0), OperatorSpec(bufferTime=BufferTimeSpec(duration=2.0, max_size=3))]
+    chain = build_chain(env, specs, lambda created, size: None)
+    assert [type(stage) for stage in chain] == [DebounceTime, ThrottleTime, BufferTime]
+    assert set(OPERATORS) == {"debounceTime", "throttleTime", "bufferTime"}
+    assert (chain[0].due, chain[1].duration, chain[2].span, chain[2].max_size) == (0.5, 1.0, 2.0, 3)  # type: ignore[attr-defined]
+    with pytest.raises(NotModelled, match="exact mode cannot model RxJS operator 'auditTime'"):
+        build_chain(env, [SimpleNamespace(kind="auditTime", auditTime=1.0)], lambda created, size: None)  # type: ignore[list-item]

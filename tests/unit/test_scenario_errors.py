@@ -139,3 +139,69 @@ def test_every_problem_is_reported_with_the_file_name(tmp_path: Path) -> None:
     assert places == [("buffers[0].capacity", 10), ("consumers[0].workers", 14)]
     assert all(p.file == str(path) for p in caught.value.problems)
     assert f"{path}:10: buffers[0].capacity:" in str(caught.value)
+
+
+# ------------------------------------------------------------------ the one YAML reader (simbp.scenario.yamldoc)
+def test_a_duplicate_key_names_both_lines() -> None:
+    field, line, message = problem_for(GOOD.replace("    capacity: 10\n", "    capacity: 10\n    capacity: 20\n"))
+    assert (field, line) == ("buffers[0]", 11)
+    assert "duplicate key 'capacity' (first at line 10)" in message
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1e999"])
+def test_numbers_must_be_finite_where_they_are_written(value: str) -> None:
+    field, line, message = problem_for(GOOD.replace("workers: 2", f"workers: {value}"))
+    assert (field, line) == ("consumers[0].workers", 14)
+    assert "finite" in message or "integer" in message
+
+
+def test_quantities_with_units_must_be_finite() -> None:
+    field, line, message = problem_for(GOOD.replace("mean: 4ms", 'mean: "1e999ms"'))
+    assert (field, line) == ("consumers[0].service.mean", 15)
+    assert "finite" in message
+    field, _, message = problem_for(GOOD.replace("rate: 5/s", "rate: 5/0s"))
+    assert field == "producers[0].arrivals.rate" and "positive" in message
+
+
+def test_nesting_and_aliases_are_bounded() -> None:
+    _, _, message = problem_for("name: " + "[" * 100 + "]" * 100 + "\n")
+    assert "deeper than" in message
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"b{i}: &b{i} [{', '.join(['*' + ('a' if i == 0 else f'b{i - 1}')] * 10)}]\n" for i in range(6))
+    with pytest.raises(ScenarioError, match="yaml_nodes"):
+        simbp.load_scenario(laughs + GOOD)
+
+
+def test_yaml_1_2_booleans() -> None:
+    scenario = simbp.load_scenario(GOOD.replace("{process: poisson, rate: 5/s}",
+                                                "{process: bursty, on: {rate: 9/s, duration: 1s}, off: {rate: 1/s, duration: 1s}}"))
+    assert scenario.producers[0].arrivals.on.rate == 9
+
+
+@pytest.mark.parametrize("name", ["..", ".", "-", "..."])
+def test_a_name_needs_a_letter_a_digit_or_an_underscore(name: str) -> None:
+    field, line, message = problem_for(GOOD.replace("name: errors", f'name: "{name}"'))
+    assert (field, line) == ("name", 1) and "letter, digit or underscore" in message
+    assert simbp.load_scenario(GOOD.replace("name: errors", "name: _")).name == "_"
+
+
+@pytest.mark.parametrize("file", ["/etc/hosts", "../outside.csv", "sub/../../outside.csv"])
+def test_data_files_stay_in_the_scenario_folder(tmp_path: Path, file: str) -> None:
+    (tmp_path / "outside.csv").write_text("secret\n1\n")
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    path = folder / "s.yaml"
+    path.write_text(GOOD.replace("{process: poisson, rate: 5/s}", f"{{process: trace, file: {file}}}"))
+    with pytest.raises(ScenarioError) as caught:
+        simbp.load_scenario(path)
+    problem = caught.value.problems[0]
+    assert (problem.field, problem.line) == ("producers[0].arrivals.file", 6)
+    assert "relative" in problem.message or "outside" in problem.message
+    assert "secret" not in str(caught.value)
+
+
+def test_a_binary_file_is_an_error_without_its_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"name: caf\xe9\xff\n")
+    with pytest.raises(ScenarioError, match="not UTF-8"):
+        simbp.load_scenario(path)

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 import simbp
 from simbp.errors import ScenarioError
 from simbp.exact.model import Model
-from simbp.exact.service import Service
 from simbp.exact.systems.streams import WritableBuffer
 from simbp.scenario import BufferSpec, parse_scenario_dict, set_path
+from simbp.service import Service
 
 
 def _one_stage(backpressure: str, duration: float, mark: int = 3) -> str:

@@ -37,7 +37,7 @@ def test_parse_rate(text: object, per_second: float) -> None:
     (parse_rate, "900 per second"), (parse_rate, "900/fortnight"), (parse_rate, "5s/s"), (parse_rate, True),
 ])
 def test_bad_units_are_refused_with_what_was_expected(parse, text) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError, match="expected|unknown"):
+    with pytest.raises(ValueError, match=r"expected|unknown"):
         parse(text)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ...metrics import LatencySketch
+from ..clock import after
 from ..consumer import WorkerGroup
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class Downstream:
 
     def begin(self) -> tuple[float, bool]:
         """Start a call: its latency and whether it fails, from the load at this instant."""
-        now = self.env._now
+        now = self.env.now
         self._area += self.in_flight * (now - self._changed)
         self._changed = now
         n = self.in_flight + 1
@@ -76,7 +77,7 @@ class Downstream:
 
     def end(self, _event: Any = None) -> None:
         """A call's answer has left the downstream."""
-        now = self.env._now
+        now = self.env.now
         self._area += self.in_flight * (now - self._changed)
         self._changed = now
         self.in_flight -= 1
@@ -99,8 +100,7 @@ class Semaphore:
         self.in_use = 0
         self.peak_in_use = 0
         self.waiters: deque[Any] = deque()
-        self.acquisitions = 0
-        self.waits = 0  # acquisitions that had to wait
+        self.waits = 0  # acquire() calls that had to queue
         self.granted_after_wait = 0
         self.wait_time = 0.0  # summed over the waits that were granted
 
@@ -110,7 +110,6 @@ class Semaphore:
             self.in_use += 1
             if self.in_use > self.peak_in_use:
                 self.peak_in_use = self.in_use
-            self.acquisitions += 1
             return True
         self.waiters.append(worker)
         self.waits += 1
@@ -119,7 +118,6 @@ class Semaphore:
     def release(self) -> None:
         """Give the permit back: straight to the longest waiter if there is one."""
         if self.waiters:
-            self.acquisitions += 1
             self.granted_after_wait += 1
             self.waiters.popleft().permit_granted()
         else:
@@ -162,7 +160,7 @@ class CallingWorker:
         """Handed a message by the buffer."""
         self.created = created
         self.size = size
-        self.started = self.env._now
+        self.started = self.env.now
         self.attempt = 0
         self.holding = True
         duration = next(self.group.service_times)  # type: ignore[arg-type]
@@ -172,9 +170,7 @@ class CallingWorker:
             self._acquire()
 
     def _wait(self, delay: float, callback: Any) -> None:
-        event = self.env.timeout(delay)
-        event.callbacks.append(callback)
-        self.pending = event
+        self.pending = after(self.env, delay, callback)
 
     def _served(self, event: Any) -> None:
         if event is not self.pending:
@@ -187,11 +183,11 @@ class CallingWorker:
         if semaphore is None or semaphore.acquire(self):
             self._call()
         else:
-            self.queued_since = self.env._now
+            self.queued_since = self.env.now
 
     def permit_granted(self) -> None:
         """The semaphore handed this worker a permit."""
-        self.group.semaphore.wait_time += self.env._now - self.queued_since  # type: ignore[union-attr, operator]
+        self.group.semaphore.wait_time += self.env.now - self.queued_since  # type: ignore[union-attr, operator]
         self.queued_since = None
         self._call()
 
@@ -203,16 +199,12 @@ class CallingWorker:
         latency, failed = downstream.begin()
         timeout = group.call_timeout
         if timeout is not None and latency > timeout:
-            answer = self.env.timeout(latency)  # the downstream still works on it
-            answer.callbacks.append(downstream.end)
+            after(self.env, latency, downstream.end)  # the downstream still works on it
             downstream.abandoned += 1
             group.call_timeouts += 1
             self._wait(timeout, self._failed)
             return
-        event = self.env.timeout(latency)
-        event.callbacks.append(downstream.end)
-        event.callbacks.append(self._failed if failed else self._answered)
-        self.pending = event
+        self.pending = after(self.env, latency, downstream.end, self._failed if failed else self._answered)
 
     def _release_permit(self) -> None:
         if self.group.semaphore is not None:
@@ -263,14 +255,14 @@ class CallingWorker:
         self._unblock()
 
     def _unblock(self) -> None:
-        self.group.blocked_time += self.env._now - self.blocked_since  # type: ignore[operator]
+        self.group.blocked_time += self.env.now - self.blocked_since  # type: ignore[operator]
         self.blocked_since = None
         self.waiting = None
         self._done_with_message()
 
     def _done_with_message(self) -> None:
         group = self.group
-        group.busy_time += self.env._now - self.started
+        group.busy_time += self.env.now - self.started
         self.holding = False
         item = group.source.take()
         if item is None:
@@ -289,6 +281,7 @@ class CallingGroup(WorkerGroup):
     def __init__(self, *args: Any, downstream: Downstream, **kwargs: Any):
         super().__init__(*args, **kwargs)
         calls = self.spec.calls
+        assert calls is not None, "a CallingGroup is built only for consumers with `calls`"
         self.downstream = downstream
         self.semaphore = Semaphore(calls.semaphore) if calls.semaphore is not None else None
         self.call_timeout = calls.timeout

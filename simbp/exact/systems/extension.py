@@ -21,7 +21,7 @@ from .upstream import UpstreamProducer
 
 if TYPE_CHECKING:
     from ...scenario.schema import BufferSpec, ConsumerSpec, ProducerSpec
-    from ..model import Model
+    from ..contract import ModelView
 
 __all__ = ["Systems", "uses_systems"]
 
@@ -29,7 +29,7 @@ __all__ = ["Systems", "uses_systems"]
 class Systems:
     """Builds the components that use the systems keys and reports on them (an engine extension)."""
 
-    def __init__(self, model: "Model"):
+    def __init__(self, model: "ModelView"):
         self.model = model
         self.env = model.env
         scenario = model.scenario
@@ -137,9 +137,10 @@ class Systems:
                                          "call_retries": group.call_retries_made}
                 if group.semaphore is not None:
                     semaphore = group.semaphore
+                    granted = semaphore.granted_after_wait
                     entry["semaphore"] = {"permits": semaphore.permits, "peak_in_use": semaphore.peak_in_use,
                                           "waits": semaphore.waits,
-                                          "mean_wait_s": semaphore.wait_time / semaphore.granted_after_wait if semaphore.granted_after_wait else 0.0}
+                                          "mean_wait_s": semaphore.wait_time / granted if granted else 0.0}
                 result[group.name] = entry
         for name, downstream in self.downstreams.items():
             sketch = downstream.sketch
@@ -160,10 +161,6 @@ class Systems:
 
     def _calling_groups(self) -> list[CallingGroup]:
         return [g for g in self.model.groups.values() if isinstance(g, CallingGroup)]
-
-    def summarise(self, summary: dict[str, Any]) -> None:
-        """Top-level figures: retries made by callers."""
-        summary["retries"] = sum(p.retries for p in self._producers)
 
 
 def _uniforms(rng: Any) -> Iterator[float]:

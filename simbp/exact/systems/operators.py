@@ -18,6 +18,10 @@ backpressure: emissions are pushed whatever the buffer's state.
 
 Timers are lazy: a quiet operator schedules nothing, and a busy debounce reschedules once per
 period, not once per value.
+
+Each operator is a subclass of `Operator` with its RxJS name as `kind` and a `from_setting`
+constructor; `OPERATORS` maps the names to the classes and `build_chain` reads it (a name it does
+not know fails loudly, naming the operator).
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ...semantics import NotModelled
+from ..clock import after
+
 if TYPE_CHECKING:
     import simpy
 
     from ...scenario.systems import OperatorSpec
 
-__all__ = ["Operator", "DebounceTime", "ThrottleTime", "BufferTime", "build_chain"]
+__all__ = ["Operator", "DebounceTime", "ThrottleTime", "BufferTime", "OPERATORS", "build_chain"]
 
 Emit = Callable[[float, float], None]
 _EPSILON = 1e-12
@@ -50,6 +57,11 @@ class Operator:
         self.delay_sum = 0.0
         self.delay_max = 0.0
 
+    @classmethod
+    def from_setting(cls, env: "simpy.Environment", emit: Emit, setting: Any, opened: float) -> "Operator":
+        """The operator for its scenario setting (the value under its key; `opened`: the source's start)."""
+        raise NotImplementedError  # pragma: no cover - each operator overrides
+
     def push(self, created: float, size: float) -> None:  # pragma: no cover - each operator overrides
         raise NotImplementedError
 
@@ -61,7 +73,7 @@ class Operator:
         """The source completed: emit what is held, as RxJS does."""
 
     def _emit(self, created: float, size: float, entered: float) -> None:
-        delay = self.env._now - entered
+        delay = self.env.now - entered
         self.delay_sum += delay
         if delay > self.delay_max:
             self.delay_max = delay
@@ -80,6 +92,10 @@ class DebounceTime(Operator):
 
     kind = "debounceTime"
 
+    @classmethod
+    def from_setting(cls, env: "simpy.Environment", emit: Emit, setting: Any, opened: float) -> "DebounceTime":
+        return cls(env, emit, setting)
+
     def __init__(self, env: "simpy.Environment", emit: Emit, due: float):
         super().__init__(env, emit)
         self.due = due
@@ -92,19 +108,17 @@ class DebounceTime(Operator):
         if self.value is not None:
             self.discarded += 1
         self.value = (created, size)
-        self.since = self.env._now
+        self.since = self.env.now
         if self.timer is None:
             self._schedule(self.due)
 
     def _schedule(self, delay: float) -> None:
-        timer = self.env.timeout(delay)
-        timer.callbacks.append(self._fire)
-        self.timer = timer
+        self.timer = after(self.env, delay, self._fire)
 
     def _fire(self, event: Any) -> None:
         if event is not self.timer:
             return
-        now = self.env._now
+        now = self.env.now
         remaining = self.since + self.due - now
         if remaining > _EPSILON * max(1.0, now):  # a newer value came meanwhile: wait out its quiet period
             self._schedule(remaining)
@@ -131,6 +145,10 @@ class ThrottleTime(Operator):
 
     kind = "throttleTime"
 
+    @classmethod
+    def from_setting(cls, env: "simpy.Environment", emit: Emit, setting: Any, opened: float) -> "ThrottleTime":
+        return cls(env, emit, setting)
+
     def __init__(self, env: "simpy.Environment", emit: Emit, duration: float):
         super().__init__(env, emit)
         self.duration = duration
@@ -138,7 +156,7 @@ class ThrottleTime(Operator):
 
     def push(self, created: float, size: float) -> None:
         self.received += 1
-        now = self.env._now
+        now = self.env.now
         if now >= self.window_end - _EPSILON * max(1.0, now):
             self.window_end = now + self.duration
             self._emit(created, size, now)
@@ -150,6 +168,10 @@ class BufferTime(Operator):
     """`bufferTime(span, null, maxBufferSize)`: arrays of the values of each span (see the module docstring)."""
 
     kind = "bufferTime"
+
+    @classmethod
+    def from_setting(cls, env: "simpy.Environment", emit: Emit, setting: Any, opened: float) -> "BufferTime":
+        return cls(env, emit, setting.duration, setting.max_size, opened)
 
     def __init__(self, env: "simpy.Environment", emit: Emit, span: float, max_size: int | None, opened: float):
         super().__init__(env, emit)
@@ -163,13 +185,11 @@ class BufferTime(Operator):
 
     def push(self, created: float, size: float) -> None:
         self.received += 1
-        now = self.env._now
+        now = self.env.now
         if self.timer is None:
             periods = int((now - self.anchor) // self.span) + 1
             close = self.anchor + periods * self.span
-            timer = self.env.timeout(max(close - now, 0.0))
-            timer.callbacks.append(self._fire)
-            self.timer = timer
+            self.timer = after(self.env, max(close - now, 0.0), self._fire)
         self.items.append((created, size, now))
         if self.max_size is not None and len(self.items) >= self.max_size:
             self.timer = None
@@ -205,19 +225,19 @@ class BufferTime(Operator):
         return stats
 
 
+OPERATORS: dict[str, type[Operator]] = {cls.kind: cls for cls in (DebounceTime, ThrottleTime, BufferTime)}
+"""The RxJS operators exact mode runs, by the key a scenario writes them with."""
+
+
 def build_chain(env: "simpy.Environment", specs: "list[OperatorSpec]", sink: Emit, opened: float = 0.0) -> list[Operator]:
     """The operators of `specs`, each emitting into the next and the last into `sink`."""
     stages: list[Operator] = []
     emit = sink
     for spec in reversed(specs):
         kind = spec.kind
-        if kind == "debounceTime":
-            stage: Operator = DebounceTime(env, emit, spec.debounceTime)  # type: ignore[arg-type]
-        elif kind == "throttleTime":
-            stage = ThrottleTime(env, emit, spec.throttleTime)  # type: ignore[arg-type]
-        else:
-            buffer_time = spec.bufferTime
-            stage = BufferTime(env, emit, buffer_time.duration, buffer_time.max_size, opened)  # type: ignore[union-attr]
+        if kind not in OPERATORS:
+            raise NotModelled("RxJS operator", kind, "exact mode", f"known: {', '.join(OPERATORS)}")
+        stage = OPERATORS[kind].from_setting(env, emit, getattr(spec, kind), opened)
         stages.append(stage)
         emit = stage.push
     stages.reverse()

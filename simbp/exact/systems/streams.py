@@ -15,20 +15,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..buffer import ACCEPTED, Buffer
+from ..buffer import ACCEPTED, Buffer, PutHook
+from ..clock import when
 from ..consumer import Worker, WorkerGroup
 
 if TYPE_CHECKING:
     import simpy
 
     from ...scenario.schema import BufferSpec
-    from ..service import Service
+    from ...service import Service
 
 __all__ = ["WritableBuffer", "PipingGroup", "PipingWorker"]
 
 
 class WritableBuffer(Buffer):
-    """A Node.js writable's internal buffer: the policy's `put`, plus what `write()` returned."""
+    """A Node.js writable's internal buffer: the policy's `put`, plus what `write()` returned.
+
+    Its `put` is `_write` (through `Buffer._put_hook`): the policy decides where the chunk goes,
+    then `write_ok` says what Node's `write()` returned."""
 
     def __init__(self, env: "simpy.Environment", spec: "BufferSpec", service: "Service"):
         super().__init__(env, spec, service)
@@ -44,9 +48,12 @@ class WritableBuffer(Buffer):
         self._largest = 0.0  # the largest chunk written: bounds what the readers can hold
         self.drains = 0
         self._drain: Any = None
-        self._policy_put = self.put
-        self.put = self._write  # type: ignore[method-assign]
         service.on_crash(self._crash)
+
+    def _put_hook(self, policy_put: PutHook) -> PutHook:
+        """Every put is a `write()`: keep the policy's hook and offer `_write` in its place."""
+        self._policy_put = policy_put
+        return self._write
 
     def length(self) -> float:
         """Node's `writableLength`: chunks (or bytes) buffered plus those `_write()` is handling."""
@@ -127,10 +134,10 @@ class PipingWorker(Worker):
     def _next(self) -> None:
         target = self.group.target
         if not target.write_ok:  # type: ignore[union-attr]
-            self.paused_since = self.env._now
+            self.paused_since = self.env.now
             event = target.drained()  # type: ignore[union-attr]
             self.paused = event
-            event.callbacks.append(self._drained)
+            when(event, self._drained)
             return
         Worker._next(self)
 
@@ -139,7 +146,7 @@ class PipingWorker(Worker):
             return
         self.paused = None
         group = self.group
-        group.blocked_time += self.env._now - self.paused_since
+        group.blocked_time += self.env.now - self.paused_since
         group.pauses += 1  # type: ignore[attr-defined]
         Worker._next(self)
 
@@ -151,6 +158,3 @@ class PipingGroup(WorkerGroup):
         super().__init__(*args, **kwargs)
         self.pauses = 0
         self.workers = [PipingWorker(self, i) for i in range(len(self.workers))]
-
-    def paused_workers(self) -> int:
-        return sum(1 for w in self.workers if w.paused is not None)

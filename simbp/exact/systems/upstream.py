@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..buffer import ACCEPTED, DROPPED, WAITING, Buffer
+from ..clock import after
 from ..producer import ProducerState
 from .operators import Operator, build_chain
 from .ratelimit import TokenBucket
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     import simpy
 
     from ...scenario.schema import ProducerSpec
-    from ..service import Service
+    from ...service import Service
 
 __all__ = ["UpstreamProducer"]
 
@@ -108,10 +109,10 @@ class UpstreamProducer(ProducerState):
         plain = self.shed_at is None and self.caller_timeout is None
         for created in self.times:
             if created >= stop:
-                if operators and stop > env._now:
-                    yield env.timeout(stop - env._now)
+                if operators and stop > env.now:
+                    yield env.timeout(stop - env.now)
                 break
-            delay = created - env._now
+            delay = created - env.now
             if delay < 0:  # fell due while this producer was blocked or paused: never produced
                 continue
             yield env.timeout(delay)
@@ -119,15 +120,15 @@ class UpstreamProducer(ProducerState):
             self.produced += 1
             if limiter is not None:
                 if self.limit_waits:
-                    wait = limiter.reserve(env._now)
+                    wait = limiter.reserve(env.now)
                     if wait > 0:
                         self._holding = 1
-                        self.blocked_since = env._now
+                        self.blocked_since = env.now
                         yield env.timeout(wait)
-                        self.blocked_time += env._now - self.blocked_since
+                        self.blocked_time += env.now - self.blocked_since
                         self.blocked_since = None
                         self._holding = 0
-                elif not limiter.try_take(env._now):
+                elif not limiter.try_take(env.now):
                     self.rate_limited += 1
                     continue
             if head is not None:
@@ -153,9 +154,9 @@ class UpstreamProducer(ProducerState):
             elif code == ACCEPTED and pauses and not buffer.write_ok:
                 self.pauses_made += 1
                 self._paused = True
-                self.blocked_since = env._now
-                yield self.buffer.drained()  # type: ignore[attr-defined]
-                paused = env._now - self.blocked_since
+                self.blocked_since = env.now
+                yield self.buffer.drained()
+                paused = env.now - self.blocked_since
                 self.paused_time += paused
                 self.blocked_time += paused
                 self.blocked_since = None
@@ -198,13 +199,12 @@ class UpstreamProducer(ProducerState):
     def _block(self, created: float, size: float) -> Any:
         """The core's blocking: the producer emits nothing until its item gets in or times out."""
         env = self.env
-        self.blocks += 1
         self._holding = 1
-        self.blocked_since = env._now
+        self.blocked_since = env.now
         self._wake = env.event()
         self._own = self.buffer.wait(created, size, self._admitted, self._own_gave_up, self)
         outcome = yield self._wake
-        self.blocked_time += env._now - self.blocked_since
+        self.blocked_time += env.now - self.blocked_since
         self.blocked_since = None
         self._holding = 0
         self._own = None
@@ -225,19 +225,18 @@ class UpstreamProducer(ProducerState):
         """One request waits for room on its own (blocking: request, a retry, an operator's emission)."""
         self.request_waits += 1
         self.requests_waiting += 1
-        since = self.env._now
+        since = self.env.now
         crashes = self.service.crashes
 
         def admitted() -> None:
             self.requests_waiting -= 1
-            self.request_wait_time += self.env._now - since
+            self.request_wait_time += self.env.now - since
             # the buffer admitted it inside a worker's take(): hold its memory after this step
-            event = self.env.timeout(0)
-            event.callbacks.append(lambda _e: self.service.hold(size) if self.service.crashes == crashes else None)
+            after(self.env, 0, lambda _e: self.service.hold(size) if self.service.crashes == crashes else None)
 
         def timed_out() -> None:
             self.requests_waiting -= 1
-            self.request_wait_time += self.env._now - since
+            self.request_wait_time += self.env.now - since
             self.timed_out += 1
             self._after_timeout(size, attempt)
 
@@ -251,12 +250,10 @@ class UpstreamProducer(ProducerState):
         """The caller of this queued message gives up at created + caller_timeout unless it was picked up."""
         self._deadlines.append((created, attempt, size))
         if self._deadline_timer is None:
-            self._arm(created + self.caller_timeout - self.env._now)  # type: ignore[operator]
+            self._arm(created + self.caller_timeout - self.env.now)  # type: ignore[operator]
 
     def _arm(self, delay: float) -> None:
-        timer = self.env.timeout(max(delay, 0.0))
-        timer.callbacks.append(self._deadline)
-        self._deadline_timer = timer
+        self._deadline_timer = after(self.env, max(delay, 0.0), self._deadline)
 
     def _deadline(self, _event: Any) -> None:
         """Callers whose messages still wait give up (and may retry); the messages stay queued.
@@ -265,7 +262,7 @@ class UpstreamProducer(ProducerState):
         of creation: a message created at c is still waiting iff the oldest waiting one is no newer.
         """
         self._deadline_timer = None
-        now = self.env._now
+        now = self.env.now
         timeout = self.caller_timeout
         buffer = self.buffer
         oldest = buffer._created[buffer._head] if buffer.depth else float("inf")
@@ -295,15 +292,14 @@ class UpstreamProducer(ProducerState):
         if retry.jitter == "full":
             delay *= float(self.retry_rng.random())  # type: ignore[union-attr]
         self.retries_pending += 1
-        event = self.env.timeout(delay)
-        event.callbacks.append(lambda _e: self._retry(size, attempt + 1))
+        after(self.env, delay, lambda _e: self._retry(size, attempt + 1))
 
     def _retry(self, size: float, attempt: int) -> None:
         """A retry is a new message, created now (its latency counts from this attempt)."""
         self.retries_pending -= 1
         self.produced += 1
         self.retries += 1
-        self._offer(self.env._now, size, attempt, False)
+        self._offer(self.env.now, size, attempt, False)
 
     # ------------------------------------------------------------------ crash
     def _crash(self) -> None:
@@ -330,7 +326,7 @@ class UpstreamProducer(ProducerState):
         if self.limiter is not None:
             by["rate_limit"] = self.rate_limited
             entry["rate_limit"] = {"rate_per_s": self.limiter.rate, "burst": int(self.limiter.burst),
-                                   "on_limit": self.spec.rate_limit.on_limit,  # type: ignore[union-attr]
+                                   "on_limit": self.spec.rate_limit.on_limit,
                                    "passed": self.limiter.passed, "limited": self.limiter.limited,
                                    "waited_s": self.limiter.waited}
         if self.shed_at is not None:

@@ -26,15 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from repo import ROOT
 
 import simbp
 from simbp import ScenarioError, ScenarioTooLarge
 from simbp.exact.model import simulate
-from simbp.fast.model import MAX_QUANTA, Cohorts, choose_quantum, simulate_fast, unsupported
-from simbp.limits import AUTO_FAST_ABOVE, check_size, choose_mode
+from simbp.fast.model import MAX_QUANTA, Cohorts, choose_quantum, fine_substeps, simulate_fast, unsupported
+from simbp.limits import AUTO_FAST_ABOVE, check_size, choose_mode, estimate_seconds
 from simbp.results import build_results
 
-ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = sorted((ROOT / "scenarios").glob("*.yaml"))
 CUT_S = 120.0
 TEST_QUANTA = 10_000
@@ -242,6 +242,24 @@ def test_auto_picks_fast_mode_for_production_sized_scenarios() -> None:
         check_size(scenario, mode="exact")
 
 
+def test_auto_keeps_a_small_dropping_buffer_in_exact_mode_when_fast_mode_would_be_slower() -> None:
+    """M/M/3 with 7 waiting places for about three hours: fast mode would step the stage a quarter
+    service time at a time (its buffer fills and empties within a quantum), slower than exact mode."""
+    body = """
+producers: [{name: p, to: q, arrivals: {process: poisson, rate: 270}}]
+buffers: [{name: q, capacity: 7, policy: drop_newest}]
+consumers: [{name: c, from: q, workers: 3, service: {dist: exponential, mean: 10ms}}]
+"""
+    scenario = _scenario(body, duration=10_000, sample=10)
+    assert scenario.estimated_messages() > AUTO_FAST_ABOVE
+    mode, reason = choose_mode(scenario, "auto")
+    assert mode == "exact" and "step finely" in reason
+    assert estimate_seconds(scenario, "fast") > estimate_seconds(scenario, "exact")
+    assert fine_substeps(scenario) == {"q": 40}  # 100 ms quanta in sub-steps of 2.5 ms
+    unbounded = _scenario(body.replace("capacity: 7, policy: drop_newest", "policy: unbounded"), duration=10_000, sample=10)
+    assert choose_mode(unbounded, "auto")[0] == "fast" and fine_substeps(unbounded) == {}
+
+
 def test_forcing_fast_runs_it_and_says_so() -> None:
     reported: list[float] = []
     results = simbp.run(_scenario(STEADY, duration=5), mode="fast", progress=reported.append)
@@ -282,7 +300,12 @@ def test_fast_mode_refuses_only_absurd_step_counts() -> None:
     ten_years = _scenario(STEADY, duration=10 * 365 * 86400, sample=0.01)
     with pytest.raises(ScenarioTooLarge, match="quantum steps"):
         check_size(ten_years, mode="fast")
-    assert check_size(ten_years, mode="fast", allow_large=True) > 0
+    # --allow-large lifts the step-count refusal; budgets (here 3e10 time-series rows) are lifted by raising them
+    from simbp.budget import Budgets
+
+    assert check_size(ten_years, mode="fast", allow_large=True, budgets=Budgets(samples=math.inf, cells=math.inf)) > 0
+    with pytest.raises(ScenarioTooLarge, match="samples budget"):
+        check_size(ten_years, mode="fast", allow_large=True)
     a_day = _scenario(STEADY.replace("rate: 100}", "rate: 100000}").replace("workers: 1", "workers: 600"), duration=86400, sample=300)
     assert check_size(a_day, mode="fast") == pytest.approx(8.64e9)  # 8.6 billion messages: fine in fast mode
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from repo import ROOT
 
 from simbp.cli import main
+from simbp.output import MANIFEST
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 SUMMARY_KEYS = {"produced", "dropped", "timed_out", "lost_in_crash", "consumed", "in_flight_at_end", "loss_ratio",
                 "latency_s", "peak_queue_depth", "peak_memory_bytes", "crashes", "first_crash_s",
@@ -146,7 +147,8 @@ def test_readme_commands_name_a_bundled_scenario_that_runs(tmp_path: Path) -> No
     run_command = next(c for c in commands if "simbp run" in c)
     test_command = next(c for c in commands if "pytest" in c)
     assert run_command.startswith("pip install -e . && simbp run scenarios/")
-    assert test_command.startswith('pip install -e ".[test]" && python -m pytest')
+    assert test_command.startswith('pip install -e ".[test]" && ')
+    assert test_command.endswith("&& python -m pytest -q")  # lint and types first, then every test
     assert test_command in (ROOT / ".ci" / "run").read_text()
     scenario = run_command.split("simbp run ", 1)[1].split()[0]
     assert main(["run", str(ROOT / scenario), "--out", str(tmp_path / "r"), "--quiet", "--no-plots"]) == 0
@@ -183,4 +185,5 @@ def test_an_interrupted_run_leaves_no_summary_and_no_partial_files(tmp_path: Pat
     assert main(["run", str(path), "--out", str(out), "--quiet", "--no-plots", "--seed", "9"]) == 130
     names = {p.name for p in out.iterdir()}
     assert "summary.json" not in names  # the old summary is gone: the folder is visibly unfinished
-    assert not [n for n in names if n.startswith(".") or n.endswith(".part")]
+    # no partial or temporary file; the one hidden file is simbp's list of the files it wrote there
+    assert not [n for n in names if (n.startswith(".") and n != MANIFEST) or n.endswith(".part")]

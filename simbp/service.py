@@ -1,4 +1,4 @@
-"""The service: the memory its held items take, and the crash when that passes the limit.
+"""The service: the memory its held items take, and the crash when that passes the limit (both engines).
 
 Every item inside the service (waiting in a buffer, held by a worker, or waiting to be
 forwarded) takes its bytes plus the per-item overhead. Going over `memory.limit` crashes the
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import simpy
 
-    from ..scenario.schema import MemorySpec
+    from .scenario.schema import MemorySpec
 
 __all__ = ["Service"]
 

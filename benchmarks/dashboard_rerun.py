@@ -1,0 +1,81 @@
+"""How long the dashboard takes to be idle again after a control moves, in a real browser.
+
+    python benchmarks/dashboard_rerun.py [--scenarios a.yaml,b.yaml] [--repeats 3]
+
+Starts `streamlit run app.py`, opens each library scenario in headless Chromium, moves the load
+multiplier one step right (a new run: new text) and back (the cached run), and prints the time
+from the key press until the page's script is idle again, per scenario and as medians. It also
+prints where the time of a fresh rerun goes: the simulation alone, and the chart data. Needs
+Chromium and the playwright package (see tests/app/test_browser.py); run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(ROOT / "tests" / "app"))
+from browser_support import CHROMIUM, CHROMIUM_ARGS, rerun_seconds, streamlit_server, watch_script_state  # noqa: E402
+
+DEFAULT_SCENARIOS = ("quickstart.yaml", "node_pipe.yaml", "kafka_8_consumers_6_partitions.yaml",
+                     "downstream_with_semaphore.yaml", "bounded_block.yaml", "batch_size_100.yaml",
+                     "rxjs_throttle.yaml", "token_bucket.yaml")
+
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+def simulation_seconds(file: str) -> tuple[float, float]:
+    """The simulation alone, and the chart data, for the scenario with the load multiplier one step up."""
+    from simbp import dashboard
+    from simbp.dashboard import charts
+
+    text = (ROOT / "scenarios" / file).read_text()
+    scenario = dashboard.load_text(text, base_dir=ROOT / "scenarios")
+    knobs = dashboard.derive_knobs(scenario)
+    load = next(k for k in knobs if k.key == "load_multiplier")
+    moved = dashboard.apply_knobs(text, knobs, {"load_multiplier": load.value + load.step})
+    start = time.perf_counter()
+    results = dashboard.run_text(moved, base_dir=ROOT / "scenarios")
+    middle = time.perf_counter()
+    charts.timeline_chart(charts.timeline_panels(results))
+    return middle - start, time.perf_counter() - middle
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    fresh: list[float] = []
+    cached: list[float] = []
+    print(f"{'scenario':40s} {'new run (s)':>12s} {'back (s)':>9s} {'simulation (s)':>15s} {'chart data (s)':>15s}")
+    with streamlit_server() as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        for file in args.scenarios.split(","):
+            page.goto(f"{url}/?scenario={file}")
+            page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
+            page.wait_for_selector(IDLE, timeout=120_000)
+            watch_script_state(page)
+            slider = page.get_by_role("slider", name="load multiplier")
+            slider.focus()
+            ups = [rerun_seconds(page, "ArrowRight") for _ in range(args.repeats)]  # each a new run
+            backs = [rerun_seconds(page, "ArrowLeft") for _ in range(args.repeats)]  # each run before
+            simulation, chart = simulation_seconds(file)
+            fresh.append(statistics.median(ups))
+            cached.append(statistics.median(backs))
+            print(f"{file:40s} {fresh[-1]:12.2f} {cached[-1]:9.2f} {simulation:15.2f} {chart:15.3f}", flush=True)
+        browser.close()
+    print(f"median over {len(fresh)} scenarios: new run {statistics.median(fresh):.2f} s, "
+          f"back to a cached run {statistics.median(cached):.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

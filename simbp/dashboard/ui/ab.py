@@ -1,0 +1,103 @@
+"""A/B: any two settings, or two library scenarios, run on the same seed and drawn on shared axes.
+
+A is the scenario as set in the sidebar. B is A with some controls moved (pipe against a naive
+write, retries against none, 3 against 6 consumers), or another library scenario (batches of 1
+against 100). The figures sit in one table, the charts share every axis, a line per run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ... import dashboard
+from ...errors import ScenarioError
+from .. import charts
+from .common import VERDICT_COLOURS, draw_chart, run_page, run_panels, show_problems
+from .setup import Setup, knob_widget
+from .whatif import figures_table
+
+__all__ = ["show_ab"]
+
+_KINDS = ("A with other settings", "another library scenario")
+
+
+def _b_settings(setup: Setup) -> tuple[str, dict[str, Any], str]:
+    """B's text, the controls B moved (key → value) and a description of the difference."""
+    pending = st.session_state.get("pending")
+    knobs = {k.key: k for k in setup.knobs}
+    if pending is not None and pending.b_values and "ab_controls" not in st.session_state:
+        st.session_state["ab_controls"] = [key for key in pending.b_values if key in knobs]
+    chosen = st.multiselect("controls B changes", list(knobs), key="ab_controls",
+                            format_func=lambda key: f"{knobs[key].group}: {knobs[key].label}",
+                            placeholder="choose one or more controls")
+    prefix = dashboard.source_id(setup.text)
+    moved: dict[str, Any] = {}
+    for column, key in zip(st.columns(max(len(chosen), 1)), chosen):
+        knob = knobs[key]
+        widget_key = f"b:{prefix}:{key}"
+        if widget_key not in st.session_state:
+            seed = pending.b_values.get(key) if pending is not None else None
+            st.session_state[widget_key] = setup.values.get(key, knob.value)
+            if seed is not None:
+                from ..urlstate import parse_value
+
+                parsed = parse_value(knob, seed)
+                if parsed is not None:
+                    st.session_state[widget_key] = parsed
+        moved[key] = knob_widget(column, knob, widget_key)
+    values = {**setup.values, **moved}
+    text = dashboard.apply_knobs(setup.text, setup.knobs, values)
+    changes = ", ".join(f"{knobs[k].label} {dashboard.format_value(v)}{(' ' + knobs[k].unit) if knobs[k].unit else ''}"
+                        for k, v in moved.items() if dashboard.format_value(v) != dashboard.format_value(setup.values.get(k)))
+    return text, moved, changes or "the same settings (choose a control above)"
+
+
+def show_ab(setup: Setup, folder: str, entries: list[dashboard.LibraryScenario]) -> dict[str, Any]:
+    """Draw the A/B comparison; returns what the link must carry (`b_values`, `b_scenario`)."""
+    pending = st.session_state.get("pending")
+    if pending is not None and pending.b_scenario and "ab_kind" not in st.session_state:
+        st.session_state["ab_kind"] = _KINDS[1]
+        st.session_state["ab_scenario"] = pending.b_scenario
+    st.markdown("**A** is the scenario as set on the left. **B** is:")
+    kind = st.radio("B is", _KINDS, key="ab_kind", horizontal=True, label_visibility="collapsed")
+    link: dict[str, Any] = {}
+    if kind == _KINDS[0]:
+        b_text, moved, changes = _b_settings(setup)
+        b_label, b_dir, b_name = setup.label, setup.base_dir, f"B: {changes}"
+        link["b_values"] = moved
+    else:
+        files = [e.file for e in entries if not e.problem]
+        if st.session_state.get("ab_scenario") not in files:
+            st.session_state["ab_scenario"] = files[0]
+        b_file = st.selectbox("library scenario for B", files, key="ab_scenario")
+        entry = next(e for e in entries if e.file == b_file)
+        b_text, b_label, b_dir, b_name = entry.path.read_text(encoding="utf-8"), entry.file, str(entry.path.parent), \
+            f"B: {entry.file}"
+        link["b_scenario"] = b_file
+    try:
+        dashboard.load_text(b_text, label=b_label, base_dir=b_dir)
+    except ScenarioError as error:
+        show_problems("B is not a valid scenario:", error)
+        return link
+    a_name = f"A: {setup.label}" + (" as set on the left" if any(
+        dashboard.format_value(setup.values[k.key]) != dashboard.format_value(k.value) for k in setup.knobs) else "")
+    a = run_page(setup.whatif_text, setup.seed, setup.base_dir, setup.label, setup.mode, "simulating A…",
+                 confirm_key="ab:a")
+    b = run_page(b_text, setup.seed, b_dir, b_label, setup.mode, "simulating B…", confirm_key="ab:b")
+    if a is None or b is None:
+        return link
+    for column, name, result in zip(st.columns(2), (a_name, b_name), (a, b)):
+        verdict = result.summary["verdict"]
+        column.markdown(f"**{name}**\n\n### :{VERDICT_COLOURS.get(verdict, 'gray')}[{verdict.replace('_', ' ')}]")
+        column.caption(result.summary["verdict_reason"])
+    table = figures_table({"A": a, "B": b})
+    st.dataframe(table, width="stretch")
+    panels = {
+        "A": run_panels(dashboard.run_key(setup.whatif_text, setup.seed, setup.mode) + (setup.base_dir,), a),
+        "B": run_panels(dashboard.run_key(b_text, setup.seed, setup.mode) + (b_dir,), b),
+    }
+    st.markdown("**A and B on shared axes** (a line per run and series; zoom and hover as in the what-if view)")
+    draw_chart(charts.timeline_chart(charts.combine_panels(panels), height=180))
+    return link

@@ -1,0 +1,121 @@
+"""The engine's clock: the one place exact mode reaches past SimPy's public API, and why.
+
+The exact engine schedules one SimPy timeout per message (a service, a poll batch) and reads the
+simulated time several times per message, so these calls decide its speed. SimPy's public
+`env.now` is a Python property and `env.timeout(d)` goes through `Timeout.__init__`; both cost a
+Python call each. `Clock` keeps SimPy's semantics and names and removes those calls:
+
+* `Clock.now` reads the time as a plain attribute (SimPy keeps it in `Environment._now`; `Clock`
+  stores it in a slot and exposes that slot as `now` as well), so `env.now` costs what `env._now`
+  does: no Python call.
+* `Clock.timeout(delay)` builds the same `simpy.Timeout` in one Python call instead of two, and
+  schedules it through `Environment.schedule` (so monitors that patch `schedule`, like
+  benchmarks/run.py's event counter, still see every event).
+* `after(env, delay, callback)` is `env.timeout(delay)` with `callback` already in its callbacks,
+  in one call: how a worker's service, a poll batch or a timer is scheduled. It works on any
+  `simpy.Environment`; on a `Clock` it is the fast path.
+* `when(event, callback)` runs `callback(event)` when `event` is processed (SimPy's documented
+  `event.callbacks` list, named here so every reach into events is in this module).
+
+Components read `env.now`, so they also run on a plain `simpy.Environment` (unit tests build them
+so), only slower. The internals relied on (`Environment._now`, `Environment.schedule`, the
+attributes `Timeout.__init__` sets, `BoundClass.bind_early` reading only the instance's own class)
+were checked against the SimPy versions in `CHECKED_SIMPY`; importing this module runs a
+self-check and fails loudly, naming the SimPy version, if they no longer hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import simpy
+from simpy.core import BoundClass
+from simpy.events import NORMAL, AllOf, AnyOf, Event, Process, Timeout
+
+__all__ = ["Clock", "after", "when", "Callback", "CHECKED_SIMPY"]
+
+CHECKED_SIMPY = ("4.1.0", "4.1.1", "4.1.2")
+"""SimPy versions whose `Environment` and `Timeout` internals this module was checked against."""
+
+Callback = Callable[[Any], None]
+"""What SimPy calls when an event is processed: `callback(event)`."""
+
+_new_timeout = Timeout.__new__
+
+
+class Clock(simpy.Environment):
+    """A `simpy.Environment` whose `now` is a plain attribute and whose `timeout` takes one call.
+
+    Drop-in: every SimPy process, event and resource works on it unchanged."""
+
+    __slots__ = ("_now",)
+
+    if not TYPE_CHECKING:  # (their types are Environment's)
+        # `bind_early` binds only the BoundClass attributes of the instance's own class: restate
+        # them here, or a subclass would pay a descriptor call on every `env.event()`.
+        event = BoundClass(Event)
+        process = BoundClass(Process)
+        all_of = BoundClass(AllOf)
+        any_of = BoundClass(AnyOf)
+
+    def timeout(self, delay: float = 0, value: Any = None) -> Timeout:
+        """The `simpy.Timeout` that `Environment.timeout(delay, value)` makes, built in one call."""
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        event = _new_timeout(Timeout)
+        event.env = self
+        event.callbacks = []
+        event._value = value
+        event._delay = delay
+        event._ok = True
+        self.schedule(event, NORMAL, delay)
+        return event
+
+
+# `now` is the slot that holds SimPy's `_now`, under its public name: reading it costs an attribute
+# load, not a property call. (Writable, unlike SimPy's property; nothing in simbp writes it.)
+setattr(Clock, "now", Clock.__dict__["_now"])  # noqa: B010
+
+
+def after(env: simpy.Environment, delay: float, callback: Callback, *more: Callback) -> Timeout:
+    """Call `callback(event)` (then each of `more`) `delay` seconds from now; returns the timeout.
+
+    The same event as `env.timeout(delay)` plus `callbacks.append(callback)`, in one call."""
+    if delay < 0:
+        raise ValueError(f"Negative delay {delay}")
+    event = _new_timeout(Timeout)
+    event.env = env
+    event.callbacks = [callback, *more] if more else [callback]
+    event._value = None
+    event._delay = delay
+    event._ok = True
+    env.schedule(event, NORMAL, delay)
+    return event
+
+
+def when(event: Event, callback: Callback) -> None:
+    """Call `callback(event)` when `event` is processed (it must not have been processed yet)."""
+    event.callbacks.append(callback)
+
+
+def _self_check() -> None:
+    """Fail at import, naming the SimPy version, if the internals above changed."""
+    clock = Clock()
+    fired: list[float] = []
+    try:
+        plain = simpy.Environment().timeout(1.5, "v")
+        made = clock.timeout(1.5, "v")
+        if vars(plain).keys() != vars(made).keys():
+            raise AssertionError(f"Timeout attributes {sorted(vars(plain))} != {sorted(vars(made))}")
+        after(clock, 2.0, lambda _event: fired.append(clock.now))
+        when(clock.timeout(0.5), lambda _event: fired.append(clock.now))
+        clock.run(until=3.0)
+        if fired != [0.5, 2.0] or clock.now != 3.0 or clock._now != 3.0 or not made.processed:
+            raise AssertionError(f"fired at {fired}, now {clock.now}")
+    except Exception as error:  # pragma: no cover - only with an incompatible SimPy
+        raise RuntimeError(f"simbp.exact.clock relies on SimPy internals checked against SimPy "
+                           f"{', '.join(CHECKED_SIMPY)}; SimPy {simpy.__version__} differs: {error}") from error
+
+
+_self_check()

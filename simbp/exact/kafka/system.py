@@ -1,0 +1,215 @@
+"""`KafkaSystem`: the engine extension that builds topics, writers and consumer groups, and reports.
+
+Built by the model only when the scenario has `topics`. It gives producers writing to a topic a
+`TopicWriter` (and the `Broker` in place of the service), starts the groups and their autoscalers,
+adds the unread and held messages to the totals (so produced = consumed + dropped + … stays
+exact), and the per-topic, per-partition and per-group columns and summary entries (docs/kafka.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...kafka_rules import GROUP_STATUS_NAMES, STATUS_NAMES, group_status
+from ...metrics import LatencySketch
+from ...random import sampler
+from ..autoscale import Autoscaler
+from .group import ConsumerGroup
+from .log import Topic
+from .writer import Broker, TopicWriter, partition_choices
+
+if TYPE_CHECKING:
+    from ...scenario.schema import ConsumerGroupSpec, ProducerSpec
+    from ..contract import ModelView
+
+__all__ = ["KafkaSystem"]
+
+
+class KafkaSystem:
+    """Topics, their writers and consumer groups (and autoscalers) for one model run."""
+
+    def __init__(self, model: "ModelView"):
+        scenario = model.scenario
+        self.env = model.env
+        self.seeds = model.seeds
+        self.broker = Broker()
+        self.topics: dict[str, Topic] = {spec.name: Topic(model.env, spec) for spec in scenario.topics}
+        self.groups: dict[str, ConsumerGroup] = {}
+        self.autoscalers: dict[str, Autoscaler] = {}
+        interval = model.interval_sketch
+        for spec in scenario.consumer_groups:
+            topic = self.topics[spec.topic]
+            topic.configure_window(spec.lag_status.window, spec.lag_status.min_distance)
+            sketch = LatencySketch()
+            model.sketch_by_group[spec.name] = sketch
+
+            def on_latencies(values: np.ndarray, sketch: LatencySketch = sketch) -> None:
+                sketch.add_many(values)
+                interval.add_many(values)
+
+            processing = sampler(spec.processing, model.seeds.generator(f"consumer_group/{spec.name}/processing"), scenario.base_dir)
+            group = ConsumerGroup(model.env, spec, topic, processing, on_latencies)
+            self.groups[spec.name] = group
+            if spec.autoscale is not None:
+                self.autoscalers[spec.name] = self._autoscaler(spec, topic, group)
+        self._last: dict[str, float] = {}
+        self._warm: dict[str, float] = {}
+
+    def _autoscaler(self, spec: "ConsumerGroupSpec", topic: Topic, group: ConsumerGroup) -> Autoscaler:
+        """Scale `group` on its topic's lag, up to one member per partition."""
+        assert spec.autoscale is not None
+
+        def lag() -> float:
+            return float(topic.lag)
+
+        def size() -> int:
+            return group.size
+
+        return Autoscaler(self.env, spec.autoscale, spec.name, measure=lag, size=size, resize=group.resize,
+                          cap=len(topic.partitions))
+
+    def writer(self, spec: "ProducerSpec") -> TopicWriter:
+        """The topic writer for a producer, with its own stream for key choices."""
+        topic = self.topics[spec.to]
+        choices = partition_choices(spec.key, len(topic.partitions), self.seeds.generator(f"producer/{spec.name}/key"))
+        return TopicWriter(topic, choices)
+
+    def start(self) -> None:
+        for group in self.groups.values():
+            group.start(group.spec.initial_consumers)
+        for scaler in self.autoscalers.values():
+            scaler.start()
+
+    def flush(self) -> None:
+        for group in self.groups.values():
+            group.flush_latencies()
+
+    def settle(self) -> None:
+        """Apply time retention up to now (it is applied lazily; every observation settles first)."""
+        now = self.env.now
+        for topic in self.topics.values():
+            topic.expire(now)
+
+    def totals(self) -> dict[str, int]:
+        """Dropped (deleted unread by retention), consumed and in flight (unread + held by members)."""
+        self.settle()
+        dropped = sum(t.retention_lost for t in self.topics.values())
+        consumed = sum(g.consumed for g in self.groups.values())
+        in_flight = sum(t.unread() for t in self.topics.values()) + sum(g.held_items() for g in self.groups.values())
+        return {"dropped": dropped, "consumed": consumed, "in_flight": in_flight}
+
+    def peak_queue_depth(self) -> int:
+        """The highest lag any topic reached (messages)."""
+        return max((t.peak_lag for t in self.topics.values()), default=0)
+
+    def end_warmup(self) -> None:
+        now = self.env.now
+        for group in self.groups.values():
+            self._warm[f"{group.name}.busy"] = group.busy_seconds(now)
+            self._warm[f"{group.name}.members"] = group.member_seconds(now)
+
+    # ------------------------------------------------------------------ time series
+    def sample(self, row: dict[str, float]) -> None:
+        """Add the Kafka columns to one time-series row (per-interval figures are differences)."""
+        now = self.env.now
+        self.settle()
+        last = self._last
+        for topic in self.topics.values():
+            name = topic.name
+            lag_s = 0.0
+            for partition in topic.partitions:
+                seconds = partition.lag_seconds(now)
+                lag = partition.lag
+                if lag > partition.peak_lag:
+                    partition.peak_lag = lag
+                row[f"{name}.p{partition.index}.lag"] = lag
+                row[f"{name}.p{partition.index}.lag_s"] = seconds
+                if seconds > lag_s:
+                    lag_s = seconds
+            row[f"{name}.lag"] = topic.lag
+            row[f"{name}.lag_s"] = lag_s
+            row[f"{name}.retained"] = topic.retained()
+            row[f"{name}.bytes"] = topic.bytes()
+            produced = topic.produced
+            row[f"{name}.produced"] = produced - last.get(f"{name}.produced", 0)
+            last[f"{name}.produced"] = produced
+            row[f"{name}.retention_lost"] = topic.retention_lost - last.get(f"{name}.retention_lost", 0)
+            last[f"{name}.retention_lost"] = topic.retention_lost
+        for group in self.groups.values():
+            name = group.name
+            row[f"{name}.consumers"] = group.size
+            row[f"{name}.consumers_active"] = group.active_members()
+            row[f"{name}.rebalancing"] = 1.0 if group.rebalancing else 0.0
+            row[f"{name}.consumed"] = group.consumed - last.get(f"{name}.consumed", 0)
+            last[f"{name}.consumed"] = group.consumed
+            busy = group.busy_seconds(now)
+            members = group.member_seconds(now)
+            span = members - last.get(f"{name}.members", 0.0)
+            row[f"{name}.utilisation"] = (busy - last.get(f"{name}.busy", 0.0)) / span if span > 0 else 0.0
+            last[f"{name}.busy"] = busy
+            last[f"{name}.members"] = members
+            statuses = group.statuses(now)
+            for index, status in enumerate(statuses):
+                row[f"{name}.p{index}.status"] = status
+            row[f"{name}.status"] = group_status(statuses)
+
+    # ------------------------------------------------------------------ summary
+    def components(self) -> dict[str, dict[str, Any]]:
+        """Summary entries for every topic and consumer group."""
+        now = self.env.now
+        self.settle()
+        result: dict[str, dict[str, Any]] = {}
+        for topic in self.topics.values():
+            produced = topic.produced
+            result[topic.name] = {
+                "kind": "topic", "partitions": len(topic.partitions),
+                "retention_time_s": topic.spec.retention.time, "retention_bytes": topic.spec.retention.bytes,
+                "produced": produced, "dropped": topic.retention_lost, "retention_lost": topic.retention_lost,
+                "in_flight_at_end": topic.unread(), "lag": topic.lag,
+                "lag_s": max((p.lag_seconds(now) for p in topic.partitions), default=0.0),
+                "peak_queue_depth": topic.peak_lag, "retained": topic.retained(), "bytes": topic.bytes(),
+                "loss_ratio": topic.retention_lost / produced if produced else 0.0,
+                "read_by": topic.read_by,
+                "partition_detail": [{
+                    "partition": p.index, "produced": p.log_end_offset, "log_start_offset": p.log_start_offset,
+                    "log_end_offset": p.log_end_offset, "committed_offset": p.committed, "lag": p.lag,
+                    "lag_s": p.lag_seconds(now), "peak_lag_sampled": p.peak_lag, "retention_lost": p.retention_lost,
+                    "consumed": p.consumed, "owner": None if p.owner < 0 else p.owner,
+                } for p in topic.partitions],
+            }
+        for group in self.groups.values():
+            busy = group.busy_seconds(now) - self._warm.get(f"{group.name}.busy", 0.0)
+            members = group.member_seconds(now) - self._warm.get(f"{group.name}.members", 0.0)
+            statuses = group.statuses(now)
+            everyone = sorted(group.members + group.leaving + group.departed, key=lambda m: m.index)
+            entry: dict[str, Any] = {
+                "kind": "consumer_group", "topic": group.topic.name, "consumers": group.size,
+                "consumers_active": group.active_members(),
+                "idle_consumers": sum(1 for m in group.members if not m.partitions),
+                "assignment": group.spec.assignment, "max_poll_records": group.max_poll_records,
+                "processed": group.processed, "consumed": group.consumed, "in_flight_at_end": group.held_items(),
+                "utilisation": busy / members if members > 0 else 0.0,
+                "polls": group.polls, "mean_poll_size": group.processed / group.polls if group.polls else None,
+                "commits": group.commits, "rebalances": group.rebalances,
+                "rebalancing_s": group.rebalancing_seconds(now),
+                "lag": group.topic.lag, "status": GROUP_STATUS_NAMES[group_status(statuses)],
+                "partition_status": {str(i): STATUS_NAMES[s] for i, s in enumerate(statuses)},
+                "worst_partition_status": {str(p.index): STATUS_NAMES[p.worst_status] for p in group.topic.partitions},
+                "consumer_detail": [{"consumer": m.index, "partitions": [p.index for p in m.partitions],
+                                     "processed": m.processed, "member": m in group.members} for m in everyone],
+            }
+            scaler = self.autoscalers.get(group.name)
+            if scaler is not None:
+                entry["autoscale"] = scaler.summary()
+            result[group.name] = entry
+        return result
+
+    def events(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for group in self.groups.values():
+            rows += group.events
+        for scaler in self.autoscalers.values():
+            rows += scaler.events
+        return rows

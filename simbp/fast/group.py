@@ -1,0 +1,233 @@
+"""Fast-mode consumer groups: `busy workers × dt` seconds of pooled work per quantum, FIFO.
+
+Every item needs its own service time (drawn from the group's distribution, `WorkStream`); a group
+finishes the items whose cumulative service fits the work its busy workers do in the quantum. For
+exponential service this is exactly the departure process of c parallel workers while they are
+busy. A forwarding group whose `block` target is full keeps its finished items, each holding a
+worker, and takes no more. The latency of a consumed item is (when a worker took it − its creation)
++ its own service time, `REPRESENTATIVES` values per cohort slice given to the sketch, weighted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from ..scenario.schema import ConsumerSpec
+from .buffer import FastBuffer
+from .cohorts import Cohorts, Slice, cut_slices
+from .inputs import WorkStream
+
+__all__ = ["FastGroup", "REPRESENTATIVES"]
+
+REPRESENTATIVES = 8  # latency values per cohort slice given to the sketch (weighted)
+_FLUSH_EVERY = 1 << 13  # latencies handed to the sketch in batches of about this many
+
+
+class FastGroup:
+    """A consumer group doing `busy workers × dt` of work per quantum on its items, FIFO."""
+
+    def __init__(self, spec: ConsumerSpec, source: FastBuffer, target: FastBuffer | None, work: WorkStream,
+                 on_latencies: Callable[[list[float], list[int]], None], profile: np.ndarray | None = None):
+        self.spec = spec
+        self.name = spec.name
+        self.source = source
+        self.target = target
+        self.sink = target is None
+        self.workers = range(spec.workers)  # only len() is used by the shared sampling code
+        self.count = spec.workers
+        self.work = work
+        self.mean_service = spec.mean_service()
+        # sorted service times drawn apart from the items' own, for E[min(S, dt)]
+        if profile is not None and len(profile) and np.mean(profile) > 0:  # its shape, at the distribution's own mean
+            self._profile = np.sort(profile) * (self.mean_service / float(np.mean(profile)))
+        else:
+            self._profile = np.array([self.mean_service])
+        self._unfinished: dict[float, float] = {}
+        self.in_service = Cohorts()  # items taken, not finished; `entered` = when taken
+        self.blocked = Cohorts()  # finished items waiting for room downstream (each holds a worker)
+        self.taken = 0  # index of the next item to take (in `work` order)
+        self.done = 0  # index of the next item to finish
+        self.carry = 0.0  # work already done on item `done`
+        self.processed = 0
+        self.consumed = 0
+        self.forwarded = 0
+        self.timed_out = 0
+        self.lost_in_crash = 0
+        self.busy_time = 0.0
+        self.blocked_time = 0.0
+        self.batches = 0
+        self._values: list[float] = []
+        self._weights: list[int] = []
+        self._on_latencies = on_latencies
+
+    def held_items(self) -> int:
+        return self.in_service.count + self.blocked.count
+
+    def busy_seconds(self, now: float) -> float:
+        return self.busy_time
+
+    def blocked_seconds(self, now: float) -> float:
+        return self.blocked_time
+
+    def flush_latencies(self) -> None:
+        if self._values:
+            self._on_latencies(self._values, self._weights)
+            self._values, self._weights = [], []
+
+    def unfinished_fraction(self, dt: float) -> float:
+        """The share of items arriving (evenly) during a quantum of `dt` s to an idle worker that do not
+        finish within it: P(S > dt − u) averaged over u, which is E[min(S, dt)] / dt."""
+        key = round(dt, 9)  # sub-steps of one length differ in the last bits
+        fraction = self._unfinished.get(key)
+        if fraction is None:
+            fraction = float(np.minimum(self._profile, dt).mean() / dt) if dt > 0 else 1.0
+            if len(self._unfinished) < 256:
+                self._unfinished[key] = fraction
+        return fraction
+
+    def step(self, t0: float, t1: float, merge_within: float, arrived: int = 0) -> None:
+        """One quantum: forward what was blocked, then take, serve, and finish items FIFO.
+
+        `arrived` of the items waiting came in during this quantum, spread over it: the workers' busy
+        time follows the stage's fluid dynamics (`busy_workers`), and those of the arrivals that
+        would reach a worker too late to finish in the quantum (`unfinished_fraction`) cannot."""
+        target = self.target
+        room = math.inf
+        if target is not None and target.rule == "block":
+            room = target.room()
+            if self.blocked.count and room > 0:
+                n = int(min(self.blocked.count, room))
+                self.forwarded += target.receive(self.blocked.pop(n), n, t0, t1, merge_within)
+                room -= n
+        workers = self.count - self.blocked.count
+        in_service = self.taken - self.done
+        available = self.source.queue.count
+        arrived = min(arrived, available)
+        busy = busy_workers(in_service + available - arrived, arrived / (t1 - t0), workers, t1 - t0, self.mean_service)
+        if busy > 0:
+            # an item arriving in the last mean service time of the quantum cannot finish in it
+            late = round(arrived * self.unfinished_fraction(t1 - t0))
+            self._serve(t0, t1, merge_within, workers, in_service, available, busy, room, available - late)
+        self.blocked_time += self.blocked.count * (t1 - t0)
+
+    def _serve(self, t0: float, t1: float, merge_within: float, workers: int, in_service: int, available: int,
+               busy: float, room: float, reachable: int) -> None:
+        work = self.work
+        done = self.done
+        limit = self.taken + reachable  # the items this group could finish this quantum
+        start_work = work.work(done) + self.carry
+        end_work = start_work + busy * (t1 - t0)
+        natural = work.last_within(done, limit, end_work) - done  # finishes if nothing stops the workers
+        finishes, forwardable = natural, natural
+        if room != math.inf:  # after `room` forwards, each finished item holds its worker
+            finishes = min(finishes, int(room) + workers)
+            forwardable = min(finishes, int(room))
+        free = workers - in_service
+        takes = min(available, free + forwardable)  # a worker takes the next item when it is free
+        finishes = min(finishes, in_service + takes)
+        forwardable = min(forwardable, finishes)
+        finished = done + finishes
+        if finishes == natural and finished < limit:  # busy all quantum: partial work carries over
+            used = end_work - start_work
+            self.carry = end_work - work.work(finished)
+        else:  # ran out of items, or workers stopped holding blocked items
+            used = max(work.work(finished) - start_work, 0.0)
+            if finishes:
+                self.carry = 0.0
+        self.busy_time += used
+        if takes:
+            self._take(takes, min(free, takes), t0, t1, merge_within)
+        if finishes:
+            slices = self.in_service.pop(finishes)
+            self.processed += finishes
+            if self.sink:
+                self.consumed += finishes
+                self._record(slices, done)
+            else:
+                forward, rest = cut_slices(slices, forwardable)
+                for count, c_lo, c_hi, _, _, nbytes in rest:
+                    self.blocked.push(count, c_lo, c_hi, t1, t1, nbytes, merge_within)
+                if forwardable:
+                    self.forwarded += self.target.receive(forward, forwardable, t0, t1, merge_within)  # type: ignore[union-attr]
+            self.done = finished
+            work.forget_before(finished)
+
+    def _take(self, takes: int, immediate: int, t0: float, t1: float, merge_within: float) -> None:
+        """Move `takes` items from the buffer to the workers: `immediate` by idle workers at once
+        (or when the item arrives), the rest as workers free up, spread over the quantum."""
+        queue, in_service = self.source.queue, self.in_service
+        for count, c_lo, c_hi, e_lo, e_hi, nbytes in queue.pop(immediate) if immediate else ():
+            in_service.push(count, c_lo, c_hi, max(t0, e_lo), max(t0, e_hi), nbytes, merge_within)
+        later = takes - immediate
+        if later:
+            step = (t1 - t0) / later
+            position = 0
+            for count, c_lo, c_hi, e_lo, e_hi, nbytes in queue.pop(later):
+                lo, hi = t0 + step * position, t0 + step * (position + count)
+                in_service.push(count, c_lo, c_hi, max(lo, e_lo), max(hi, e_hi), nbytes, merge_within)
+                position += count
+        self.source.taken += takes
+        self.taken += takes
+
+    def _record(self, slices: list[Slice], first: int) -> None:
+        """Latency of finished items: (taken − created) + own service time, `REPRESENTATIVES` per slice."""
+        values, weights = self._values, self._weights
+        prefix, base = self.work.prefix, self.work.base
+        index = first - base
+        for count, c_lo, c_hi, k_lo, k_hi, _ in slices:
+            wait0 = k_lo - c_lo
+            slope = (k_hi - k_lo) - (c_hi - c_lo)
+            groups = min(count, REPRESENTATIVES)
+            size, extra = divmod(count, groups)
+            position = 0
+            for g in range(groups):
+                n = size + 1 if g < extra else size
+                middle = index + position + n // 2
+                u = (position + n // 2 + 0.5) / count
+                values.append(wait0 + u * slope + prefix[middle + 1] - prefix[middle])
+                weights.append(n)
+                position += n
+            index += count
+        if len(values) >= _FLUSH_EVERY:
+            self.flush_latencies()
+
+    def lose_everything(self) -> None:
+        """A crash: every item held is lost; the items' service times are skipped."""
+        self.lost_in_crash += self.held_items()
+        self.in_service.clear()
+        self.blocked.clear()
+        self.done = self.taken
+        self.work.skip_to(self.taken)
+        self.carry = 0.0
+
+
+def busy_workers(start: float, rate: float, workers: int, dt: float, mean: float) -> float:
+    """Time-average number of busy workers over a quantum of `dt` seconds (its work is this × dt).
+
+    Fluid dynamics of the items in the stage, n(t): arrivals at `rate`, departures at
+    min(n, workers) / `mean`, from n(0) = `start`. Above `workers` all are busy and n falls or rises
+    linearly; below, n relaxes exponentially to rate × mean, so workers that finish with no item
+    waiting go idle within the quantum instead of being counted busy for all of it."""
+    if workers <= 0 or dt <= 0:
+        return 0.0
+    if not mean > 0 or not math.isfinite(mean):
+        return float(min(workers, start + 0.5 * rate * dt))
+    n, t, work = float(start), 0.0, 0.0
+    level = rate * mean  # where n settles below `workers`
+    if n >= workers:
+        drift = rate - workers / mean
+        reach = (n - workers) / -drift if drift < 0 else math.inf
+        if reach >= dt or level >= workers:
+            return float(workers)
+        work, t, n = workers * reach, reach, float(workers)
+    left = dt - t
+    if level > workers:  # n rises to `workers`, then all are busy
+        rise = mean * math.log((level - n) / (level - workers))
+        if rise < left:
+            work += level * rise + (n - level) * mean * (1 - math.exp(-rise / mean))
+            return (work + workers * (left - rise)) / dt
+    work += level * left + (n - level) * mean * (1 - math.exp(-left / mean))
+    return work / dt

@@ -1,0 +1,271 @@
+"""Kafka in fast mode: topics, producers choosing partitions, consumer groups, autoscaling on lag.
+
+The engine extension `FastKafka` has exact mode's `KafkaSystem` figures (the same time-series
+columns, summary entries and events, `simbp.engine_contract.ExtensionView`), computed from counts
+per quantum: producers' counts are dealt to partitions (in turn, or multinomially by the key
+shares Kafka's partitioner gives), appended to the partitions' logs (`kafka_log.FastTopic`), aged
+out by retention, and consumed by the groups' members (`kafka_group.FastConsumerGroup`). The
+autoscaler is exact mode's own (`simbp.scaling.Autoscaler`), on SimPy's clock between quanta.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+import simpy
+
+from ..kafka_rules import GROUP_STATUS_NAMES, STATUS_NAMES, group_status, partition_shares
+from ..metrics import LatencySketch
+from ..random import SeedTree, draw_function
+from ..scaling import Autoscaler
+from ..scenario.schema import ProducerSpec, Scenario
+from .inputs import ArrivalCounts, ByteSums
+from .kafka_group import FastConsumerGroup
+from .kafka_log import FastTopic
+
+__all__ = ["FastKafka", "TopicProducer"]
+
+PROFILE_DRAWS = 4096
+
+
+class TopicProducer:
+    """A producer writing to a topic: never blocks, never loses (the broker's disk); each quantum's
+    count is dealt to partitions in turn (round robin) or by the key shares (hash)."""
+
+    def __init__(self, spec: ProducerSpec, topic: FastTopic, counts: ArrivalCounts, sizes: ByteSums,
+                 rng: np.random.Generator):
+        self.spec = spec
+        self.name = spec.name
+        self.topic = topic
+        self.counts = counts
+        self.sizes = sizes
+        self.shares = partition_shares(spec.key, topic.count)
+        self._rng = rng
+        self._turn = 0
+        self.produced = 0
+        self.timed_out = 0
+        self.lost_in_crash = 0
+        self.held = None
+
+    def deal(self, into: list[int], nbytes: list[float]) -> None:
+        """Add this quantum's messages (and their bytes) to the per-partition counts `into`."""
+        k = self.counts.next()
+        if not k:
+            return
+        self.produced += k
+        total_bytes = self.sizes.total(k)
+        count = len(into)
+        if self.shares is None:
+            each, extra = divmod(k, count)
+            parts = [each] * count
+            for step in range(extra):
+                parts[(self._turn + step) % count] += 1
+            self._turn = (self._turn + extra) % count
+        else:
+            parts = self._rng.multinomial(k, self.shares).tolist()
+        for index, n in enumerate(parts):
+            if n:
+                into[index] += n
+                nbytes[index] += total_bytes * n / k
+
+    def holds_item(self) -> int:
+        return 0
+
+    def blocked_seconds(self, now: float) -> float:
+        return 0.0
+
+
+def _lag(topic: FastTopic) -> float:
+    return float(topic.lag)
+
+
+def _size(group: FastConsumerGroup) -> int:
+    return group.size
+
+
+def _resize(group: FastConsumerGroup, env: simpy.Environment, size: int) -> None:
+    group.resize(size, env.now)
+
+
+class FastKafka:
+    """Topics, their producers and consumer groups (and autoscalers) for one fast-mode run."""
+
+    def __init__(self, scenario: Scenario, env: simpy.Environment, seeds: SeedTree, quantum: float, quanta: int,
+                 sketch_by_group: dict[str, LatencySketch], interval_sketch: LatencySketch):
+        self.env = env
+        self.topics = {spec.name: FastTopic(spec, quantum, quanta) for spec in scenario.topics}
+        self.producers: list[TopicProducer] = []
+        self.groups: dict[str, FastConsumerGroup] = {}
+        self.autoscalers: dict[str, Autoscaler] = {}
+        base = scenario.base_dir
+        for spec in scenario.consumer_groups:
+            topic = self.topics[spec.topic]
+            topic.configure_window(spec.lag_status.window, spec.lag_status.min_distance)
+            sketch = LatencySketch()
+            sketch_by_group[spec.name] = sketch
+
+            def on_latencies(values: list[float], weights: list[int], sketch: LatencySketch = sketch) -> None:
+                sketch.add_weighted(values, weights)
+                interval_sketch.add_weighted(values, weights)
+
+            profile = draw_function(spec.processing, seeds.generator(f"consumer_group/{spec.name}/processing_profile"),
+                                    base)(PROFILE_DRAWS)
+            group = FastConsumerGroup(spec, topic, seeds.generator(f"consumer_group/{spec.name}/processing"), profile,
+                                      on_latencies)
+            self.groups[spec.name] = group
+            if spec.autoscale is not None:
+                self.autoscalers[spec.name] = Autoscaler(
+                    env, spec.autoscale, spec.name, measure=partial(_lag, topic), size=partial(_size, group),
+                    resize=partial(_resize, group, env), cap=topic.count)
+        self._last: dict[str, float] = {}
+        self._warm: dict[str, float] = {}
+
+    def producer(self, spec: ProducerSpec, counts: ArrivalCounts, sizes: ByteSums, rng: np.random.Generator) -> TopicProducer:
+        producer = TopicProducer(spec, self.topics[str(spec.to)], counts, sizes, rng)
+        self.producers.append(producer)
+        return producer
+
+    # ------------------------------------------------------------------ running
+    def start(self) -> None:
+        for group in self.groups.values():
+            group.start(group.spec.initial_consumers, self.env.now)
+        for scaler in self.autoscalers.values():
+            scaler.start()
+
+    def step(self, t0: float, t1: float) -> None:
+        """One quantum: appends, retention, then every group's members poll, process and commit."""
+        appended = {name: ([0] * topic.count, [0.0] * topic.count) for name, topic in self.topics.items()}
+        for producer in self.producers:
+            producer.deal(*appended[producer.topic.name])
+        for name, topic in self.topics.items():
+            topic.append(*appended[name], t1)
+            topic.expire(t1)
+        for group in self.groups.values():
+            group.step(t0, t1)
+        for topic in self.topics.values():
+            topic.track_peaks()
+
+    # ------------------------------------------------------------------ the extension contract
+    def flush(self) -> None:
+        for group in self.groups.values():
+            group.flush_latencies()
+
+    def totals(self) -> dict[str, int]:
+        """Dropped (deleted unread by retention), consumed and in flight (unread + held by members)."""
+        return {"dropped": sum(t.retention_lost for t in self.topics.values()),
+                "consumed": sum(g.consumed for g in self.groups.values()),
+                "in_flight": sum(t.unread() for t in self.topics.values()) + sum(g.held_items() for g in self.groups.values())}
+
+    def peak_queue_depth(self) -> int:
+        return max((t.peak_lag for t in self.topics.values()), default=0)
+
+    def end_warmup(self) -> None:
+        now = self.env.now
+        for group in self.groups.values():
+            self._warm[f"{group.name}.busy"] = group.busy_seconds(now)
+            self._warm[f"{group.name}.members"] = group.member_seconds(now)
+
+    def _statuses(self, topic: FastTopic, now: float) -> list[int]:
+        result = []
+        for partition in range(topic.count):
+            status = topic.status(partition, now)
+            if status > topic.worst_status[partition]:
+                topic.worst_status[partition] = status
+            result.append(status)
+        return result
+
+    def sample(self, row: dict[str, float]) -> None:
+        """The Kafka columns of one time-series row, as exact mode writes them."""
+        now = self.env.now
+        last = self._last
+        for topic in self.topics.values():
+            name = topic.name
+            lag_s = 0.0
+            for partition in range(topic.count):
+                seconds = topic.lag_seconds(partition, now)
+                row[f"{name}.p{partition}.lag"] = topic.partition_lag(partition)
+                row[f"{name}.p{partition}.lag_s"] = seconds
+                lag_s = max(lag_s, seconds)
+            row[f"{name}.lag"] = topic.lag
+            row[f"{name}.lag_s"] = lag_s
+            row[f"{name}.retained"] = topic.retained()
+            row[f"{name}.bytes"] = topic.bytes()
+            produced = topic.produced
+            row[f"{name}.produced"] = produced - last.get(f"{name}.produced", 0)
+            last[f"{name}.produced"] = produced
+            row[f"{name}.retention_lost"] = topic.retention_lost - last.get(f"{name}.retention_lost", 0)
+            last[f"{name}.retention_lost"] = topic.retention_lost
+        for group in self.groups.values():
+            name = group.name
+            row[f"{name}.consumers"] = group.size
+            row[f"{name}.consumers_active"] = group.active_members()
+            row[f"{name}.rebalancing"] = 1.0 if group.rebalancing else 0.0
+            row[f"{name}.consumed"] = group.consumed - last.get(f"{name}.consumed", 0)
+            last[f"{name}.consumed"] = group.consumed
+            busy, members = group.busy_seconds(now), group.member_seconds(now)
+            span = members - last.get(f"{name}.members", 0.0)
+            row[f"{name}.utilisation"] = (busy - last.get(f"{name}.busy", 0.0)) / span if span > 0 else 0.0
+            last[f"{name}.busy"] = busy
+            last[f"{name}.members"] = members
+            statuses = self._statuses(group.topic, now)
+            for index, status in enumerate(statuses):
+                row[f"{name}.p{index}.status"] = status
+            row[f"{name}.status"] = group_status(statuses)
+
+    def components(self) -> dict[str, dict[str, Any]]:
+        """Summary entries for every topic and consumer group (exact mode's keys)."""
+        now = self.env.now
+        result: dict[str, dict[str, Any]] = {}
+        for topic in self.topics.values():
+            produced = topic.produced
+            lags = [topic.lag_seconds(p, now) for p in range(topic.count)]
+            result[topic.name] = {
+                "kind": "topic", "partitions": topic.count,
+                "retention_time_s": topic.spec.retention.time, "retention_bytes": topic.spec.retention.bytes,
+                "produced": produced, "dropped": topic.retention_lost, "retention_lost": topic.retention_lost,
+                "in_flight_at_end": topic.unread(), "lag": topic.lag, "lag_s": max(lags, default=0.0),
+                "peak_queue_depth": topic.peak_lag, "retained": topic.retained(), "bytes": topic.bytes(),
+                "loss_ratio": topic.retention_lost / produced if produced else 0.0, "read_by": topic.group_name,
+                "partition_detail": [{
+                    "partition": p, "produced": topic.end[p], "log_start_offset": topic.start[p],
+                    "log_end_offset": topic.end[p], "committed_offset": topic.committed[p], "lag": topic.partition_lag(p),
+                    "lag_s": lags[p], "peak_lag_sampled": topic.peak_lag_by[p], "retention_lost": topic.retention_lost_by[p],
+                    "consumed": topic.consumed_by[p], "owner": None if topic.owner[p] < 0 else topic.owner[p],
+                } for p in range(topic.count)],
+            }
+        for group in self.groups.values():
+            busy = group.busy_seconds(now) - self._warm.get(f"{group.name}.busy", 0.0)
+            members = group.member_seconds(now) - self._warm.get(f"{group.name}.members", 0.0)
+            statuses = self._statuses(group.topic, now)
+            everyone = sorted(group.members + group.leaving + group.departed, key=lambda m: m.index)
+            entry: dict[str, Any] = {
+                "kind": "consumer_group", "topic": group.topic.name, "consumers": group.size,
+                "consumers_active": group.active_members(),
+                "idle_consumers": sum(1 for m in group.members if not m.partitions),
+                "assignment": group.spec.assignment, "max_poll_records": group.max_poll_records,
+                "processed": group.processed, "consumed": group.consumed, "in_flight_at_end": group.held_items(),
+                "utilisation": busy / members if members > 0 else 0.0,
+                "polls": group.polls, "mean_poll_size": group.processed / group.polls if group.polls else None,
+                "commits": group.commits, "rebalances": group.rebalances,
+                "rebalancing_s": group.rebalance_time + (now - group.rebalance_started if group.rebalancing else 0.0),
+                "lag": group.topic.lag, "status": GROUP_STATUS_NAMES[group_status(statuses)],
+                "partition_status": {str(i): STATUS_NAMES[s] for i, s in enumerate(statuses)},
+                "worst_partition_status": {str(p): STATUS_NAMES[s] for p, s in enumerate(group.topic.worst_status)},
+                "consumer_detail": [{"consumer": m.index, "partitions": list(m.partitions), "processed": m.processed,
+                                     "member": m in group.members} for m in everyone],
+            }
+            scaler = self.autoscalers.get(group.name)
+            if scaler is not None:
+                entry["autoscale"] = scaler.summary()
+            result[group.name] = entry
+        return result
+
+    def events(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for group in self.groups.values():
+            rows += group.events
+        for scaler in self.autoscalers.values():
+            rows += scaler.events
+        return rows
