@@ -186,11 +186,13 @@ def _price(scenario: Any) -> None:
                       "(a coarser step) or fit them with `simbp fit`", "replay")
 
 
-def fit_upload(files: list[tuple[str, bytes]], options: FitOptions, *, root: Path = FIT_ROOT,
+def fit_upload(files: list[tuple[str, bytes]], options: FitOptions, *, root: Path | None = None,
                cancelled: Any = None) -> DashboardFit:
-    """Unpack and fit an upload in its own temporary folder; `ScenarioError` for anything unusable."""
+    """Unpack and fit an upload in its own temporary folder (under `root`, default `FIT_ROOT`);
+    `ScenarioError` for anything unusable."""
     from .running import RUN_SLOTS
 
+    root = root or FIT_ROOT
     folder = root / _digest(files, options)
     _clear_old(root, folder)
     if folder.exists():
@@ -214,10 +216,13 @@ def fit_upload(files: list[tuple[str, bytes]], options: FitOptions, *, root: Pat
 
 
 def problem_lines(error: ScenarioError, hidden: list[str]) -> list[str]:
-    """Each problem as `where: what`, with the server's temporary paths taken out."""
+    """Each problem as `file, line N, field: what`, naming the uploaded file, never the server's paths."""
     lines = []
     for problem in error.problems:
-        text = str(problem)
+        where = [Path(problem.file).name] if problem.file else []
+        where += [f"line {problem.line}"] if problem.line is not None else []
+        where += [problem.field] if problem.field else []
+        text = f"{', '.join(where)}: {problem.message}" if where else problem.message
         for path in hidden:
             text = text.replace(path + "/", "").replace(path, "upload")
         lines.append(text)
