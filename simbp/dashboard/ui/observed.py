@@ -157,8 +157,8 @@ def _downloads(fitted: fitting.DashboardFit) -> None:
     name = str(fitted.summary.get("scenario", "fitted.yaml"))
     stem = str(fitted.result.scenario.name)
     columns = st.columns(3)
-    columns[0].download_button("Download the fit (zip: fitted.yaml, its arrivals, plan.yaml, fit.json)",
-                               fitting.download_zip(fitted), file_name=f"{stem}.zip", mime="application/zip")
+    columns[0].download_button("Download the fit (zip)", fitting.download_zip(fitted), file_name=f"{stem}.zip",
+                               mime="application/zip", help="fitted.yaml, observed_arrivals.csv, plan.yaml and fit.json")
     columns[1].download_button("Download fitted.yaml", fitted.result.files[name], file_name="fitted.yaml",
                                mime="application/x-yaml")
     columns[2].download_button("Download plan.yaml", fitted.result.files["plan.yaml"], file_name="plan.yaml",
