@@ -101,10 +101,10 @@ def run_fit_command(args: argparse.Namespace) -> int:
               f"simulated {_fmt(bt['simulated_peak_lag'])} at {bt['simulated_peak_time']}; lag NRMSE {bt['lag_nrmse']}")
     spread = bt.get("spread", {})
     if bt.get("replications", 1) > 1 and "simulated_peak_lag" in spread:
-        peak, error = spread["simulated_peak_lag"], spread.get("lag_nrmse", {})
+        peak, lag_error = spread["simulated_peak_lag"], spread.get("lag_nrmse", {})
         print(f"                   over {bt['replications']} seeds: simulated peak lag {_fmt(peak['mean'])} "
               f"(95% interval [{_fmt(peak['low'])}, {_fmt(peak['high'])}], single replays {_fmt(peak['min'])}–"
-              f"{_fmt(peak['max'])}); lag NRMSE {_fmt(error.get('mean'))} (up to {_fmt(error.get('max'))})")
+              f"{_fmt(peak['max'])}); lag NRMSE {_fmt(lag_error.get('mean'))} (up to {_fmt(lag_error.get('max'))})")
     if bt.get("replications_note"):
         print(f"                   {bt['replications_note']}")
     if bt.get("throughput_nrmse") is not None:
