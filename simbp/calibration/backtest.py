@@ -8,6 +8,7 @@ observed range (max − min), so 0 is a perfect replay and 0.1 means typically 1
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,13 @@ _SPREAD = ("simulated_peak_lag", "peak_lag_relative_error", "peak_time_offset_s"
            "latency_p99_nrmse", "simulated_peak_latency_p99_s")
 
 
+def _band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample lowest and highest over the replays (NaN where no replay has a value)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an interval no replay has a value for (no latency)
+        return np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+
+
 def backtest(obs: Observed, scenario: Any, kind: str, *, seed: int = 0, replications: int = BACKTEST_REPLICATIONS,
              seconds: float = BACKTEST_SECONDS, allow_large: bool = False, run_options: dict[str, Any] | None = None) -> Backtest:
     """Replay the fitted scenario with seeds `seed`, `seed`+1, … and compare each with the observations.
@@ -154,6 +162,5 @@ def backtest(obs: Observed, scenario: Any, kind: str, *, seed: int = 0, replicat
     figures["spread"] = {key: _spread([f[key] for f in per_run]) for key in _SPREAD if key in figures}
     figures["spread_note"] = ("over the replays (seeds): mean, 95% t interval of the mean (low, high) and the range of "
                               "single replays (min, max)")
-    bands = {role: (np.nanmin(np.vstack([r[role] for r in runs]), axis=0), np.nanmax(np.vstack([r[role] for r in runs]), axis=0))
-             for role in simulated}
+    bands = {role: _band(np.vstack([r[role] for r in runs])) for role in simulated}
     return Backtest(obs.times, observed, simulated, figures, results.summary, bands)

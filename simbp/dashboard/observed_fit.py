@@ -4,8 +4,8 @@ No Streamlit here (`simbp.dashboard.ui.observed` draws it). An upload is refused
 past the dashboard's caps (`guard.BUDGET`: files, bytes) and read by the same checks as the CLI
 (`simbp.calibration`: shape, units, too short, not UTF-8 …); a zip is opened member by member with
 declared and actual sizes checked (no paths, no bombs). Only bytes reach the disk, under one
-temporary folder per upload (`FIT_ROOT/<digest>`), named by content and cleared after a day; the
-user never names a path. The replay runs within the dashboard's budgets (`guard.BUDGETS`), priced
+temporary folder per fit (`FIT_ROOT/<content digest>-<random>`), cleared after a day; the user
+never names a path. The replay runs within the dashboard's budgets (`guard.BUDGETS`), priced
 first (`guard.estimate_run`), on one of `running.RUN_SLOTS`, with fewer seeds than the CLI.
 """
 
@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -193,10 +194,9 @@ def fit_upload(files: list[tuple[str, bytes]], options: FitOptions, *, root: Pat
     from .running import RUN_SLOTS
 
     root = root or FIT_ROOT
-    folder = root / _digest(files, options)
+    # one folder per fit, never shared: another page fitting the same bytes must not touch this one's files
+    folder = root / f"{_digest(files, options)}-{secrets.token_hex(4)}"
     _clear_old(root, folder)
-    if folder.exists():
-        shutil.rmtree(folder, ignore_errors=True)  # a half-finished earlier attempt: start clean
     try:
         source = unpack(files, folder / "input")
         scale = {"latency_p99": options.latency_scale} if options.latency_scale != 1.0 else None
