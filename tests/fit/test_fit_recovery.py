@@ -54,6 +54,9 @@ def test_outputs_written_and_consistent(spike_fit):
     html = (out / "fit_report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # lag, throughput, latency
     assert "<script" not in html and "src='http" not in html
+    assert "Spread over 5 replays" in html and "simulated_peak_lag" in html
+    plan = yaml.safe_load((out / "plan.yaml").read_text())
+    assert list(plan["targets"]) == ["peak_lag_s"] and plan["targets"]["peak_lag_s"] == {"max": "60s"}
 
 
 def test_never_saturated_gives_a_lower_bound():
