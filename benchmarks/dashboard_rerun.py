@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "app"))
 from browser_support import CHROMIUM, CHROMIUM_ARGS, rerun_seconds, streamlit_server, watch_script_state  # noqa: E402
 

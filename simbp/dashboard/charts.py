@@ -14,14 +14,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..plots import LOSS_REASONS
 from ..results import Results
+from .sampling import MAX_POINTS, hover_rows, thin_indices
 
 __all__ = ["Panel", "Rule", "time_unit", "timeline_panels", "timeline_chart", "PANEL_NAMES", "byte_unit",
            "panel_spec", "combine_panels", "status_chart", "series_panel", "hover_frame", "HOVER_TIMES",
-           "rule_frames"]
+           "rule_frames", "long_form"]
 
 PANEL_NAMES = ("lag", "loss", "memory", "latency", "blocked")
 _LOSS_EXTRA = ("discarded", "retention_lost", "failed")
@@ -75,11 +77,20 @@ def byte_unit(top: float) -> tuple[str, float]:
     return "B", 1.0
 
 
-def _long(frame: pd.DataFrame, columns: dict[str, str], factor: float, scale: float = 1.0) -> pd.DataFrame:
-    """`columns` (column → series label) of `frame` as long rows (t, series, value)."""
+def long_form(frame: pd.DataFrame, columns: dict[str, str], factor: float, scale: float = 1.0) -> pd.DataFrame:
+    """`columns` (column → series label) of `frame` as long rows (t, series, value), each series
+    thinned to at most `sampling.MAX_POINTS` samples (its minima and maxima kept)."""
     present = {c: label for c, label in columns.items() if c in frame.columns}
     if not present:
         return pd.DataFrame({"t": [], "series": [], "value": []})
+    if len(frame) > MAX_POINTS:
+        times = frame["time_s"].to_numpy(dtype=float) / factor
+        parts = []
+        for column, label in present.items():
+            values = frame[column].to_numpy(dtype=float)
+            kept = thin_indices(values)
+            parts.append(pd.DataFrame({"t": times[kept], "series": label, "value": values[kept] * scale}))
+        return pd.concat(parts, ignore_index=True)
     wide = frame[["time_s", *present]].rename(columns=present)
     wide["t"] = wide.pop("time_s") / factor
     long = wide.melt(id_vars="t", var_name="series", value_name="value")
@@ -111,7 +122,7 @@ def _lag_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
         capacity = component.get("capacity") if component.get("kind") == "buffer" else None
         if capacity:
             rules.append(Rule(f"{name} capacity {capacity:,}", value=float(capacity)))
-    return Panel("lag", "Lag: messages waiting", "messages waiting", _long(frame, columns, factor), rules,
+    return Panel("lag", "Lag: messages waiting", "messages waiting", long_form(frame, columns, factor), rules,
                  caption="Messages waiting in each buffer, and Kafka lag (messages not yet committed) per topic and "
                          "partition. A line that keeps rising means the consumers are behind.")
 
@@ -122,7 +133,7 @@ def _loss_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
     cumulative = frame[["time_s"]].copy()
     for reason in reasons:
         cumulative[reason] = frame[reason].astype(float).cumsum()
-    data = _long(cumulative, {r: r.replace("_", " ") for r in reasons}, factor)
+    data = long_form(cumulative, {r: r.replace("_", " ") for r in reasons}, factor)
     note = "" if reasons else "nothing lost"
     return Panel("loss", "Loss: messages lost, by reason (cumulative)", "messages lost", data, list(events), note=note,
                  caption="Messages lost so far, by reason: dropped by a full buffer, timed out, lost in a crash, "
@@ -138,7 +149,7 @@ def _memory_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
     if float(frame["memory_bytes"].max()) <= 0 and not limit and topics:
         top = float(frame[topics].max().max())
         unit, size = byte_unit(top)
-        data = _long(frame, {c: f"{c[:-6]} log" for c in topics}, factor, 1 / size)
+        data = long_form(frame, {c: f"{c[:-6]} log" for c in topics}, factor, 1 / size)
         return Panel("memory", "Broker storage: bytes the topic keeps", f"bytes kept ({unit})", data, list(events),
                      y_format=",.4~g", caption="A Kafka topic keeps messages on the broker's disk until retention "
                      "deletes them, read or not; the consumers' memory is not modelled, so this panel shows the log.")
@@ -147,7 +158,7 @@ def _memory_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
     rules = list(events)
     if limit:
         rules.append(Rule(f"memory limit {limit / size:,.4g} {unit}", value=float(limit) / size))
-    data = _long(frame, {"memory_bytes": "memory held"}, factor, 1 / size)
+    data = long_form(frame, {"memory_bytes": "memory held"}, factor, 1 / size)
     return Panel("memory", "Memory held by the service", f"memory ({unit})", data, rules, y_format=",.4~g",
                  caption="Bytes the service holds (items waiting and being worked on) against its limit; a crash "
                          "loses everything held.")
@@ -158,7 +169,7 @@ def _latency_panel(results: Results, factor: float, events: list[Rule]) -> Panel
     columns = {c: label for c, label in (("latency_p50_s", "p50"), ("latency_p99_s", "p99")) if c in frame.columns}
     top = float(frame[list(columns)].max().max()) if columns and len(frame) else 0.0
     unit, scale = ("s", 1.0) if (not math.isnan(top) and top >= 2.0) else ("ms", 1e3)
-    return Panel("latency", "Latency per interval", f"latency ({unit})", _long(frame, columns, factor, scale),
+    return Panel("latency", "Latency per interval", f"latency ({unit})", long_form(frame, columns, factor, scale),
                  list(events), y_format=",.4~g",
                  caption="Time from production to the end of consumption, per sampling interval: the median (p50) "
                          "and the slowest 1% (p99).")
@@ -169,7 +180,7 @@ def _blocked_panel(results: Results, factor: float, events: list[Rule]) -> Panel
     columns = {c: f"{c.split('.')[0]} blocked" for c in frame.columns if c.endswith(".blocked_fraction")}
     columns.update({c: f"{c.split('.')[0]} busy" for c in frame.columns if c.endswith(".utilisation")})
     return Panel("blocked", "Producers blocked and consumers busy", "share of time (%)",
-                 _long(frame, columns, factor, 100.0), list(events), y_format=",.0f",
+                 long_form(frame, columns, factor, 100.0), list(events), y_format=",.0f",
                  caption="Share of each interval the producers spent waiting for room (backpressure), and how busy "
                          "the consumers were.")
 
@@ -265,15 +276,23 @@ def hover_frame(panel: Panel, max_times: int = HOVER_TIMES, colour: str = "serie
     """The panel's values side by side per time (a column per series), at most `max_times` times.
 
     Built here rather than by a Vega pivot, and thinned: the browser draws an invisible rule and a
-    Voronoi cell per row, which was most of a rerun's drawing time at 300 samples a panel.
+    Voronoi cell per row, which was most of a rerun's drawing time at 300 samples a panel. A series
+    without a sample at a chosen time shows its latest value before it.
     """
     if panel.empty:
         return pd.DataFrame({"t": [0.0]})
-    wide = panel.data.pivot_table(index="t", columns=colour, values="value", aggfunc="last", sort=False)
-    step = max(1, -(-len(wide) // max_times))
-    wide = wide.iloc[::step]
-    wide.columns = [str(c) for c in wide.columns]
-    return wide.reset_index()
+    data = panel.data
+    times = np.unique(data["t"].to_numpy(dtype=float))
+    chosen = times[hover_rows(len(times), max_times)]
+    columns: dict[str, np.ndarray] = {"t": chosen}
+    for name, part in data.groupby(colour, sort=False):
+        t, values = part["t"].to_numpy(dtype=float), part["value"].to_numpy(dtype=float)
+        if len(t) > 1 and (np.diff(t) < 0).any():
+            order = np.argsort(t, kind="stable")
+            t, values = t[order], values[order]
+        at = np.searchsorted(t, chosen, side="right") - 1
+        columns[str(name)] = np.where(at >= 0, values[np.clip(at, 0, None)], np.nan)
+    return pd.DataFrame(columns)
 
 
 def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[str, tuple[float, float]] | None = None,
@@ -385,6 +404,6 @@ def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], he
 def series_panel(results: Results, columns: list[str]) -> Panel:
     """Any of the run's time-series columns, as they are (no unit conversion), in one panel."""
     unit, factor = time_unit(float(results.summary.get("duration_s") or results.timeseries["time_s"].max()))
-    data = _long(results.timeseries, {c: c for c in columns}, factor)
+    data = long_form(results.timeseries, {c: c for c in columns}, factor)
     data.attrs["time_unit"] = unit
     return Panel("series", "Chosen time series", "value (as in timeseries.csv)", data, y_format=",.4~g")

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from functools import cache
 
+import numpy as np
+import pandas as pd
 import pytest
 from repo import ROOT
 
 from simbp import dashboard
-from simbp.dashboard import advice, charts, mechanisms, urlstate, workshop
+from simbp.dashboard import advice, charts, mechanisms, sampling, urlstate, workshop
 from simbp.results import Results
 from simbp.scenario import VERDICTS
 
@@ -74,6 +76,30 @@ def test_a_chart_spec_stays_the_same_when_only_the_numbers_change() -> None:
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
     crashes = [spec["datasets"]["memory_crash"] for spec in specs]
     assert len(crashes[0]) != len(crashes[1]) or not crashes[0].equals(crashes[1])  # the data did change
+
+
+def test_long_series_are_thinned_for_the_browser_keeping_peaks_and_troughs() -> None:
+    """20,000 samples (the dashboard's row budget) of a saw-tooth with one spike: at most MAX_POINTS per
+    series reach the browser, yet the spike, the troughs, the first and the last sample survive."""
+    count = 20_000
+    time_s = np.arange(count) * 0.5
+    sawtooth = (np.arange(count) % 37).astype(float)
+    spike = np.zeros(count)
+    spike[12_345] = 9_999.0
+    frame = pd.DataFrame({"time_s": time_s, "a.depth": sawtooth, "b.depth": spike})
+    long = charts.long_form(frame, {"a.depth": "a", "b.depth": "b"}, factor=60.0)
+    for name, column in (("a", sawtooth), ("b", spike)):
+        part = long[long["series"] == name]
+        assert len(part) <= sampling.MAX_POINTS
+        assert part["value"].max() == column.max() and part["value"].min() == column.min()
+        assert part["t"].iloc[0] == 0.0 and part["t"].iloc[-1] == time_s[-1] / 60.0
+        assert part["t"].is_monotonic_increasing
+    assert (long[long["series"] == "a"]["value"] == 36.0).sum() > 100  # the teeth are still there
+    short = charts.long_form(frame.iloc[:300], {"a.depth": "a"}, factor=1.0)
+    assert len(short) == 300  # short runs are sent whole
+    hover = charts.hover_frame(charts.Panel("lag", "", "", long))
+    assert len(hover) <= charts.HOVER_TIMES and list(hover.columns) == ["t", "a", "b"]
+    assert hover["t"].iloc[0] == 0.0 and hover["t"].iloc[-1] == long["t"].max()
 
 
 def test_combined_panels_label_each_run_and_keep_one_axis() -> None:

@@ -14,7 +14,7 @@ import streamlit as st
 from ... import dashboard
 from ...errors import ScenarioError
 from .. import charts
-from .common import VERDICT_COLOURS, draw_chart, run_page, run_panels, show_problems
+from .common import VERDICT_COLOURS, cached_chart, draw_chart, run_page, run_panels, short_hash, show_problems
 from .setup import Setup, knob_widget
 from .whatif import figures_table
 
@@ -94,10 +94,13 @@ def show_ab(setup: Setup, folder: str, entries: list[dashboard.LibraryScenario])
         column.caption(result.summary["verdict_reason"])
     table = figures_table({"A": a, "B": b})
     st.dataframe(table, width="stretch")
-    panels = {
-        "A": run_panels(dashboard.run_key(setup.whatif_text, setup.seed, setup.mode) + (setup.base_dir,), a),
-        "B": run_panels(dashboard.run_key(b_text, setup.seed, setup.mode) + (b_dir,), b),
-    }
+    a_key = dashboard.run_key(setup.whatif_text, setup.seed, setup.mode) + (setup.base_dir,)
+    b_key = dashboard.run_key(b_text, setup.seed, setup.mode) + (b_dir,)
+
+    def chart() -> dict[str, Any]:
+        panels = {"A": run_panels(a_key, a), "B": run_panels(b_key, b)}
+        return charts.timeline_chart(charts.combine_panels(panels), height=180)
+
     st.markdown("**A and B on shared axes** (a line per run and series; zoom and hover as in the what-if view)")
-    draw_chart(charts.timeline_chart(charts.combine_panels(panels), height=180))
+    draw_chart(cached_chart(a_key, "ab:" + short_hash(b_key), chart))
     return link

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -21,7 +22,7 @@ from ...units import format_duration
 from .. import charts, guard, runpool
 
 __all__ = ["POOL", "run_page", "show_problems", "verdict_block", "metric_tiles", "show_timeline", "short_hash",
-           "CSS", "PRESENTER_CSS", "run_panels", "caption_for_run", "draw_chart"]
+           "CSS", "PRESENTER_CSS", "run_panels", "caption_for_run", "draw_chart", "cached_chart"]
 
 POOL = runpool.RunPool(max_entries=96)
 VERDICT_COLOURS = {"healthy": "green", "dropping": "red", "blocking": "orange", "falling_behind": "orange",
@@ -156,18 +157,27 @@ def run_panels(key: Any, results: Results) -> list[charts.Panel]:
     return POOL.derived(key, "panels", lambda: charts.timeline_panels(results))
 
 
+def cached_chart(key: Any, name: str, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A chart spec built once per run (`key`) and `name`: a rerun that shows a known run builds no chart."""
+    return POOL.derived(key, "chart:" + name, make)
+
+
 def draw_chart(spec: dict[str, Any], *, key: str | None = None) -> None:
-    """An interactive chart across the page's width; larger type in the presenter layout."""
+    """An interactive chart across the page's width; larger type in the presenter layout.
+
+    `spec` may be cached and shared between pages, so it is never changed here."""
     if st.session_state.get("present"):
-        config = spec.setdefault("config", {})
+        config = dict(spec.get("config", {}))
         config["axis"] = {**config.get("axis", {}), "labelFontSize": 18, "titleFontSize": 18}
         config["legend"] = {**config.get("legend", {}), "labelFontSize": 18}
         config["title"] = {"fontSize": 21}
+        spec = {**spec, "config": config}
     st.vega_lite_chart(spec, width="stretch", key=key)
 
 
-def show_timeline(panels: list[charts.Panel], *, height: int = 190, key: str | None = None) -> None:
-    """Panels on one shared, zoomable time axis, with what each shows underneath."""
-    draw_chart(charts.timeline_chart(panels, height=height), key=key)
+def show_timeline(key: Any, results: Results, *, height: int = 190) -> None:
+    """The run's panels on one shared, zoomable time axis, with what each shows underneath."""
+    draw_chart(cached_chart(key, f"timeline:{height}",
+                            lambda: charts.timeline_chart(run_panels(key, results), height=height)))
     st.caption("Drag or scroll on a chart to zoom every panel's time axis together; double-click to reset; hover "
                "to read the values. Dashed black lines: crashes; dotted grey: other events; red dashed: limits.")
