@@ -376,6 +376,9 @@ def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], he
                 rows.append((t[start], t[index] if index < len(t) else t[-1] + step, partition, codes[start]))
                 start = index
     frame = pd.DataFrame(rows, columns=["t", "t2", "partition", "status"])
+    partitions = frame["partition"].nunique()
+    height = max(height, 24 * partitions)  # a readable row per partition, every label shown
+    end = float(frame["t2"].max()) if len(frame) else 1.0
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "datasets": {"status": frame[["t", "t2", "partition", "status"]]},
@@ -384,7 +387,8 @@ def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], he
         "height": height, "width": "container",
         "mark": {"type": "rect"},
         "encoding": {
-            "x": {"field": "t", "type": "quantitative", "title": f"time ({unit})", "axis": {"format": ",.4~g"}},
+            "x": {"field": "t", "type": "quantitative", "title": f"time ({unit})", "axis": {"format": ",.4~g"},
+                  "scale": {"domain": [0.0, end], "nice": False}},
             "x2": {"field": "t2"},
             "y": {"field": "partition", "type": "nominal", "title": "partition", "sort": None},
             "color": {"field": "status", "type": "nominal", "title": None,

@@ -131,6 +131,25 @@ def test_the_kafka_panel_shows_idle_members_lag_in_seconds_and_the_commit_sawtoo
     assert any("idle" in note for note in group.notes) and any("saw-tooth" in note for note in group.notes)
 
 
+def test_a_kafka_scenario_shows_the_broker_log_instead_of_an_empty_peak_memory() -> None:
+    """Without a memory section a Kafka run holds nothing in memory: the tile shows the topic's log peak."""
+    from simbp.dashboard import figures
+
+    results = run("kafka_retention_loss.yaml", duration=30)
+    assert results.summary["peak_memory_bytes"] == 0
+    metrics = dict(dashboard.headline_metrics(results.summary, results.timeseries))
+    assert "peak memory" not in metrics
+    peak = float(results.timeseries["clicks.bytes"].max())
+    assert peak > 0 and figures.broker_log_bytes(results.summary, results.timeseries) == peak
+    labels = [label for label, _ in dashboard.headline_metrics(results.summary, results.timeseries)]
+    assert labels.index(figures.BROKER_LOG) == 3  # in the peak memory tile's place
+    assert metrics[figures.BROKER_LOG] != "0B"
+    at_end = figures.broker_log_bytes(results.summary)  # without the time series: the bytes kept at the end
+    assert at_end == results.summary["components"]["clicks"]["bytes"] and at_end <= peak
+    quickstart = run("quickstart.yaml", duration=10)
+    assert "peak memory" in dict(dashboard.headline_metrics(quickstart.summary, quickstart.timeseries))
+
+
 def test_stream_and_downstream_panels_draw_their_limits() -> None:
     ((stream, counts),) = mechanisms.stream_panels(run("node_pipe.yaml", duration=10))
     assert stream.y_title == "buffered (KiB)" and [r.value for r in stream.rules] == [64.0]

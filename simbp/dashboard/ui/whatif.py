@@ -37,7 +37,7 @@ def show_results(results: Results, *, key: Any, heading: str = "###") -> None:
     """Verdict, figures, charts and mechanism panels of one run."""
     summary = results.summary
     verdict_block(results, heading=heading)
-    metric_tiles(summary)
+    metric_tiles(summary, results.timeseries)
     st.caption(caption_for_run(summary))
     show_timeline(key, results)
     show_mechanisms(results, key)
@@ -96,17 +96,19 @@ def _downloads(setup: Setup, results: Results) -> None:
     name = setup.whatif.name
     # the files are made only when a button is pressed (not on every rerun), and pressing one reruns nothing
     columns[0].download_button("Download the scenario (YAML)", dashboard.scenario_yaml_bytes(setup.whatif_text),
-                               file_name=f"{name}.yaml", mime="application/x-yaml", on_click="ignore")
+                               file_name=f"{name}.yaml", mime="application/x-yaml", on_click="ignore", wrap=True,
+                               width="stretch")
     columns[1].download_button("Download the time series (CSV)", lambda: dashboard.timeseries_csv(results),
-                               file_name=f"{name}-timeseries.csv", mime="text/csv", on_click="ignore")
+                               file_name=f"{name}-timeseries.csv", mime="text/csv", on_click="ignore", wrap=True, width="stretch")
     columns[2].download_button("Download the summary (JSON)", lambda: dashboard.summary_json(results),
-                               file_name=f"{name}-summary.json", mime="application/json", on_click="ignore")
+                               file_name=f"{name}-summary.json", mime="application/json", on_click="ignore", wrap=True,
+                               width="stretch")
 
 
 def figures_table(runs: dict[str, Results]) -> pd.DataFrame:
     """Headline figures of several runs as one table (a column per run): nothing is ever cut off."""
     rows: dict[str, dict[str, str]] = {}
     for name, result in runs.items():
-        for label, value in dashboard.headline_metrics(result.summary):
+        for label, value in dashboard.headline_metrics(result.summary, result.timeseries):
             rows.setdefault(label, {})[name] = value
     return pd.DataFrame.from_dict(rows, orient="index")
