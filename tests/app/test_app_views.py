@@ -176,3 +176,55 @@ def urlstate_value(value: object) -> str:
     from simbp.dashboard.urlstate import format_value
 
     return format_value(value)
+
+
+HOSTILE_B = {
+    "billion laughs": ("\n".join(['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+                                 + [f"a{i}: &a{i} [{', '.join(['*a' + str(i - 1)] * 9)}]" for i in range(1, 10)])
+                       + "\n" + QUICKSTART, ("alias", "yaml_nodes")),
+    "a system file": (QUICKSTART.replace("service: {dist: exponential, mean: 5ms}",
+                                         "service: {dist: empirical, file: /etc/passwd}"), ("/etc/passwd",)),
+    "a Python object tag": ('!!python/object/apply:os.system ["touch /tmp/simbp-pwned"]\n', ("line 1",)),
+    "deep nesting": ("name: " + "[" * 200 + "]" * 200 + "\n", ("yaml_depth", "nest")),
+    # under the box's 200,000 characters, but 300 kB: the loader counts bytes
+    "a document over the size limit": (QUICKSTART.replace("description: ", "description: " + "é" * 150_000 + " "),
+                                       ("document_size",)),
+    "a run far too large": (QUICKSTART.replace("duration: 20s", "duration: 2000h").replace("rate: 300/s",
+                                                                                           "rate: 900000/s"),
+                            ("too large", "budget")),
+}
+
+
+def test_ab_b_can_be_your_own_scenario_and_hostile_text_is_refused(library: Path) -> None:
+    at = opened(scenario="overload.yaml", view="ab")
+    at.radio[1].set_value("a scenario of your own (YAML)").run()
+    assert not at.exception, at.exception
+    assert any("paste its YAML" in i.value for i in at.info) and not at.dataframe  # nothing runs without B
+    at.text_area[1].set_value(QUICKSTART.replace("small_quickstart", "pasted")).run()  # [0] is A's editor
+    assert not at.exception, at.exception
+    assert any(m.value.startswith("**B: pasted (your scenario)**") and "healthy" in m.value for m in at.markdown)
+    assert at.dataframe[0].value.loc["verdict", "A"] == "dropping"
+    link = params(at)
+    assert "b_yaml" in link and link["view"] == "ab"
+    again = opened(**link)  # the link carries B's text: the same comparison opens
+    assert any(m.value.startswith("**B: pasted (your scenario)**") for m in again.markdown)
+    assert again.dataframe[0].value.loc["verdict", "B"] == "healthy"
+
+    at.file_uploader[0].set_value(("b.yaml", OVERLOAD.replace("name: overload", "name: uploaded").encode(),
+                                   "application/x-yaml")).run()
+    assert not at.exception, at.exception
+    assert "name: uploaded" in at.text_area[1].value  # the upload fills the box, editable
+    assert at.dataframe[0].value.loc["verdict", "B"] == "dropping"
+    at.file_uploader[0].set_value(("bad.yaml", b"\xff\xfe\x00name", "application/x-yaml")).run()
+    assert any("not UTF-8" in e.value for e in at.error)
+
+    for name, (text, expected) in HOSTILE_B.items():
+        started = time.monotonic()
+        at.text_area[1].set_value(text).run()
+        assert not at.exception, (name, at.exception)
+        errors = " ".join(e.value for e in at.error)
+        assert any(word in errors for word in expected), (name, errors[:500])
+        assert "root:" not in errors  # a file's contents are never quoted
+        assert not any(m.value.startswith("**B:") for m in at.markdown), name  # refused, not run
+        assert time.monotonic() - started < 30, name
+    assert not Path("/tmp/simbp-pwned").exists()
