@@ -29,6 +29,9 @@ PANEL_NAMES = ("lag", "loss", "memory", "latency", "blocked")
 _LOSS_EXTRA = ("discarded", "retention_lost", "failed")
 _MAX_PARTITION_LINES = 24
 HOVER_TIMES = 120  # hover positions per panel: enough to read a saw-tooth, cheap for the browser
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d",
+           "#bab0ac")
+"""Series colours (Tableau 10): neighbours differ in hue, so A and B, or p50 and p99, never look alike."""
 _LEGEND_WIDTH_PX = 460  # fits the narrowest chart (1024 px screen with the sidebar open)
 
 
@@ -251,7 +254,7 @@ def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[fl
     data = {"name": prefix + panel.name}
     longest = max((len(str(name)) for name in panel.data[colour].unique()), default=8) if not panel.empty else 8
     columns = max(1, min(4, _LEGEND_WIDTH_PX // (min(longest, 40) * 7 + 30)))  # a legend never widens the chart
-    colour_field = {"field": colour, "type": "nominal", "title": None,
+    colour_field = {"field": colour, "type": "nominal", "title": None, "scale": {"range": list(PALETTE)},
                     "legend": {"orient": "top", "labelLimit": 280, "columns": columns}}
     lines = {"data": data, "mark": {"type": "line", "strokeWidth": 1.8}, "encoding": {"x": x, "y": y, "color": colour_field}}
     hover = {"param": "hover", "empty": False}

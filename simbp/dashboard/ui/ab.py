@@ -130,7 +130,7 @@ def show_ab(setup: Setup, folder: str, entries: list[dashboard.LibraryScenario])
         column.markdown(f"**{name}**\n\n### :{VERDICT_COLOURS.get(verdict, 'gray')}[{verdict.replace('_', ' ')}]")
         column.caption(result.summary["verdict_reason"])
     table = figures_table({"A": a, "B": b})
-    st.dataframe(table, width="stretch")
+    st.dataframe(table, width="stretch", height="content")  # every figure in view, no inner scrolling
     a_key = dashboard.run_key(setup.whatif_text, setup.seed, setup.mode) + (setup.base_dir,)
     b_key = dashboard.run_key(b_text, setup.seed, setup.mode) + (b_dir,)
 

@@ -62,10 +62,10 @@ def show_mechanisms(results: Results, key: Any) -> None:
         for note in group.notes:
             st.markdown(note)
         st.markdown(f"**Assignment**: {group.active} of {group.consumers} consumers own a partition")
-        st.dataframe(group.assignment, hide_index=True, width="stretch")
+        st.dataframe(group.assignment, hide_index=True, width="stretch", height="content")
         st.markdown("**Partitions at the end**: lag in messages and seconds, and Burrow's worst status")
         st.dataframe(group.partitions[["partition", "owner", "lag (messages)", "lag (seconds)", "deleted unread",
-                                       "worst status"]], hide_index=True, width="stretch")
+                                       "worst status"]], hide_index=True, width="stretch", height="content")
         unit = group.lag_panel.data.attrs.get("time_unit", "s")
         draw_chart(cached_chart(key, f"kafka_lag:{index}", partial(timeline_chart, [group.lag_panel], height=170)))
         draw_chart(cached_chart(key, f"kafka_status:{index}", partial(
