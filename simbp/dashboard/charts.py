@@ -57,6 +57,7 @@ class Panel:
     y_format: str = ",.0f"
     caption: str = ""
     note: str = ""
+    colours: list[str] | None = None  # the colour scale's domain, so that a run keeps its colour in every panel
 
     @property
     def empty(self) -> bool:
@@ -254,7 +255,10 @@ def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[fl
     data = {"name": prefix + panel.name}
     longest = max((len(str(name)) for name in panel.data[colour].unique()), default=8) if not panel.empty else 8
     columns = max(1, min(4, _LEGEND_WIDTH_PX // (min(longest, 40) * 7 + 30)))  # a legend never widens the chart
-    colour_field = {"field": colour, "type": "nominal", "title": None, "scale": {"range": list(PALETTE)},
+    scale: dict[str, Any] = {"range": list(PALETTE)}
+    if panel.colours:
+        scale["domain"] = list(panel.colours)
+    colour_field = {"field": colour, "type": "nominal", "title": None, "scale": scale,
                     "legend": {"orient": "top", "labelLimit": 280, "columns": columns}}
     lines = {"data": data, "mark": {"type": "line", "strokeWidth": 1.8}, "encoding": {"x": x, "y": y, "color": colour_field}}
     hover = {"param": "hover", "empty": False}
@@ -332,7 +336,8 @@ def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[st
 
 def combine_panels(runs: dict[str, list[Panel]]) -> list[Panel]:
     """Panels of several runs merged by name, each series labelled with its run ("block: queue"), so
-    the runs share every axis; a series named like the panel's only one is labelled by the run alone."""
+    the runs share every axis; a series named like the panel's only one is labelled by the run alone.
+    Each panel's colours are listed run by run, so a run has the same colour in every panel."""
     order: list[str] = []
     merged: dict[str, list[tuple[str, Panel]]] = {}
     for run, panels in runs.items():
@@ -343,13 +348,16 @@ def combine_panels(runs: dict[str, list[Panel]]) -> list[Panel]:
     combined = []
     for name in order:
         parts = merged[name]
-        frames, rules = [], []
+        frames, rules, colours = [], [], []
         for run, panel in parts:
             frame = panel.data.copy()
-            if not frame.empty:
+            if frame.empty:
+                colours.append(run)
+            else:
                 single = frame["series"].nunique() == 1
                 frame["series"] = run if single else run + ": " + frame["series"].astype(str)
                 frames.append(frame)
+                colours.extend(dict.fromkeys(frame["series"]))
             for rule in panel.rules:
                 if rule.time is not None:
                     rules.append(Rule(f"{run}: {rule.label}", time=rule.time, kind=rule.kind))
@@ -360,7 +368,7 @@ def combine_panels(runs: dict[str, list[Panel]]) -> list[Panel]:
         data.attrs["time_unit"] = first.data.attrs.get("time_unit", "s")
         notes = {p.note for _, p in parts}
         combined.append(Panel(name, first.title, first.y_title, data, rules, first.y_format, first.caption,
-                              note=notes.pop() if len(notes) == 1 else ""))
+                              note=notes.pop() if len(notes) == 1 else "", colours=colours))
     return combined
 
 

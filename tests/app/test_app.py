@@ -250,7 +250,7 @@ def test_compare_view_shows_four_policies_side_by_side(library: Path) -> None:
     assert lag == "lag"
     table = at.dataframe[0].value  # a column per policy, a row per figure: nothing cut off at 1024 px
     assert list(table.columns) == ["drop_newest", "drop_oldest", "block", "unbounded"]
-    assert table.loc["dropped", "block"] == "0" and int(table.loc["lost_in_crash", "unbounded"]) > 0
+    assert table.loc["dropped", "block"] == "0" and int(table.loc["lost in crash", "unbounded"].replace(",", "")) > 0
     # the compare view follows the controls: with three workers nothing fails
     knob(at, "slider", "consumers.workers.workers").set_value(3).run()
     assert [m.value for m in at.metric if m.label == "verdict"] == ["healthy"] * 4

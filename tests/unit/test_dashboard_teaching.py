@@ -109,6 +109,11 @@ def test_combined_panels_label_each_run_and_keep_one_axis() -> None:
     assert set(lag.data["series"]) == {"pipe", "naive"}
     memory = next(p for p in combined if p.name == "memory")
     assert {r.label.split(":")[0] for r in memory.rules if r.kind == "crash"} == {"naive"}
+    loss = next(p for p in combined if p.name == "loss")
+    assert set(loss.data["series"]) == {"naive"}  # pipe lost nothing, yet keeps its colour, as in every panel
+    for panel in (lag, loss):
+        assert panel.colours == ["pipe", "naive"]
+        assert charts.panel_spec(panel, unit="s")["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["pipe", "naive"]
 
 
 # --------------------------------------------------------------------------- mechanism panels

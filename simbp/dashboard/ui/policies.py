@@ -9,6 +9,7 @@ from ... import dashboard
 from ...results import Results
 from ...units import format_bytes, format_duration
 from .. import charts
+from ..compare import comparison_figures
 from .common import cached_chart, draw_chart, run_page, run_panels, short_hash
 from .setup import Setup
 
@@ -78,7 +79,7 @@ def show_policies(setup: Setup) -> str | None:
     draw_chart(cached_chart(first, "policies:" + short_hash(*keys.values()), chart))
     table = dashboard.comparison_table(runs)
     st.markdown("**Every figure, policy by policy** (the CSV has a row per policy)")
-    st.dataframe(table.T.astype(str), width="stretch", height="content")  # a column per policy: nothing cut
+    st.dataframe(comparison_figures(table), width="stretch", height="content")  # a column per policy: nothing cut
     st.download_button("Download the comparison (CSV)", table.to_csv().encode("utf-8"),
                        file_name=f"{setup.whatif.name}-policies.csv", mime="text/csv")
     return buffer
