@@ -165,6 +165,13 @@ def test_leaving_the_capacity_view_stops_its_sweep(library: Path) -> None:
      "interval: 1s"),
     ("kafka_retention_loss.yaml", "slider", "topics.clicks.retention.time", 30.0, "time: 30s"),
     ("token_bucket.yaml", "slider", "producers.partners.rate_limit.burst", 50, "burst: 50"),
+    ("token_bucket.yaml", "slider", "producers.partners.rate_limit.rate", 1200.0, "rate: 1200/s"),
+    ("burst_without_retries.yaml", "slider", "producers.clients.caller_timeout", 2.0, "caller_timeout: 2s"),
+    ("downstream_with_semaphore.yaml", "slider", "consumers.handlers.calls.retries", 2, "retries: 2"),
+    ("downstream_with_semaphore.yaml", "slider", "downstreams.db.latency", 30.0, "mean: 30ms"),
+    ("kafka_3_consumers_6_partitions.yaml", "slider", "topics.orders.partitions", 12, "partitions: 12"),
+    ("kafka_3_consumers_6_partitions.yaml", "slider", "consumer_groups.billing.consumers", 6, "consumers: 6"),
+    ("node_naive_write.yaml", "slider", "buffers.file_writer.high_water_mark", 128.0, "high_water_mark: 128KiB"),
 ])
 def test_each_teaching_control_writes_its_key_and_reruns(file: str, kind: str, key: str, value: object,
                                                          written: str) -> None:
@@ -233,3 +240,14 @@ def test_ab_b_can_be_your_own_scenario_and_hostile_text_is_refused(library: Path
         assert not any(m.value.startswith("**B:") for m in at.markdown), name  # refused, not run
         assert time.monotonic() - started < 30, name
     assert not Path("/tmp/simbp-pwned").exists()
+
+
+def test_the_presenter_layout_is_a_control_and_a_link(library: Path) -> None:
+    at = opened(scenario="quickstart.yaml")
+    assert "present" not in params(at)
+    next(t for t in at.sidebar.toggle if t.label.startswith("presenter layout")).set_value(True).run()
+    assert not at.exception, at.exception
+    assert params(at)["present"] == "1"
+    again = opened(**params(at))  # the link opens in the presenter layout: large type, one column
+    assert next(t for t in again.sidebar.toggle if t.label.startswith("presenter layout")).value is True
+    assert metric(again, "verdict") == "healthy"
