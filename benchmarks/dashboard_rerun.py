@@ -12,6 +12,7 @@ Chromium and the playwright package (see tests/app/test_browser.py); run it on a
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -46,6 +47,10 @@ def simulation_seconds(file: str) -> tuple[float, float]:
     return middle - start, time.perf_counter() - middle
 
 
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS))
@@ -53,6 +58,7 @@ def main() -> int:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    started_load = _load()
     fresh: list[float] = []
     cached: list[float] = []
     print(f"{'scenario':40s} {'new run (s)':>12s} {'back (s)':>9s} {'simulation (s)':>15s} {'chart data (s)':>15s}")
@@ -75,6 +81,7 @@ def main() -> int:
         browser.close()
     print(f"median over {len(fresh)} scenarios: new run {statistics.median(fresh):.2f} s, "
           f"back to a cached run {statistics.median(cached):.2f} s")
+    print(f"load average (1, 5, 15 min) at the start {started_load}, at the end {_load()} on {os.cpu_count()} cores")
     return 0
 
 
