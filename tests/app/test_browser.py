@@ -209,7 +209,7 @@ def test_a_shared_link_reproduces_the_figures_and_the_comparison_fits(browser: B
     assert {label: metric(second, label) for label in figures} == figures
     second.close()
 
-    compare = open_page(browser, f"{server}/?scenario=unbounded_crash.yaml&view=policies&duration=40&memory.limit=16"
+    compare = open_page(browser, f"{server}/?scenario=unbounded_crash.yaml&view=policies&duration=25&memory.limit=16"
                                  "&buffers.inbox.capacity=2000")
     expect(compare.get_by_role("heading", name="unbounded", exact=True)).to_be_visible(timeout=WAIT_MS)
     verdicts = compare.locator('[data-testid="stMetric"]').filter(has=compare.get_by_text("verdict", exact=True))
@@ -223,7 +223,7 @@ def test_a_shared_link_reproduces_the_figures_and_the_comparison_fits(browser: B
     compare.close()
 
     ab = open_page(browser, f"{server}/?scenario=node_pipe.yaml&view=ab&b.producers.upload.on_backpressure=ignore"
-                            "&duration=20", ready='text="A and B on shared axes"')
+                            "&duration=10", ready='text="A and B on shared axes"')
     assert ab.evaluate(CUT_OFF, '[data-testid="stMarkdownContainer"] h3, [data-testid="stDataFrame"]') == []
     assert ab.locator('[data-testid="stException"]').count() == 0
     screenshot(ab, "ab-1024.png")
