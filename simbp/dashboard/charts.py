@@ -58,6 +58,7 @@ class Panel:
     caption: str = ""
     note: str = ""
     colours: list[str] | None = None  # the colour scale's domain, so that a run keeps its colour in every panel
+    y_scale: float = 1.0  # shown value = recorded value × y_scale (1/1024 for KiB, 1e3 for ms): to compare runs
 
     @property
     def empty(self) -> bool:
@@ -162,7 +163,8 @@ def _memory_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
         data = long_form(frame, {c: f"{c[:-6]} log" for c in topics}, factor, 1 / size)
         return Panel("memory", "Broker storage: bytes the topic keeps", f"bytes kept ({unit})", data, list(events),
                      y_format=",.4~g", caption="A Kafka topic keeps messages on the broker's disk until retention "
-                     "deletes them, read or not; the consumers' memory is not modelled, so this panel shows the log.")
+                     "deletes them, read or not; the consumers' memory is not modelled, so this panel shows the log.",
+                     y_scale=1 / size)
     top = max(float(frame["memory_bytes"].max()), float(limit or 0.0))
     unit, size = byte_unit(top)
     rules = list(events)
@@ -171,7 +173,7 @@ def _memory_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
     data = long_form(frame, {"memory_bytes": "memory held"}, factor, 1 / size)
     return Panel("memory", "Memory held by the service", f"memory ({unit})", data, rules, y_format=",.4~g",
                  caption="Bytes the service holds (items waiting and being worked on) against its limit; a crash "
-                         "loses everything held.")
+                         "loses everything held.", y_scale=1 / size)
 
 
 def _latency_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
@@ -182,7 +184,7 @@ def _latency_panel(results: Results, factor: float, events: list[Rule]) -> Panel
     return Panel("latency", "Latency per interval", f"latency ({unit})", long_form(frame, columns, factor, scale),
                  list(events), y_format=",.4~g",
                  caption="Time from production to the end of consumption, per sampling interval: the median (p50) "
-                         "and the slowest 1% (p99).")
+                         "and the slowest 1% (p99).", y_scale=scale)
 
 
 def _blocked_panel(results: Results, factor: float, events: list[Rule]) -> Panel:
@@ -345,10 +347,35 @@ def timeline_chart(panels: list[Panel], *, height: int = 190, y_domains: dict[st
     }
 
 
+_TIME_FACTORS = {"s": 1.0, "min": 60.0, "h": 3600.0}
+
+
+def _common_units(parts: list[tuple[str, Panel]]) -> tuple[str, Panel]:
+    """The time unit and the panel whose y unit all runs are shown in: the largest of each, so that
+    runs of different lengths or sizes (a 1-minute A, a 5-minute B; ms against s) share true axes."""
+    unit = max((str(p.data.attrs.get("time_unit", "s")) for _, p in parts), key=lambda u: _TIME_FACTORS.get(u, 1.0))
+    return unit, min((p for _, p in parts), key=lambda p: p.y_scale)
+
+
+def _rescaled(panel: Panel, unit: str, y_scale: float) -> tuple[pd.DataFrame, list[Rule]]:
+    """The panel's data and rules in `unit` of time and at `y_scale`."""
+    time = _TIME_FACTORS.get(str(panel.data.attrs.get("time_unit", "s")), 1.0) / _TIME_FACTORS.get(unit, 1.0)
+    value = y_scale / panel.y_scale
+    frame = panel.data.copy()
+    if time != 1.0:
+        frame["t"] = frame["t"] * time
+    if value != 1.0:
+        frame["value"] = frame["value"] * value
+    rules = [Rule(r.label, None if r.value is None else r.value * value, None if r.time is None else r.time * time,
+                  r.kind) for r in panel.rules]
+    return frame, rules
+
+
 def combine_panels(runs: dict[str, list[Panel]]) -> list[Panel]:
     """Panels of several runs merged by name, each series labelled with its run ("block: queue"), so
     the runs share every axis; a series named like the panel's only one is labelled by the run alone.
-    Each panel's colours are listed run by run, so a run has the same colour in every panel."""
+    Each panel's colours are listed run by run, so a run has the same colour in every panel; runs
+    recorded in different units (ms and s, KiB and MiB, seconds and minutes) are converted to one."""
     order: list[str] = []
     merged: dict[str, list[tuple[str, Panel]]] = {}
     for run, panels in runs.items():
@@ -359,9 +386,10 @@ def combine_panels(runs: dict[str, list[Panel]]) -> list[Panel]:
     combined = []
     for name in order:
         parts = merged[name]
+        unit, shown = _common_units(parts)
         frames, rules, colours = [], [], []
         for run, panel in parts:
-            frame = panel.data.copy()
+            frame, panel_rules = _rescaled(panel, unit, shown.y_scale)
             if frame.empty:
                 colours.append(run)
             else:
@@ -369,17 +397,16 @@ def combine_panels(runs: dict[str, list[Panel]]) -> list[Panel]:
                 frame["series"] = run if single else run + ": " + frame["series"].astype(str)
                 frames.append(frame)
                 colours.extend(dict.fromkeys(frame["series"]))
-            for rule in panel.rules:
+            for rule in panel_rules:
                 if rule.time is not None:
                     rules.append(Rule(f"{run}: {rule.label}", time=rule.time, kind=rule.kind))
                 elif all(rule.label != r.label for r in rules):
                     rules.append(rule)
-        first = parts[0][1]
-        data = pd.concat(frames, ignore_index=True) if frames else first.data
-        data.attrs["time_unit"] = first.data.attrs.get("time_unit", "s")
+        data = pd.concat(frames, ignore_index=True) if frames else shown.data
+        data.attrs["time_unit"] = unit
         notes = {p.note for _, p in parts}
-        combined.append(Panel(name, first.title, first.y_title, data, rules, first.y_format, first.caption,
-                              note=notes.pop() if len(notes) == 1 else "", colours=colours))
+        combined.append(Panel(name, shown.title, shown.y_title, data, rules, shown.y_format, shown.caption,
+                              note=notes.pop() if len(notes) == 1 else "", colours=colours, y_scale=shown.y_scale))
     return combined
 
 

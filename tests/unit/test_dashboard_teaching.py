@@ -116,6 +116,25 @@ def test_combined_panels_label_each_run_and_keep_one_axis() -> None:
         assert charts.panel_spec(panel, unit="s")["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["pipe", "naive"]
 
 
+def test_combined_runs_in_different_units_share_true_axes() -> None:
+    """A/B of runs whose panels chose different units (latency in ms and in s; 10 s against 150 s of
+    time, drawn in minutes): every run is converted to the larger unit, never mixed on one axis."""
+    pipe, naive = run("node_pipe.yaml", duration=150), run("node_naive_write.yaml", duration=10)
+    single = {p.name: p for p in charts.timeline_panels(pipe)}
+    assert single["latency"].y_title == "latency (ms)" and single["lag"].data.attrs["time_unit"] == "min"
+    assert next(p for p in charts.timeline_panels(naive) if p.name == "latency").y_title == "latency (s)"
+    combined = {p.name: p for p in charts.combine_panels({"A": charts.timeline_panels(pipe),
+                                                          "B": charts.timeline_panels(naive)})}
+    latency = combined["latency"]
+    assert latency.y_title == "latency (s)" and latency.data.attrs["time_unit"] == "min"
+    a_p99 = latency.data[latency.data["series"] == "A: p99"]["value"]
+    assert a_p99.max() == pytest.approx(single["latency"].data.query("series == 'p99'")["value"].max() / 1e3)
+    b_times = combined["lag"].data[combined["lag"].data["series"] == "B"]["t"]
+    assert b_times.max() == pytest.approx(10 / 60)  # B's 10 seconds, in minutes
+    crashes = [r.time for r in combined["memory"].rules if r.kind == "crash"]
+    assert crashes and max(crashes) < 10 / 60  # B's crashes moved to minutes too
+
+
 # --------------------------------------------------------------------------- mechanism panels
 def test_the_kafka_panel_shows_idle_members_lag_in_seconds_and_the_commit_sawtooth() -> None:
     results = run("kafka_8_consumers_6_partitions.yaml", duration=30)
