@@ -426,7 +426,7 @@ def status_chart(status: pd.DataFrame, *, unit: str, colours: dict[str, str], he
                 start = index
     frame = pd.DataFrame(rows, columns=["t", "t2", "partition", "status"])
     partitions = frame["partition"].nunique()
-    height = max(height, 24 * partitions)  # a readable row per partition, every label shown
+    height = max(height, 30 * partitions)  # a readable row per partition, every label shown (presenter type too)
     end = float(frame["t2"].max()) if len(frame) else 1.0
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
