@@ -229,6 +229,9 @@ def test_ab_b_can_be_your_own_scenario_and_hostile_text_is_refused(library: Path
     assert at.dataframe[0].value.loc["verdict", "B"] == "dropping"
     at.file_uploader[0].set_value(("bad.yaml", b"\xff\xfe\x00name", "application/x-yaml")).run()
     assert any("not UTF-8" in e.value for e in at.error)
+    at.file_uploader[0].set_value(("big.yaml", b"#" * 250_000, "application/x-yaml")).run()
+    assert any("250,000 bytes" in e.value for e in at.error)
+    assert "name: uploaded" in at.text_area[1].value  # a refused upload leaves B as it was
 
     for name, (text, expected) in HOSTILE_B.items():
         started = time.monotonic()
