@@ -255,7 +255,8 @@ def panel_spec(panel: Panel, *, unit: str, height: int = 190, y_domain: tuple[fl
     The panel's data is the named dataset `prefix + panel.name`; its hover layer is the view named
     `prefix + panel.name + "_hover"`, which the chart's shared zoom and hover parameters bind to.
     """
-    x = {"field": "t", "type": "quantitative", "title": f"time ({unit})", "axis": {"format": ",.4~g"}}
+    x = {"field": "t", "type": "quantitative", "title": f"time ({unit})", "axis": {"format": ",.4~g"},
+         "scale": {"nice": False}}  # the axis ends where the run ends
     y: dict[str, Any] = {"field": "value", "type": "quantitative", "title": panel.y_title,
                          "axis": {"format": panel.y_format}}
     if y_domain is not None:
