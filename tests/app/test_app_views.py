@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("streamlit")
 from repo import ROOT
 from streamlit.testing.v1 import AppTest
-from test_app import OVERLOAD, QUICKSTART, knob, metric, vega_specs
+from test_app import OVERLOAD, QUICKSTART, knob, metric, panel_titles, vega_specs
 
 APP = str(ROOT / "app.py")
 
@@ -254,3 +254,17 @@ def test_the_presenter_layout_is_a_control_and_a_link(library: Path) -> None:
     again = opened(**params(at))  # the link opens in the presenter layout: large type, one column
     assert next(t for t in again.sidebar.toggle if t.label.startswith("presenter layout")).value is True
     assert metric(again, "verdict") == "healthy"
+
+
+def test_any_time_series_charts_the_chosen_columns(library: Path) -> None:
+    at = opened(scenario="quickstart.yaml")
+    before = len(vega_specs(at))
+    chooser = next(m for m in at.multiselect if m.label == "columns")
+    assert "queue.depth" in chooser.options and "time_s" not in chooser.options
+    chooser.set_value(["queue.depth", "produced"]).run()
+    assert not at.exception, at.exception
+    specs = vega_specs(at)
+    assert len(specs) == before + 1
+    (chosen,) = [s for s in specs if panel_titles(s) == ["Chosen time series"]]
+    fields = [t["field"] for t in chosen["vconcat"][0]["layer"][1]["encoding"]["tooltip"]]
+    assert fields == ["t", "queue\\.depth", "produced"]  # one series per chosen column, as named in the CSV
