@@ -4,7 +4,8 @@
 
 Starts `streamlit run app.py`, opens each library scenario in headless Chromium, moves the load
 multiplier one step right (a new run: new text) and back (the cached run), and prints the time
-from the key press until the page's script is idle again, per scenario and as medians. It also
+from the key press until the page's script is idle again, and until its charts are drawn too (no
+change in any chart for 0.4 s; the time of the last change), per scenario and as medians. It also
 prints where the time of a fresh rerun goes: the simulation alone, and the chart data. Needs
 Chromium and the playwright package (see tests/app/test_browser.py); run it on a quiet machine.
 """
@@ -12,6 +13,7 @@ Chromium and the playwright package (see tests/app/test_browser.py); run it on a
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -20,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "app"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, rerun_seconds, streamlit_server, watch_script_state  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, rerun_timings, streamlit_server, watch_script_state  # noqa: E402
 
 DEFAULT_SCENARIOS = ("quickstart.yaml", "node_pipe.yaml", "kafka_8_consumers_6_partitions.yaml",
                      "downstream_with_semaphore.yaml", "bounded_block.yaml", "batch_size_100.yaml",
@@ -45,6 +48,14 @@ def simulation_seconds(file: str) -> tuple[float, float]:
     return middle - start, time.perf_counter() - middle
 
 
+def _medians(timings: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(t[0] for t in timings), statistics.median(t[1] for t in timings)
+
+
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS))
@@ -52,9 +63,11 @@ def main() -> int:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    fresh: list[float] = []
-    cached: list[float] = []
-    print(f"{'scenario':40s} {'new run (s)':>12s} {'back (s)':>9s} {'simulation (s)':>15s} {'chart data (s)':>15s}")
+    started_load = _load()
+    fresh: list[tuple[float, float]] = []
+    cached: list[tuple[float, float]] = []
+    print(f"{'scenario':40s} {'new run: idle / drawn (s)':>26s} {'back: idle / drawn (s)':>23s} "
+          f"{'simulation (s)':>15s} {'chart data (s)':>15s}")
     with streamlit_server() as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
@@ -65,15 +78,18 @@ def main() -> int:
             watch_script_state(page)
             slider = page.get_by_role("slider", name="load multiplier")
             slider.focus()
-            ups = [rerun_seconds(page, "ArrowRight") for _ in range(args.repeats)]  # each a new run
-            backs = [rerun_seconds(page, "ArrowLeft") for _ in range(args.repeats)]  # each run before
+            ups = [rerun_timings(page, "ArrowRight") for _ in range(args.repeats)]  # each a new run
+            backs = [rerun_timings(page, "ArrowLeft") for _ in range(args.repeats)]  # each run before
             simulation, chart = simulation_seconds(file)
-            fresh.append(statistics.median(ups))
-            cached.append(statistics.median(backs))
-            print(f"{file:40s} {fresh[-1]:12.2f} {cached[-1]:9.2f} {simulation:15.2f} {chart:15.3f}", flush=True)
+            fresh.append(_medians(ups))
+            cached.append(_medians(backs))
+            print(f"{file:40s} {fresh[-1][0]:16.2f} / {fresh[-1][1]:5.2f} {cached[-1][0]:13.2f} / {cached[-1][1]:5.2f} "
+                  f"{simulation:15.2f} {chart:15.3f}", flush=True)
         browser.close()
-    print(f"median over {len(fresh)} scenarios: new run {statistics.median(fresh):.2f} s, "
-          f"back to a cached run {statistics.median(cached):.2f} s")
+    new, back = _medians(fresh), _medians(cached)
+    print(f"median over {len(fresh)} scenarios: new run {new[0]:.2f} s idle, {new[1]:.2f} s drawn; "
+          f"back to a cached run {back[0]:.2f} s idle, {back[1]:.2f} s drawn")
+    print(f"load average (1, 5, 15 min) at the start {started_load}, at the end {_load()} on {os.cpu_count()} cores")
     return 0
 
 

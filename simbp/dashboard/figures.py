@@ -10,17 +10,27 @@ from typing import Any
 import pandas as pd
 
 from ..results import Results
+from ..units import format_bytes
 
-__all__ = ["KEY_FIGURES", "headline_metrics", "plot_names", "plot_caption", "figure_png", "series_columns"]
+__all__ = ["KEY_FIGURES", "BROKER_LOG", "BROKER_LOG_HELP", "broker_log_bytes", "headline_metrics", "plot_names",
+           "plot_caption", "figure_png", "series_columns"]
 
 KEY_FIGURES = ("verdict", "loss ratio", "p99 latency", "peak memory", "crashes", "producers blocked")
 
 
-def headline_metrics(summary: dict[str, Any]) -> list[tuple[str, str]]:
+BROKER_LOG = "broker log peak"
+BROKER_LOG_HELP = ("This scenario has no memory section and its messages wait in a Kafka topic, whose bytes live on "
+                   "the broker's disk, not in the service's memory (which would read 0 B). This is the most the "
+                   "topic's log held at once, read or not, until retention deleted it.")
+
+
+def headline_metrics(summary: dict[str, Any], timeseries: pd.DataFrame | None = None) -> list[tuple[str, str]]:
     """(label, value) pairs for the metric rows: the verdict and the key figures first, then the counts.
 
     Values are the report's headline figures, shortened to fit a metric tile (the crash time and
-    the blocked share's wording are in the verdict's reason).
+    the blocked share's wording are in the verdict's reason). For a Kafka scenario without a
+    memory section "peak memory" would always be 0 B; its tile shows the topics' log instead
+    (`BROKER_LOG`: the peak of their summed bytes in `timeseries`, else their bytes at the end).
     """
     from ..report import headline_figures
 
@@ -30,7 +40,28 @@ def headline_metrics(summary: dict[str, Any]) -> list[tuple[str, str]]:
     figures["producers blocked"] = f"{summary['producer_blocked_fraction']:.1%}"
     ordered = [label for label in KEY_FIGURES if label in figures]
     ordered += [label for label in figures if label not in KEY_FIGURES]
-    return [(label, figures[label]) for label in ordered]
+    metrics = [(label, figures[label]) for label in ordered]
+    log = broker_log_bytes(summary, timeseries)
+    if log is not None:
+        metrics = [(BROKER_LOG, format_bytes(log)) if label == "peak memory" else (label, value)
+                   for label, value in metrics]
+    return metrics
+
+
+def broker_log_bytes(summary: dict[str, Any], timeseries: pd.DataFrame | None = None) -> float | None:
+    """The most bytes the Kafka topics kept at once, when that, not memory, is where messages wait.
+
+    None when the scenario models memory (a memory section, or anything held in memory) or has no topic.
+    """
+    if summary.get("memory_limit_bytes") or float(summary.get("peak_memory_bytes") or 0.0) > 0:
+        return None
+    topics = [name for name, entry in summary.get("components", {}).items() if entry.get("kind") == "topic"]
+    if not topics:
+        return None
+    columns = [f"{name}.bytes" for name in topics]
+    if timeseries is not None and all(column in timeseries.columns for column in columns):
+        return float(timeseries[columns].sum(axis=1).max()) if len(timeseries) else 0.0
+    return float(sum(float(summary["components"][name].get("bytes") or 0.0) for name in topics))
 
 
 def plot_names() -> list[str]:
@@ -62,7 +93,6 @@ def figure_png(results: Results, name: str, *, dpi: int = 120, size: tuple[float
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
-
 
 
 def series_columns(timeseries: pd.DataFrame) -> list[str]:

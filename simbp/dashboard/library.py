@@ -119,14 +119,22 @@ def problem_lines(error: ScenarioError) -> list[str]:
     return lines or [str(error)]
 
 
+_CLI_HINTS = (" To allow it, raise the budget", "; write the values out or raise the ")
+
+
 def _problem_line(problem: Problem) -> str:
+    """One problem; the loader's advice on raising a budget is dropped (a shared page cannot)."""
+    message = problem.message
+    for hint in _CLI_HINTS:
+        if hint in message and message.index(hint) > 0:
+            message = message[:message.index(hint)].rstrip(";,. ") + "."
     where = []
     if problem.line is not None:
         where.append(f"line {problem.line}")
     if problem.field:
         where.append(problem.field)
     prefix = ", ".join(where)
-    return f"{prefix}: {problem.message}" if prefix else problem.message
+    return f"{prefix}: {message}" if prefix else message
 
 
 class _DataLoader(getattr(yaml, "CSafeLoader", ScenarioLoader)):  # type: ignore[misc]

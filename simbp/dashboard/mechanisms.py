@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..exact.kafka import STATUS_NAMES
 from ..results import Results
-from .charts import Panel, Rule, byte_unit, time_unit
+from .charts import Panel, Rule, byte_unit, long_form, time_unit
 
 __all__ = ["KafkaGroup", "kafka_groups", "stream_panels", "downstream_panels", "retry_panel", "STATUS_COLOURS"]
 
@@ -89,9 +89,7 @@ def kafka_groups(results: Results) -> list[KafkaGroup]:
         columns = {c: c.rsplit(".", 1)[0] for c in frame.columns
                    if c.startswith(f"{topic_name}.p") and c.endswith(".lag_s")}
         columns[f"{topic_name}.lag_s"] = f"{topic_name} (worst partition)"
-        data = frame[["time_s", *[c for c in columns if c in frame.columns]]].rename(columns=columns)
-        data["t"] = data.pop("time_s") / factor
-        long = data.melt(id_vars="t", var_name="series", value_name="value")
+        long = long_form(frame, columns, factor)
         long.attrs["time_unit"] = unit
         rules = []
         retention = topic.get("retention_time_s")
@@ -156,10 +154,7 @@ def stream_panels(results: Results) -> list[tuple[Panel, dict[str, Any]]]:
             continue
         top = max(float(frame[column].max()), float(mark))
         size_unit, size = byte_unit(top) if counts_bytes else ("chunks", 1.0)
-        data = frame[["time_s", column]].rename(columns={column: f"{name} buffered"})
-        data["t"] = data.pop("time_s") / factor
-        long = data.melt(id_vars="t", var_name="series", value_name="value")
-        long["value"] = long["value"].astype(float) / size
+        long = long_form(frame, {column: f"{name} buffered"}, factor, 1 / size)
         long.attrs["time_unit"] = unit
         rule = Rule(f"highWaterMark {float(mark) / size:,.4g} {size_unit}", value=float(mark) / size)
         panel = Panel("stream", f"Node.js stream {name}: buffered against its highWaterMark",
@@ -190,10 +185,7 @@ def downstream_panels(results: Results) -> list[tuple[Panel, dict[str, Any]]]:
                                   value=float(semaphore.get("permits") or 0)))
             if f"{caller}.semaphore_waiting" in frame.columns:
                 columns[f"{caller}.semaphore_waiting"] = f"{caller} waiting for a permit"
-        data = frame[["time_s", *columns]].rename(columns=columns)
-        data["t"] = data.pop("time_s") / factor
-        long = data.melt(id_vars="t", var_name="series", value_name="value")
-        long["value"] = long["value"].astype(float)
+        long = long_form(frame, columns, factor)
         long.attrs["time_unit"] = unit
         panel = Panel("downstream", f"Downstream {name}: calls in flight against its capacity", "calls", long, rules)
         latency = entry.get("call_latency_s") or {}
@@ -211,11 +203,8 @@ def retry_panel(results: Results) -> Panel | None:
     if "retries" not in frame.columns or float(frame["retries"].sum()) <= 0:
         return None
     unit, factor = _factor(results)
-    data = frame[["time_s", "produced", "retries"]].copy()
-    data["first attempts"] = data["produced"] - data["retries"]
-    data = data.drop(columns="produced")
-    data["t"] = data.pop("time_s") / factor
-    long = data.melt(id_vars="t", var_name="series", value_name="value")
-    long["value"] = long["value"].astype(float)
+    data = frame[["time_s", "retries"]].copy()
+    data["first attempts"] = frame["produced"] - frame["retries"]
+    long = long_form(data, {"retries": "retries", "first attempts": "first attempts"}, factor)
     long.attrs["time_unit"] = unit
     return Panel("retries", "Retries against first attempts, per interval", "messages per interval", long, [])

@@ -1,6 +1,7 @@
 """Shareable state: the page's settings as URL query parameters, and back.
 
-A link carries the scenario (a library file, or an edited text packed small), the view, the mode,
+A link carries the scenario (a library file, or an edited text packed small), A/B's B (moved
+controls, a library file, or its own text packed the same way), the view, the mode,
 the workshop lesson and layout, and every control moved away from the scenario's own value (by
 knob key: `consumers.workers.workers=3`, `seed=8`). Controls left alone are not written, so a link
 stays short and keeps meaning the same thing when the scenario file is improved. Opening the link
@@ -22,7 +23,7 @@ __all__ = ["ShareState", "VIEWS", "encode_state", "decode_state", "format_value"
            "unpack_text", "share_url", "RESERVED", "B_PREFIX"]
 
 VIEWS = ("whatif", "policies", "ab", "capacity", "workshop", "observed")
-RESERVED = ("scenario", "yaml", "view", "mode", "lesson", "present", "buffer", "b_scenario", "reveal")
+RESERVED = ("scenario", "yaml", "view", "mode", "lesson", "present", "buffer", "b_scenario", "b_yaml", "reveal")
 B_PREFIX = "b."
 MAX_PACKED_CHARS = 12_000  # an edited scenario in the URL; longer edits are downloaded, not linked
 MAX_UNPACKED_BYTES = 200_000
@@ -40,6 +41,7 @@ class ShareState:
     present: bool = False
     buffer: str | None = None
     b_scenario: str | None = None
+    b_yaml: str | None = None
     values: dict[str, str] = field(default_factory=dict)
     b_values: dict[str, str] = field(default_factory=dict)
 
@@ -127,6 +129,10 @@ def encode_state(state: ShareState, knobs: list[Knob] | None = None, values: Map
         params["buffer"] = state.buffer
     if state.b_scenario:
         params["b_scenario"] = state.b_scenario
+    if state.b_yaml is not None:
+        packed = pack_text(state.b_yaml)
+        if packed is not None:
+            params["b_yaml"] = packed
     moved = _changed(knobs, values or {}) if knobs is not None else dict(state.values)
     params.update(moved)
     b_moved = _changed(knobs, b_values or {}) if knobs is not None else dict(state.b_values)
@@ -157,6 +163,8 @@ def decode_state(params: Mapping[str, Any]) -> ShareState:
     state.present = one("present") in ("1", "true", "yes")
     state.buffer = one("buffer")
     state.b_scenario = one("b_scenario")
+    packed_b = one("b_yaml")
+    state.b_yaml = unpack_text(packed_b) if packed_b else None
     for name in params:
         if name in RESERVED:
             continue

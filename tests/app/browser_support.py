@@ -76,23 +76,37 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60.0) -
         log.close()
 
 
-WATCH = """() => { window.__states = []; const app = document.querySelector('[data-testid="stApp"]');
+WATCH = """() => { window.__states = []; window.__drawn = 0; const app = document.querySelector('[data-testid="stApp"]');
   new MutationObserver(() => window.__states.push([performance.now(), app.getAttribute('data-test-script-state')]))
-    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  new MutationObserver((records) => { for (const r of records) { const e = r.target.nodeType === 1 ? r.target
+      : r.target.parentElement; if (e && e.closest('[data-testid="stVegaLiteChart"]')) {
+      window.__drawn = performance.now(); break; } } })
+    .observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
 RERUN_DONE = """(t) => { const s = window.__states.filter(e => e[0] > t);
   const r = s.findIndex(e => e[1] === 'running'); return r >= 0 && s.slice(r).some(e => e[1] === 'notRunning'); }"""
+IDLE_AT = "(t) => window.__states.filter(e => e[0] > t && e[1] === 'notRunning')[0][0]"
+QUIET = "(ms) => performance.now() - window.__drawn > ms"
 
 
 def watch_script_state(page: Any) -> None:
-    """Record every change of the page's script state with its time (a quick rerun is easily missed)."""
+    """Record every change of the page's script state with its time (a quick rerun is easily missed),
+    and the time of the last change inside any chart."""
     page.evaluate(WATCH)
 
 
 def rerun_seconds(page: Any, key: str) -> float:
     """Press `key` on the focused control; seconds until the rerun it starts has ended in the browser."""
+    return rerun_timings(page, key)[0]
+
+
+def rerun_timings(page: Any, key: str, quiet_ms: float = 400.0) -> tuple[float, float]:
+    """Press `key` on the focused control: seconds until the page's script is idle again, and until its
+    charts are drawn as well (their last change, once none has come for `quiet_ms`)."""
     pressed = page.evaluate("() => performance.now()")
     page.keyboard.press(key)
     page.wait_for_function(RERUN_DONE, arg=pressed, timeout=120_000)
-    done = page.evaluate("(t) => window.__states.filter(e => e[0] > t && e[1] === 'notRunning')[0][0]",
-                         pressed)
-    return float(done - pressed) / 1000
+    idle = float(page.evaluate(IDLE_AT, pressed))
+    page.wait_for_function(QUIET, arg=quiet_ms, timeout=120_000, polling=50)
+    drawn = max(idle, float(page.evaluate("() => window.__drawn")))
+    return (idle - pressed) / 1000, (drawn - pressed) / 1000

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("streamlit")
 from repo import ROOT
 from streamlit.testing.v1 import AppTest
-from test_app import OVERLOAD, QUICKSTART, knob, metric, vega_specs
+from test_app import OVERLOAD, QUICKSTART, knob, metric, panel_titles, vega_specs
 
 APP = str(ROOT / "app.py")
 
@@ -94,7 +94,12 @@ def test_workshop_hides_results_until_a_prediction_is_revealed() -> None:
     assert at.subheader[0].value == "rxjs_throttle" and params(at)["scenario"] == "rxjs_throttle.yaml"
 
 
-def test_files_outside_the_folder_large_and_refused_runs(library: Path) -> None:
+def test_files_outside_the_folder_large_and_refused_runs(library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from simbp.dashboard import guard
+
+    # price exact runs 20 times dearer, so that a run of a few seconds is "large" (a really large one
+    # took most of this test's time); the page's flow is the same
+    monkeypatch.setattr(guard, "EXACT_MESSAGES_PER_SECOND", guard.EXACT_MESSAGES_PER_SECOND / 20)
     at = opened()
     outside = QUICKSTART.replace("service: {dist: exponential, mean: 5ms}",
                                  "service: {dist: empirical, file: /etc/passwd}")
@@ -103,7 +108,7 @@ def test_files_outside_the_folder_large_and_refused_runs(library: Path) -> None:
     assert "consumers[0].service.file: file '/etc/passwd' must be a path relative to the scenario's folder" in \
         at.error[0].value
     assert "root:" not in at.error[0].value  # never the file's contents
-    at.text_area[0].set_value(QUICKSTART.replace("duration: 20s", "duration: 2h")).run()  # about 2.2 M messages
+    at.text_area[0].set_value(QUICKSTART.replace("duration: 20s", "duration: 6m")).run()  # 108,000 messages: "14 s"
     assert any("This run is large" in w.value for w in at.warning) and not at.metric
     next(b for b in at.button if b.label == "Run it anyway").click().run()
     assert not at.exception and metric(at, "verdict") == "healthy"
@@ -160,6 +165,13 @@ def test_leaving_the_capacity_view_stops_its_sweep(library: Path) -> None:
      "interval: 1s"),
     ("kafka_retention_loss.yaml", "slider", "topics.clicks.retention.time", 30.0, "time: 30s"),
     ("token_bucket.yaml", "slider", "producers.partners.rate_limit.burst", 50, "burst: 50"),
+    ("token_bucket.yaml", "slider", "producers.partners.rate_limit.rate", 1200.0, "rate: 1200/s"),
+    ("burst_without_retries.yaml", "slider", "producers.clients.caller_timeout", 2.0, "caller_timeout: 2s"),
+    ("downstream_with_semaphore.yaml", "slider", "consumers.handlers.calls.retries", 2, "retries: 2"),
+    ("downstream_with_semaphore.yaml", "slider", "downstreams.db.latency", 30.0, "mean: 30ms"),
+    ("kafka_3_consumers_6_partitions.yaml", "slider", "topics.orders.partitions", 12, "partitions: 12"),
+    ("kafka_3_consumers_6_partitions.yaml", "slider", "consumer_groups.billing.consumers", 6, "consumers: 6"),
+    ("node_naive_write.yaml", "slider", "buffers.file_writer.high_water_mark", 128.0, "high_water_mark: 128KiB"),
 ])
 def test_each_teaching_control_writes_its_key_and_reruns(file: str, kind: str, key: str, value: object,
                                                          written: str) -> None:
@@ -176,3 +188,83 @@ def urlstate_value(value: object) -> str:
     from simbp.dashboard.urlstate import format_value
 
     return format_value(value)
+
+
+HOSTILE_B = {
+    "billion laughs": ("\n".join(['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+                                 + [f"a{i}: &a{i} [{', '.join(['*a' + str(i - 1)] * 9)}]" for i in range(1, 10)])
+                       + "\n" + QUICKSTART, ("alias", "yaml_nodes")),
+    "a system file": (QUICKSTART.replace("service: {dist: exponential, mean: 5ms}",
+                                         "service: {dist: empirical, file: /etc/passwd}"), ("/etc/passwd",)),
+    "a Python object tag": ('!!python/object/apply:os.system ["touch /tmp/simbp-pwned"]\n', ("line 1",)),
+    "deep nesting": ("name: " + "[" * 200 + "]" * 200 + "\n", ("yaml_depth", "nest")),
+    # under the box's 200,000 characters, but 300 kB: the loader counts bytes
+    "a document over the size limit": (QUICKSTART.replace("description: ", "description: " + "é" * 150_000 + " "),
+                                       ("document_size",)),
+    "a run far too large": (QUICKSTART.replace("duration: 20s", "duration: 2000h").replace("rate: 300/s",
+                                                                                           "rate: 900000/s"),
+                            ("too large", "budget")),
+}
+
+
+def test_ab_b_can_be_your_own_scenario_and_hostile_text_is_refused(library: Path) -> None:
+    at = opened(scenario="overload.yaml", view="ab")
+    at.radio[1].set_value("a scenario of your own (YAML)").run()
+    assert not at.exception, at.exception
+    assert any("paste its YAML" in i.value for i in at.info) and not at.dataframe  # nothing runs without B
+    at.text_area[1].set_value(QUICKSTART.replace("small_quickstart", "pasted")).run()  # [0] is A's editor
+    assert not at.exception, at.exception
+    assert any(m.value.startswith("**B: pasted (your scenario)**") and "healthy" in m.value for m in at.markdown)
+    assert at.dataframe[0].value.loc["verdict", "A"] == "dropping"
+    link = params(at)
+    assert "b_yaml" in link and link["view"] == "ab"
+    again = opened(**link)  # the link carries B's text: the same comparison opens
+    assert any(m.value.startswith("**B: pasted (your scenario)**") for m in again.markdown)
+    assert again.dataframe[0].value.loc["verdict", "B"] == "healthy"
+
+    at.file_uploader[0].set_value(("b.yaml", OVERLOAD.replace("name: overload", "name: uploaded").encode(),
+                                   "application/x-yaml")).run()
+    assert not at.exception, at.exception
+    assert "name: uploaded" in at.text_area[1].value  # the upload fills the box, editable
+    assert at.dataframe[0].value.loc["verdict", "B"] == "dropping"
+    at.file_uploader[0].set_value(("bad.yaml", b"\xff\xfe\x00name", "application/x-yaml")).run()
+    assert any("not UTF-8" in e.value for e in at.error)
+    at.file_uploader[0].set_value(("big.yaml", b"#" * 250_000, "application/x-yaml")).run()
+    assert any("250,000 bytes" in e.value for e in at.error)
+    assert "name: uploaded" in at.text_area[1].value  # a refused upload leaves B as it was
+
+    for name, (text, expected) in HOSTILE_B.items():
+        started = time.monotonic()
+        at.text_area[1].set_value(text).run()
+        assert not at.exception, (name, at.exception)
+        errors = " ".join(e.value for e in at.error)
+        assert any(word in errors for word in expected), (name, errors[:500])
+        assert "root:" not in errors  # a file's contents are never quoted
+        assert not any(m.value.startswith("**B:") for m in at.markdown), name  # refused, not run
+        assert time.monotonic() - started < 30, name
+    assert not Path("/tmp/simbp-pwned").exists()
+
+
+def test_the_presenter_layout_is_a_control_and_a_link(library: Path) -> None:
+    at = opened(scenario="quickstart.yaml")
+    assert "present" not in params(at)
+    next(t for t in at.sidebar.toggle if t.label.startswith("presenter layout")).set_value(True).run()
+    assert not at.exception, at.exception
+    assert params(at)["present"] == "1"
+    again = opened(**params(at))  # the link opens in the presenter layout: large type, one column
+    assert next(t for t in again.sidebar.toggle if t.label.startswith("presenter layout")).value is True
+    assert metric(again, "verdict") == "healthy"
+
+
+def test_any_time_series_charts_the_chosen_columns(library: Path) -> None:
+    at = opened(scenario="quickstart.yaml")
+    before = len(vega_specs(at))
+    chooser = next(m for m in at.multiselect if m.label == "columns")
+    assert "queue.depth" in chooser.options and "time_s" not in chooser.options
+    chooser.set_value(["queue.depth", "produced"]).run()
+    assert not at.exception, at.exception
+    specs = vega_specs(at)
+    assert len(specs) == before + 1
+    (chosen,) = [s for s in specs if panel_titles(s) == ["Chosen time series"]]
+    fields = [t["field"] for t in chosen["vconcat"][0]["layer"][1]["encoding"]["tooltip"]]
+    assert fields == ["t", "queue\\.depth", "produced"]  # one series per chosen column, as named in the CSV

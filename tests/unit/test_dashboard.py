@@ -14,6 +14,7 @@ from repo import ROOT
 
 import simbp
 from simbp import dashboard
+from simbp.dashboard.compare import comparison_figures
 from simbp.scenario import VERDICTS
 
 # 300 messages/s against one worker of 5 ms (200/s): overloaded, so every policy shows its failure.
@@ -250,6 +251,11 @@ def test_compare_policies_shows_the_three_failure_modes_on_the_same_load() -> No
     assert list(table["verdict"]) == ["dropping", "dropping", "blocking", "crashed"]
     assert table.loc["unbounded", "peak_memory_bytes"] > table.loc["drop_newest", "peak_memory_bytes"]
     assert table.loc["block", "producer_blocked_fraction"] > 0.1
+    shown = comparison_figures(table)  # for reading: a column per policy, headline units, short
+    assert list(shown.columns) == list(table.index) and list(shown.loc["verdict"]) == list(table["verdict"])
+    assert shown.loc["loss", "block"] == "0.00%" and shown.loc["loss", "unbounded"].endswith("%")
+    assert shown.loc["peak memory", "unbounded"].endswith("iB") and shown.loc["p99 latency", "block"][-1] == "s"
+    assert max(len(value) for value in shown.to_numpy().ravel()) <= 12  # never a 17-digit float
 
 
 def test_compare_policies_uses_the_given_runner() -> None:

@@ -202,6 +202,12 @@ def test_an_edited_scenario_travels_packed_and_a_packed_bomb_is_refused() -> Non
     assert len(bomb) < urlstate.MAX_PACKED_CHARS
     assert urlstate.unpack_text(bomb) is None
     assert urlstate.unpack_text("not*base64!") is None
+    # A/B's own B travels the same way, beside A's edit, and the same bomb is refused for it too
+    params = urlstate.encode_state(urlstate.ShareState(view="ab", yaml=edited, b_yaml=OVERLOAD))
+    assert params["b_yaml"] != params["yaml"]
+    state = urlstate.decode_state(params)
+    assert (state.yaml, state.b_yaml, state.b_values) == (edited, OVERLOAD, {})
+    assert urlstate.decode_state({"view": "ab", "b_yaml": bomb}).b_yaml is None
 
 
 # --------------------------------------------------------------------------- sweeps in their own process

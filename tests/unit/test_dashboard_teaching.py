@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from functools import cache
 
+import numpy as np
+import pandas as pd
 import pytest
 from repo import ROOT
 
 from simbp import dashboard
-from simbp.dashboard import advice, charts, mechanisms, urlstate, workshop
+from simbp.dashboard import advice, charts, mechanisms, sampling, urlstate, workshop
 from simbp.results import Results
 from simbp.scenario import VERDICTS
 
@@ -76,6 +78,30 @@ def test_a_chart_spec_stays_the_same_when_only_the_numbers_change() -> None:
     assert len(crashes[0]) != len(crashes[1]) or not crashes[0].equals(crashes[1])  # the data did change
 
 
+def test_long_series_are_thinned_for_the_browser_keeping_peaks_and_troughs() -> None:
+    """20,000 samples (the dashboard's row budget) of a saw-tooth with one spike: at most MAX_POINTS per
+    series reach the browser, yet the spike, the troughs, the first and the last sample survive."""
+    count = 20_000
+    time_s = np.arange(count) * 0.5
+    sawtooth = (np.arange(count) % 37).astype(float)
+    spike = np.zeros(count)
+    spike[12_345] = 9_999.0
+    frame = pd.DataFrame({"time_s": time_s, "a.depth": sawtooth, "b.depth": spike})
+    long = charts.long_form(frame, {"a.depth": "a", "b.depth": "b"}, factor=60.0)
+    for name, column in (("a", sawtooth), ("b", spike)):
+        part = long[long["series"] == name]
+        assert len(part) <= sampling.MAX_POINTS
+        assert part["value"].max() == column.max() and part["value"].min() == column.min()
+        assert part["t"].iloc[0] == 0.0 and part["t"].iloc[-1] == time_s[-1] / 60.0
+        assert part["t"].is_monotonic_increasing
+    assert (long[long["series"] == "a"]["value"] == 36.0).sum() > 100  # the teeth are still there
+    short = charts.long_form(frame.iloc[:300], {"a.depth": "a"}, factor=1.0)
+    assert len(short) == 300  # short runs are sent whole
+    hover = charts.hover_frame(charts.Panel("lag", "", "", long))
+    assert len(hover) <= charts.HOVER_TIMES and list(hover.columns) == ["t", "a", "b"]
+    assert hover["t"].iloc[0] == 0.0 and hover["t"].iloc[-1] == long["t"].max()
+
+
 def test_combined_panels_label_each_run_and_keep_one_axis() -> None:
     first, second = run("node_pipe.yaml", duration=10), run("node_naive_write.yaml", duration=10)
     combined = charts.combine_panels({"pipe": charts.timeline_panels(first), "naive": charts.timeline_panels(second)})
@@ -83,6 +109,30 @@ def test_combined_panels_label_each_run_and_keep_one_axis() -> None:
     assert set(lag.data["series"]) == {"pipe", "naive"}
     memory = next(p for p in combined if p.name == "memory")
     assert {r.label.split(":")[0] for r in memory.rules if r.kind == "crash"} == {"naive"}
+    loss = next(p for p in combined if p.name == "loss")
+    assert set(loss.data["series"]) == {"naive"}  # pipe lost nothing, yet keeps its colour, as in every panel
+    for panel in (lag, loss):
+        assert panel.colours == ["pipe", "naive"]
+        assert charts.panel_spec(panel, unit="s")["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["pipe", "naive"]
+
+
+def test_combined_runs_in_different_units_share_true_axes() -> None:
+    """A/B of runs whose panels chose different units (latency in ms and in s; 10 s against 150 s of
+    time, drawn in minutes): every run is converted to the larger unit, never mixed on one axis."""
+    pipe, naive = run("node_pipe.yaml", duration=150), run("node_naive_write.yaml", duration=10)
+    single = {p.name: p for p in charts.timeline_panels(pipe)}
+    assert single["latency"].y_title == "latency (ms)" and single["lag"].data.attrs["time_unit"] == "min"
+    assert next(p for p in charts.timeline_panels(naive) if p.name == "latency").y_title == "latency (s)"
+    combined = {p.name: p for p in charts.combine_panels({"A": charts.timeline_panels(pipe),
+                                                          "B": charts.timeline_panels(naive)})}
+    latency = combined["latency"]
+    assert latency.y_title == "latency (s)" and latency.data.attrs["time_unit"] == "min"
+    a_p99 = latency.data[latency.data["series"] == "A: p99"]["value"]
+    assert a_p99.max() == pytest.approx(single["latency"].data.query("series == 'p99'")["value"].max() / 1e3)
+    b_times = combined["lag"].data[combined["lag"].data["series"] == "B"]["t"]
+    assert b_times.max() == pytest.approx(10 / 60)  # B's 10 seconds, in minutes
+    crashes = [r.time for r in combined["memory"].rules if r.kind == "crash"]
+    assert crashes and max(crashes) < 10 / 60  # B's crashes moved to minutes too
 
 
 # --------------------------------------------------------------------------- mechanism panels
@@ -103,6 +153,25 @@ def test_the_kafka_panel_shows_idle_members_lag_in_seconds_and_the_commit_sawtoo
         assert part["t"].iloc[0] == 0.0 and (part["t"].to_numpy()[1:] == part["t2"].to_numpy()[:-1]).all()
     assert {"orders.p0", "orders (worst partition)"} <= set(group.lag_panel.data["series"])
     assert any("idle" in note for note in group.notes) and any("saw-tooth" in note for note in group.notes)
+
+
+def test_a_kafka_scenario_shows_the_broker_log_instead_of_an_empty_peak_memory() -> None:
+    """Without a memory section a Kafka run holds nothing in memory: the tile shows the topic's log peak."""
+    from simbp.dashboard import figures
+
+    results = run("kafka_retention_loss.yaml", duration=30)
+    assert results.summary["peak_memory_bytes"] == 0
+    metrics = dict(dashboard.headline_metrics(results.summary, results.timeseries))
+    assert "peak memory" not in metrics
+    peak = float(results.timeseries["clicks.bytes"].max())
+    assert peak > 0 and figures.broker_log_bytes(results.summary, results.timeseries) == peak
+    labels = [label for label, _ in dashboard.headline_metrics(results.summary, results.timeseries)]
+    assert labels.index(figures.BROKER_LOG) == 3  # in the peak memory tile's place
+    assert metrics[figures.BROKER_LOG] != "0B"
+    at_end = figures.broker_log_bytes(results.summary)  # without the time series: the bytes kept at the end
+    assert at_end == results.summary["components"]["clicks"]["bytes"] and at_end <= peak
+    quickstart = run("quickstart.yaml", duration=10)
+    assert "peak memory" in dict(dashboard.headline_metrics(quickstart.summary, quickstart.timeseries))
 
 
 def test_stream_and_downstream_panels_draw_their_limits() -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from ... import dashboard
@@ -19,9 +22,10 @@ from ...errors import ScenarioError
 from ...results import Results
 from ...units import format_duration
 from .. import charts, guard, runpool
+from ..figures import BROKER_LOG, BROKER_LOG_HELP
 
 __all__ = ["POOL", "run_page", "show_problems", "verdict_block", "metric_tiles", "show_timeline", "short_hash",
-           "CSS", "PRESENTER_CSS", "run_panels", "caption_for_run", "draw_chart"]
+           "CSS", "PRESENTER_CSS", "run_panels", "caption_for_run", "draw_chart", "cached_chart"]
 
 POOL = runpool.RunPool(max_entries=96)
 VERDICT_COLOURS = {"healthy": "green", "dropping": "red", "blocking": "orange", "falling_behind": "orange",
@@ -71,6 +75,7 @@ def run_page(text: str, seed: int, base_dir: str, label: str, mode: str, caption
     """A run for this page: from the pool at once when known, else computed (or joined) while a
     progress bar shows. A large run asks first; problems are shown, never raised."""
     key = dashboard.run_key(text, seed, mode) + (base_dir,)
+    placeholder = st.empty()  # always here, so what follows keeps its place (and the browser its charts)
     cached = POOL.get(key)
     if cached is not None:
         return cached
@@ -92,7 +97,6 @@ def run_page(text: str, seed: int, base_dir: str, label: str, mode: str, caption
             st.rerun()
         return None
     ticket = POOL.submit(key, _work(text, seed, base_dir, label, mode))
-    placeholder = st.empty()
     started = time.monotonic()
     shown = 0.0
     try:
@@ -132,13 +136,13 @@ def verdict_block(results: Results, *, heading: str = "###") -> None:
     st.markdown("\n".join(f"- {line}" for line in lines) if len(lines) > 1 else f"_{lines[0]}_" if lines else "")
 
 
-def metric_tiles(summary: dict[str, Any]) -> None:
+def metric_tiles(summary: dict[str, Any], timeseries: pd.DataFrame | None = None) -> None:
     """The verdict and key figures, then the counts, in rows that wrap rather than cut a figure."""
-    figures = dashboard.headline_metrics(summary)
+    figures = dashboard.headline_metrics(summary, timeseries)
     key = len(dashboard.KEY_FIGURES)
     for row in (figures[:3], figures[3:key]):
         for column, (label, value) in zip(st.columns(3), row):
-            column.metric(label, value)
+            column.metric(label, value, help=BROKER_LOG_HELP if label == BROKER_LOG else None)
     counts = figures[key:]
     for start in range(0, len(counts), 3):
         for column, (label, value) in zip(st.columns(3), counts[start:start + 3]):
@@ -156,18 +160,37 @@ def run_panels(key: Any, results: Results) -> list[charts.Panel]:
     return POOL.derived(key, "panels", lambda: charts.timeline_panels(results))
 
 
+def cached_chart(key: Any, name: str, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A chart spec built once per run (`key`) and `name`: a rerun that shows a known run builds no chart.
+
+    Its datasets are kept as Arrow tables, which Streamlit sends as they are; DataFrames were
+    converted again on every rerun (a third of a cached rerun's time on the server)."""
+    return POOL.derived(key, "chart:" + name, lambda: arrow_datasets(make()))
+
+
+def arrow_datasets(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` with its DataFrame datasets as Arrow tables (index dropped: the charts never use it)."""
+    datasets = {name: pa.Table.from_pandas(frame, preserve_index=False) if isinstance(frame, pd.DataFrame) else frame
+                for name, frame in spec.get("datasets", {}).items()}
+    return {**spec, "datasets": datasets} if datasets else spec
+
+
 def draw_chart(spec: dict[str, Any], *, key: str | None = None) -> None:
-    """An interactive chart across the page's width; larger type in the presenter layout."""
+    """An interactive chart across the page's width; larger type in the presenter layout.
+
+    `spec` may be cached and shared between pages, so it is never changed here."""
     if st.session_state.get("present"):
-        config = spec.setdefault("config", {})
+        config = dict(spec.get("config", {}))
         config["axis"] = {**config.get("axis", {}), "labelFontSize": 18, "titleFontSize": 18}
         config["legend"] = {**config.get("legend", {}), "labelFontSize": 18}
         config["title"] = {"fontSize": 21}
+        spec = {**spec, "config": config}
     st.vega_lite_chart(spec, width="stretch", key=key)
 
 
-def show_timeline(panels: list[charts.Panel], *, height: int = 190, key: str | None = None) -> None:
-    """Panels on one shared, zoomable time axis, with what each shows underneath."""
-    draw_chart(charts.timeline_chart(panels, height=height), key=key)
+def show_timeline(key: Any, results: Results, *, height: int = 190) -> None:
+    """The run's panels on one shared, zoomable time axis, with what each shows underneath."""
+    draw_chart(cached_chart(key, f"timeline:{height}",
+                            lambda: charts.timeline_chart(run_panels(key, results), height=height)))
     st.caption("Drag or scroll on a chart to zoom every panel's time axis together; double-click to reset; hover "
                "to read the values. Dashed black lines: crashes; dotted grey: other events; red dashed: limits.")

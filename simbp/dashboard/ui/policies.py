@@ -9,7 +9,8 @@ from ... import dashboard
 from ...results import Results
 from ...units import format_bytes, format_duration
 from .. import charts
-from .common import draw_chart, run_page, run_panels
+from ..compare import comparison_figures
+from .common import cached_chart, draw_chart, run_page, run_panels, short_hash
 from .setup import Setup
 
 __all__ = ["show_policies"]
@@ -66,13 +67,19 @@ def show_policies(setup: Setup) -> str | None:
                 st.markdown(summary["verdict_reason"])
     if not runs:
         return buffer
-    panels = {policy: run_panels(dashboard.run_key(valid[policy], setup.seed, setup.mode) + (setup.base_dir,), result)
-              for policy, result in runs.items()}
-    combined = [p for p in charts.combine_panels(panels) if p.name in ("lag", "loss", "memory", "blocked")]
+    keys = {policy: dashboard.run_key(valid[policy], setup.seed, setup.mode) + (setup.base_dir,) for policy in runs}
+
+    def chart() -> dict[str, object]:
+        panels = {policy: run_panels(keys[policy], result) for policy, result in runs.items()}
+        combined = [p for p in charts.combine_panels(panels) if p.name in ("lag", "loss", "memory", "blocked")]
+        return charts.timeline_chart(combined, height=170)
+
     st.markdown("**The policies on shared axes** (one line per policy; zoom and hover as in the what-if view)")
-    draw_chart(charts.timeline_chart(combined, height=170))
+    first = next(iter(keys.values()))
+    draw_chart(cached_chart(first, "policies:" + short_hash(*keys.values()), chart))
     table = dashboard.comparison_table(runs)
-    st.dataframe(table)
+    st.markdown("**Every figure, policy by policy** (the CSV has a row per policy)")
+    st.dataframe(comparison_figures(table), width="stretch", height="content")  # a column per policy: nothing cut
     st.download_button("Download the comparison (CSV)", table.to_csv().encode("utf-8"),
                        file_name=f"{setup.whatif.name}-policies.csv", mime="text/csv")
     return buffer

@@ -201,10 +201,11 @@ def choose_scenario(folder: str, entries: list[dashboard.LibraryScenario], *, ed
 
 
 def write_link(setup: Setup | None, view: str, *, lesson: str | None = None, b_values: dict[str, Any] | None = None,
-               b_scenario: str | None = None, buffer: str | None = None) -> str:
+               b_scenario: str | None = None, buffer: str | None = None, b_yaml: str | None = None) -> str:
     """Put the current settings in the URL (only when they changed) and return the shareable link."""
     state = urlstate.ShareState(view=view, mode=str(st.session_state.get("mode", "auto")), lesson=lesson,
-                                present=bool(st.session_state.get("present")), buffer=buffer, b_scenario=b_scenario)
+                                present=bool(st.session_state.get("present")), buffer=buffer, b_scenario=b_scenario,
+                                b_yaml=b_yaml)
     params: dict[str, str] = {}
     if setup is not None:
         state.scenario = setup.library_file

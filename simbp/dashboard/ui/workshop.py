@@ -88,7 +88,8 @@ def show_lesson(setup: Setup, lesson: workshop.Lesson) -> None:
     st.markdown("**Try next**")
     buttons = [*lesson.try_next]
     for column, (label, params) in zip(st.columns(max(len(buttons) + 1, 2)), buttons):
-        column.button(label, key=f"try:{lesson.id}:{label}", on_click=_try, args=(params, lesson))
+        column.button(label, key=f"try:{lesson.id}:{label}", on_click=_try, args=(params, lesson), wrap=True,
+                      width="stretch")
     if number < len(workshop.LESSONS):
         following = workshop.LESSONS[number]
         st.button(f"Next lesson: {following.title} →", type="primary", on_click=_go, args=(following.id,))
