@@ -19,6 +19,7 @@ from ..scenario.schema import ConsumerSpec
 from .buffer import FastBuffer
 from .cohorts import Cohorts, Slice, cut_slices
 from .inputs import WorkStream
+from .renewal import ServiceCounts
 
 __all__ = ["FastGroup", "REPRESENTATIVES"]
 
@@ -30,7 +31,8 @@ class FastGroup:
     """A consumer group doing `busy workers × dt` of work per quantum on its items, FIFO."""
 
     def __init__(self, spec: ConsumerSpec, source: FastBuffer, target: FastBuffer | None, work: WorkStream,
-                 on_latencies: Callable[[list[float], list[int]], None], profile: np.ndarray | None = None):
+                 on_latencies: Callable[[list[float], list[int]], None], profile: np.ndarray | None = None,
+                 counts: ServiceCounts | None = None):
         self.spec = spec
         self.name = spec.name
         self.source = source
@@ -39,6 +41,7 @@ class FastGroup:
         self.workers = range(spec.workers)  # only len() is used by the shared sampling code
         self.count = spec.workers
         self.work = work
+        self.counts = counts  # renewal counts of completions when a quantum finishes many items (renewal.py)
         self.mean_service = spec.mean_service()
         # sorted service times drawn apart from the items' own, for E[min(S, dt)]
         if profile is not None and len(profile) and np.mean(profile) > 0:  # its shape, at the distribution's own mean
@@ -118,9 +121,18 @@ class FastGroup:
         work = self.work
         done = self.done
         limit = self.taken + reachable  # the items this group could finish this quantum
-        start_work = work.work(done) + self.carry
-        end_work = start_work + busy * (t1 - t0)
-        natural = work.last_within(done, limit, end_work) - done  # finishes if nothing stops the workers
+        budget = busy * (t1 - t0)
+        counts = self.counts
+        counted = counts is not None and counts.applies(budget)
+        if counts is not None and counted:  # many completions: a renewal count, no per-item draws
+            natural, left_over = counts.completions(budget, self.carry)
+            natural = min(natural, limit - done)
+            start_work = end_work = 0.0
+        else:
+            left_over = 0.0
+            start_work = work.work(done) + self.carry
+            end_work = start_work + budget
+            natural = work.last_within(done, limit, end_work) - done  # finishes if nothing stops the workers
         finishes, forwardable = natural, natural
         if room != math.inf:  # after `room` forwards, each finished item holds its worker
             finishes = min(finishes, int(room) + workers)
@@ -131,10 +143,13 @@ class FastGroup:
         forwardable = min(forwardable, finishes)
         finished = done + finishes
         if finishes == natural and finished < limit:  # busy all quantum: partial work carries over
-            used = end_work - start_work
-            self.carry = end_work - work.work(finished)
+            used = budget
+            self.carry = left_over if counted else end_work - work.work(finished)
         else:  # ran out of items, or workers stopped holding blocked items
-            used = max(work.work(finished) - start_work, 0.0)
+            if counts is not None and counted:
+                used = counts.work_of(finishes, self.carry, budget)
+            else:
+                used = max(work.work(finished) - start_work, 0.0)
             if finishes:
                 self.carry = 0.0
         self.busy_time += used
@@ -145,7 +160,7 @@ class FastGroup:
             self.processed += finishes
             if self.sink:
                 self.consumed += finishes
-                self._record(slices, done)
+                self._record(slices, done, counted)
             else:
                 forward, rest = cut_slices(slices, forwardable)
                 for count, c_lo, c_hi, _, _, nbytes in rest:
@@ -153,6 +168,9 @@ class FastGroup:
                 if forwardable:
                     self.forwarded += self.target.receive(forward, forwardable, t0, t1, merge_within)  # type: ignore[union-attr]
             self.done = finished
+        if counted:  # no service time was drawn: the per-item stream resumes at the next item
+            work.restart(self.done)
+        elif finishes:
             work.forget_before(finished)
 
     def _take(self, takes: int, immediate: int, t0: float, t1: float, merge_within: float) -> None:
@@ -172,10 +190,12 @@ class FastGroup:
         self.source.taken += takes
         self.taken += takes
 
-    def _record(self, slices: list[Slice], first: int) -> None:
-        """Latency of finished items: (taken − created) + own service time, `REPRESENTATIVES` per slice."""
+    def _record(self, slices: list[Slice], first: int, counted: bool = False) -> None:
+        """Latency of finished items: (taken − created) + own service time, `REPRESENTATIVES` per slice
+        (the representative item's drawn service time, or a fresh draw when the count was counted)."""
         values, weights = self._values, self._weights
         prefix, base = self.work.prefix, self.work.base
+        fresh = self.counts.service_time if counted and self.counts is not None else None
         index = first - base
         for count, c_lo, c_hi, k_lo, k_hi, _ in slices:
             wait0 = k_lo - c_lo
@@ -185,9 +205,13 @@ class FastGroup:
             position = 0
             for g in range(groups):
                 n = size + 1 if g < extra else size
-                middle = index + position + n // 2
                 u = (position + n // 2 + 0.5) / count
-                values.append(wait0 + u * slope + prefix[middle + 1] - prefix[middle])
+                if fresh is None:
+                    middle = index + position + n // 2
+                    service = prefix[middle + 1] - prefix[middle]
+                else:
+                    service = fresh()
+                values.append(wait0 + u * slope + service)
                 weights.append(n)
                 position += n
             index += count

@@ -43,6 +43,7 @@ from .group import REPRESENTATIVES, FastGroup
 from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
+from .renewal import ServiceCounts, squared_cv
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
            "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
@@ -157,7 +158,10 @@ class FastModel:
             target = self.buffers[consumer.to] if consumer.to is not None else None
             profile = draw_function(consumer.service, self.seeds.generator(f"consumer/{consumer.name}/service_profile"),
                                     base)(PROFILE_DRAWS)
-            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile)
+            counting = self.seeds.generator(f"consumer/{consumer.name}/service_count")  # normals and representatives
+            counts = ServiceCounts(consumer.mean_service(), squared_cv(consumer.service, base), counting,
+                                   draw_function(consumer.service, counting, base))
+            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile, counts)
             self.groups[consumer.name] = group
             self.readers[consumer.from_] = group
         self.kafka: FastKafka | None = None
