@@ -60,6 +60,7 @@ class FastGroup:
         self.timed_out = 0
         self.lost_in_crash = 0
         self.busy_time = 0.0
+        self._unbooked = 0.0  # busy seconds of counted service not yet booked (renewal.py)
         self.blocked_time = 0.0
         self.batches = 0
         self._values: list[float] = []
@@ -125,11 +126,11 @@ class FastGroup:
         counts = self.counts
         counted = counts is not None and counts.applies(budget)
         if counts is not None and counted:  # many completions: a renewal count, no per-item draws
-            natural, left_over = counts.completions(budget, self.carry)
+            natural, unit = counts.completions(budget, self.carry)
             natural = min(natural, limit - done)
             start_work = end_work = 0.0
         else:
-            left_over = 0.0
+            unit = 0.0
             start_work = work.work(done) + self.carry
             end_work = start_work + budget
             natural = work.last_within(done, limit, end_work) - done  # finishes if nothing stops the workers
@@ -142,16 +143,22 @@ class FastGroup:
         finishes = min(finishes, in_service + takes)
         forwardable = min(forwardable, finishes)
         finished = done + finishes
+        carry = self.carry
         if finishes == natural and finished < limit:  # busy all quantum: partial work carries over
             used = budget
-            self.carry = left_over if counted else end_work - work.work(finished)
+            self.carry = budget + carry - finishes * unit if counted else end_work - work.work(finished)
         else:  # ran out of items, or workers stopped holding blocked items
-            if counts is not None and counted:
-                used = counts.work_of(finishes, self.carry, budget)
-            else:
-                used = max(work.work(finished) - start_work, 0.0)
+            used = 0.0 if counted else max(work.work(finished) - start_work, 0.0)
             if finishes:
                 self.carry = 0.0
+        if counts is not None and counted:
+            # the finished items' mean service plus the change in work in progress, so utilisation is
+            # throughput × mean service as in exact mode (a drawn count is low when its items were
+            # long, which per-item draws would show in the work); what a quantum's workers could not
+            # have done is booked in the next ones
+            owed = self._unbooked + finishes * counts.mean + self.carry - carry
+            used = min(max(owed, 0.0), workers * (t1 - t0))
+            self._unbooked = owed - used
         self.busy_time += used
         if takes:
             self._take(takes, min(free, takes), t0, t1, merge_within)

@@ -78,20 +78,21 @@ class ServiceCounts:
         return work >= self.counted_work
 
     def completions(self, work: float, carry: float) -> tuple[int, float]:
-        """Items finished by `work` seconds (after `carry` seconds already spent on the first), and the
-        work left over on the next item if the group stays busy (the unrounded remainder × mean)."""
+        """Items finished by `work` seconds (after `carry` seconds already spent on the first), and
+        the realised service time per item of this quantum: the drawn count spreads `work + carry`
+        over its unrounded value, so work is conserved as with per-item draws. The items of a count
+        cut short (no more items) took `count × unit − carry`; a busy group carries
+        `work + carry − count × unit` over to the next item."""
         expected = work / self.mean
         if not self._normals:
             self._normals = self._rng.standard_normal(_BLOCK).tolist()
-        value = expected + carry / self.mean + math.sqrt(self.scv * expected) * self._normals.pop()
-        if value <= 0:
-            return 0, 0.0
-        count = int(value)
-        return count, (value - count) * self.mean
-
-    def work_of(self, count: int, carry: float, work: float) -> float:
-        """Work spent finishing `count` items (the first already `carry` seconds in), at most `work`."""
-        return min(max(count * self.mean - carry, 0.0), work)
+        # a group starting from idle (no carry) is at a renewal: E[N(W)] = W / mean + (c² − 1) / 2, and
+        # the count is the value rounded down (−½ on average); a busy group's carry is its remainder
+        offset = carry / self.mean if carry > 0 else 0.5 * self.scv
+        value = expected + offset + math.sqrt(self.scv * expected) * self._normals.pop()
+        if value <= 1:
+            return 0, work + carry  # (never at the counts this is used for): one item longer than the work
+        return int(value), (work + carry) / value
 
     def service_time(self) -> float:
         """A fresh service time (for a latency representative)."""
