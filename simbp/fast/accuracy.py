@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Bound", "LOSS_RATIO", "LATENCY_P99", "LATENCY_MEAN", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
+__all__ = ["Bound", "LOSS_RATIO", "LATENCY_P99", "LATENCY_MEAN", "THROUGHPUT", "UTILISATION",
+           "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
            "fast_error_summary"]
 
 
@@ -41,6 +42,14 @@ LATENCY_MEAN = Bound(relative=0.08)
 """Mean latency of a stable queue (M/M/c, ρ = 0.8–0.9; measured +1% to +6% at quanta of two service
 times, +7% on the hour at 10,000/s with quanta of nine: fast mode tends to overstate short waits)."""
 
+THROUGHPUT = Bound(relative=0.01)
+"""Messages consumed per second, stable and overloaded queues, with service times drawn per item or
+counted (`renewal.ServiceCounts`, from `COUNTED_FROM` completions a quantum): M/M/100 and M/G/100
+at ρ = 0.9 and 1.2."""
+
+UTILISATION = Bound(relative=0.01, absolute=0.005)
+"""The workers' utilisation (busy time over workers × time), on the same queues."""
+
 
 KAFKA_LAG = Bound(relative=0.02)
 """A topic's lag in messages, at its peak and at the end (overloaded and healthy groups, auto-commit and
@@ -60,6 +69,9 @@ def fast_error_summary(kafka: bool = False) -> dict[str, float]:
         "loss_ratio_abs": LOSS_RATIO.absolute,
         "latency_p99_rel": LATENCY_P99.relative,
         "latency_mean_rel": LATENCY_MEAN.relative,
+        "throughput_rel": THROUGHPUT.relative,
+        "utilisation_rel": UTILISATION.relative,
+        "utilisation_abs": UTILISATION.absolute,
     }
     if kafka:
         bounds.update({"lag_rel": KAFKA_LAG.relative, "lag_s_rel": KAFKA_LAG_SECONDS.relative,

@@ -63,11 +63,13 @@ def squared_cv(dist: Any, base_dir: Any = None) -> float:
 class ServiceCounts:
     """Renewal counts of service completions for one group, from its own random stream."""
 
-    def __init__(self, mean: float, scv: float, rng: np.random.Generator, draw: Callable[[int], np.ndarray]):
+    def __init__(self, mean: float, scv: float, rng: np.random.Generator, draw: Callable[[int], np.ndarray],
+                 counted_from: float | None = None):
         self.mean = mean
         self.scv = scv
         usable = mean > 0 and math.isfinite(mean) and math.isfinite(scv)
-        self.counted_work = COUNTED_FROM * max(1.0, scv) * mean if usable else math.inf  # work from which to count
+        counted_from = COUNTED_FROM if counted_from is None else counted_from
+        self.counted_work = counted_from * max(1.0, scv) * mean if usable else math.inf  # work from which to count
         self._rng = rng
         self._draw = draw
         self._normals: list[float] = []
