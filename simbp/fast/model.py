@@ -263,7 +263,7 @@ class FastModel:
         pooled work gets right only on quanta of at most `SERVICE_FRACTION` of a service time: such
         stages are stepped that finely (docs/performance.md, "Near capacity")."""
         reader = self.readers.get(buffer.name)
-        if reader is None or not buffer.drops:
+        if reader is None or not (buffer.drops or (buffer.blocks and self._producers_of[buffer.name])):
             return 1
         fine = SERVICE_FRACTION * reader.mean_service
         if dt <= fine * (1 + 1e-9):
