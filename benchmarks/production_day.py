@@ -90,12 +90,16 @@ def _rate(name: str, t: float) -> float:
     return 20000 + 80000 * (t / 43200 if t <= 43200 else (86400 - t) / 43200)
 
 
-def _scenario(name: str, duration: float, offset: float) -> str:
-    """The day (offset 0, duration 86,400 s), or a slice of it starting `offset` seconds in."""
+def _scenario(name: str, duration: float, offset: float, quantum: float | None = None) -> str:
+    """The day (offset 0, duration 86,400 s), or a slice of it starting `offset` seconds in (with a
+    sample interval a whole number of `quantum`s long, when given)."""
     times = sorted({0.0, duration} | {t - offset for t in (43200.0,) if offset < t < offset + duration})
     points = "[" + ", ".join(f"{{at: {t:g}, rate: {_rate(name, offset + t):g}}}" for t in times) + "]"
     text = KAFKA_DAY if name == "kafka" else CORE_DAY
-    return text.format(duration=duration, sample=min(300.0, duration / 20), points=points)
+    sample = min(300.0, duration / 20)
+    if quantum is not None:
+        sample = quantum * max(1, round(sample / quantum))
+    return text.format(duration=duration, sample=repr(sample), points=points)
 
 
 def child(name: str, mode: str, duration: float, offset: float) -> None:
@@ -103,14 +107,16 @@ def child(name: str, mode: str, duration: float, offset: float) -> None:
     exact, fast or auto, or `fast@Q` for fast mode at a quantum of Q seconds (the day's, on a slice)."""
     import simbp
 
-    scenario = simbp.load_scenario(_scenario(name, duration, offset))
+    quantum = float(mode[5:]) if mode.startswith("fast@") else None
+    scenario = simbp.load_scenario(_scenario(name, duration, offset, quantum))
     began = time.perf_counter()
-    if mode.startswith("fast@"):
+    if quantum is not None:
         from simbp.fast.model import simulate_fast
         from simbp.results import build_results
 
-        interval = scenario.effective_sample_interval  # a whole number of quanta per sample, as choose_quantum
-        results = build_results(simulate_fast(scenario, quantum=interval / max(1, round(interval / float(mode[5:])))))
+        model = simulate_fast(scenario, quantum=quantum)
+        results = build_results(model)
+        results.summary["quantum_s"] = model.quantum
     else:
         results = simbp.run(scenario, mode=mode, allow_large=True)
     seconds = time.perf_counter() - began
