@@ -159,9 +159,9 @@ class FastModel:
             profile = draw_function(consumer.service, self.seeds.generator(f"consumer/{consumer.name}/service_profile"),
                                     base)(PROFILE_DRAWS)
             counting = self.seeds.generator(f"consumer/{consumer.name}/service_count")  # normals and representatives
-            counts = ServiceCounts(consumer.mean_service(), squared_cv(consumer.service, base), counting,
-                                   draw_function(consumer.service, counting, base))
-            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile, counts)
+            completions = ServiceCounts(consumer.mean_service(), squared_cv(consumer.service, base), counting,
+                                        draw_function(consumer.service, counting, base))
+            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile, completions)
             self.groups[consumer.name] = group
             self.readers[consumer.from_] = group
         self.kafka: FastKafka | None = None
