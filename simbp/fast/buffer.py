@@ -126,7 +126,8 @@ class FastBuffer:
         and the producer ends the quantum holding an item if the path ends there."""
         held = producer.offered - producer.arrived  # its item held from the last quantum (offered first)
         level = int(self.capacity) + 1
-        skipped = overshoot(start + held, offered - held, takes, level, self._uniform())
+        # (at most what is left: pooled takes may already have reached items the path skipped)
+        skipped = min(overshoot(start + held, offered - held, takes, level, self._uniform()), self.queue.count)
         holding = self.queue.count - skipped > self.capacity
         returned = skipped + holding
         nbytes = 0.0

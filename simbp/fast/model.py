@@ -101,14 +101,16 @@ def _most_members(group: Any) -> int:
 
 def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str, int]:
     """Stages stepped finely in every quantum, by buffer name: sub-steps per quantum of those whose
-    dropping buffer is smaller than `SMALL_BUFFER` quanta's worth of arrivals and takes (estimated
-    from mean rates; producers feeding the buffer directly)."""
+    dropping buffer (or `block` buffer fed by producers) is smaller than `SMALL_BUFFER` quanta's worth
+    of arrivals and takes (estimated from mean rates; producers feeding the buffer directly)."""
     quantum = choose_quantum(scenario) if quantum is None else quantum
     readers = {c.from_: c for c in scenario.consumers}
     result: dict[str, int] = {}
+    fed = {p.to for p in scenario.producers}
     for buffer in scenario.buffers:
         reader = readers.get(buffer.name)
-        if buffer.capacity is None or reader is None or not semantics.policy(buffer.policy).drops:
+        declared = semantics.policy(buffer.policy)
+        if buffer.capacity is None or reader is None or not (declared.drops or (declared.blocks and buffer.name in fed)):
             continue
         mean = reader.mean_service()
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
@@ -256,7 +258,8 @@ class FastModel:
 
     def _substeps(self, buffer: FastBuffer, counts: list[int], dt: float) -> int:
         """Sub-steps for this buffer's stage in this quantum: 1, unless the buffer drops arrivals when
-        full and may fill up in it, or is so small that a quantum's arrivals and takes could sweep it.
+        full (or blocks its producers), is so small that a quantum's arrivals and takes could sweep
+        it, and its queue could run dry in the quantum.
 
         Near its capacity a bounded buffer's loss depends on the order of arrivals and takes within
         the quantum (`boundary.overshoot` draws it), and on how workers free up and idle, which
@@ -270,7 +273,12 @@ class FastModel:
             return 1
         arrivals = sum(counts) + sum(p.holds_item() for p in self._producers_of[buffer.name])
         sweep = arrivals + reader.count * dt / reader.mean_service  # arrivals and takes the quantum may hold
-        if buffer.queue.count + arrivals <= buffer.capacity and buffer.capacity >= SMALL_BUFFER * sweep:
+        if buffer.capacity >= SMALL_BUFFER * sweep:
+            return 1  # a large buffer fills only from a long queue: see below
+        takes = reader.count * dt / reader.mean_service
+        if buffer.queue.count >= takes + SMALL_BUFFER * math.sqrt(takes):
+            # the queue cannot run dry in this quantum: the workers stay busy (pooled work is right)
+            # and `boundary.overshoot` draws the order of arrivals and takes at the top exactly
             return 1
         return min(MAX_SUBSTEPS, math.ceil(dt / fine - 1e-9))
 
