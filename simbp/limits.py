@@ -174,7 +174,7 @@ def estimate_samples(scenario: Scenario) -> float:
 
 def estimate_columns(scenario: Scenario) -> int:
     """Columns of the time series, at least (the engines check the real width at the first sample)."""
-    return (14 + len(scenario.producers) + 3 * len(scenario.buffers) + 2 * len(scenario.consumers)
+    return (14 + len(scenario.producers) + 4 * len(scenario.buffers) + 2 * len(scenario.consumers)
             + sum(2 * topic.partitions + 6 for topic in scenario.topics) + 4 * len(scenario.consumer_groups))
 
 

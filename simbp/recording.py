@@ -75,6 +75,7 @@ def time_series_row(model: SimulatedModel, last: dict[str, float]) -> dict[str, 
     for buffer in model.buffers.values():
         row[f"{buffer.name}.depth"] = buffer.depth
         row[f"{buffer.name}.bytes"] = buffer.bytes
+        row[f"{buffer.name}.lag_s"] = buffer.lag_seconds(now)
         row[f"{buffer.name}.dropped"] = buffer.dropped - last.get(f"{buffer.name}.dropped", 0)
         last[f"{buffer.name}.dropped"] = buffer.dropped
     for group in model.groups.values():

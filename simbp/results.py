@@ -155,6 +155,7 @@ def build_results(model: "SimulatedModel") -> Results:
         "throughput_per_s": totals["consumed"] / now if now > 0 else 0.0,
     }
     timeseries = pd.DataFrame(model.samples)
+    summary["peak_lag_s"] = _peak_lag_seconds(timeseries, components)
     summary["components"] = components
     verdict, reason = verdict_for(summary, timeseries, scenario)
     summary["verdict"] = verdict
@@ -165,6 +166,20 @@ def build_results(model: "SimulatedModel") -> Results:
     events = _events(model)
     return Results(scenario=scenario, seed=model.seed, summary=summary, timeseries=timeseries, events=events,
                    mode=summary["mode"])
+
+
+def _peak_lag_seconds(timeseries: pd.DataFrame, components: dict[str, dict[str, Any]]) -> float:
+    """The highest sampled lag in seconds (age of the oldest message waiting in a buffer, or not yet
+    committed on a Kafka topic), over the whole run; each buffer's and topic's own peak goes into its entry."""
+    peak = 0.0
+    for name, entry in components.items():
+        column = f"{name}.lag_s"
+        if entry.get("kind") in ("buffer", "topic") and column in timeseries:
+            value = float(timeseries[column].max()) if len(timeseries) else 0.0
+            value = value if math.isfinite(value) else 0.0
+            entry["peak_lag_s"] = value
+            peak = max(peak, value)
+    return peak
 
 
 def _events(model: "SimulatedModel") -> pd.DataFrame:

@@ -31,7 +31,9 @@ def add_fit_command(commands: Any) -> None:
                         help="multiply a role's values, e.g. latency_p99=0.001 for milliseconds")
     parser.add_argument("--workers", type=int, help="consumer count, when the data has no consumers series")
     parser.add_argument("--lag-target", default="60s", help="plan.yaml's target: longest wait of any message (default 60s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the backtest run (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first backtest replay (default 0)")
+    parser.add_argument("--replications", type=int, default=5, metavar="N",
+                        help="backtest replays with seeds SEED, SEED+1, … (default 5; fewer when over a minute of computing)")
     parser.add_argument("--allow-large", action="store_true", help="backtest even when the replay is over the size limit")
     parser.add_argument("--no-plots", action="store_true", help="skip the plots in fit_report.html")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -68,12 +70,14 @@ def run_fit_command(args: argparse.Namespace) -> int:
         lag_target = parse_duration(args.lag_target)
     except ValueError as error:
         raise ScenarioError([Problem("--lag-target", str(error), None, "command line")]) from None
+    if args.replications < 1:
+        raise ScenarioError([Problem("--replications", f"must be at least 1, got {args.replications}", None, "command line")])
     if not Path(args.observed).exists():
         raise ScenarioError([Problem("", "no such file or folder", None, args.observed)])
     out = Path(args.out) if args.out else Path("reports") / scenario_name(args.observed)
     result = fit(args.observed, out, kind=args.kind, mapping=_pairs(args.map, "--map"), counters=set(args.counter),
                  gauges=set(args.gauge), scale=scale, workers=args.workers, seed=args.seed, lag_target_s=lag_target,
-                 allow_large=args.allow_large, plots=not args.no_plots)
+                 allow_large=args.allow_large, plots=not args.no_plots, replications=args.replications)
     if args.quiet:
         return 0
     s = result.summary
@@ -95,6 +99,14 @@ def run_fit_command(args: argparse.Namespace) -> int:
     if "observed_peak_lag" in bt:
         print(f"  backtest         peak lag observed {_fmt(bt['observed_peak_lag'])} at {bt['observed_peak_time']}, "
               f"simulated {_fmt(bt['simulated_peak_lag'])} at {bt['simulated_peak_time']}; lag NRMSE {bt['lag_nrmse']}")
+    spread = bt.get("spread", {})
+    if bt.get("replications", 1) > 1 and "simulated_peak_lag" in spread:
+        peak, lag_error = spread["simulated_peak_lag"], spread.get("lag_nrmse", {})
+        print(f"                   over {bt['replications']} seeds: simulated peak lag {_fmt(peak['mean'])} "
+              f"(95% interval [{_fmt(peak['low'])}, {_fmt(peak['high'])}], single replays {_fmt(peak['min'])}–"
+              f"{_fmt(peak['max'])}); lag NRMSE {_fmt(lag_error.get('mean'))} (up to {_fmt(lag_error.get('max'))})")
+    if bt.get("replications_note"):
+        print(f"                   {bt['replications_note']}")
     if bt.get("throughput_nrmse") is not None:
         print(f"                   throughput NRMSE {bt['throughput_nrmse']}"
               + (f", latency p99 NRMSE {bt['latency_p99_nrmse']}" if bt.get("latency_p99_nrmse") is not None else ""))

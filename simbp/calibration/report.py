@@ -16,6 +16,7 @@ from .backtest import Backtest
 
 __all__ = ["render_report", "draw_plots"]
 
+_SPREAD_COLUMNS = ("mean", "low", "high", "min", "max")
 _PLOTS = (("lag", "Lag (messages waiting)", "messages"), ("throughput", "Throughput", "messages / s"),
           ("latency_p99", "Latency p99", "seconds"))
 
@@ -78,7 +79,10 @@ def render_report(summary: dict[str, Any], test: Backtest, *, plots: bool = True
         ("service time mean", f"{summary['service_mean_s']:.4g}s, 95% interval {_interval(summary['service_mean_s_interval'])}"),
         ("service distribution", f"{json.dumps(summary['service'])}: {summary['service_method']}"),
     ]
-    figures = [(k, v) for k, v in bt.items() if k not in ("normalisation",)]
+    figures = [(k, v) for k, v in bt.items() if k not in ("normalisation", "spread", "spread_note")]
+    spread = bt.get("spread") or {}
+    spread_rows = "".join(f"<tr><th>{e(k)}</th>" + "".join(f"<td>{e(str(v.get(c)))}</td>" for c in _SPREAD_COLUMNS) + "</tr>"
+                          for k, v in spread.items())
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>simbp fit</title>",
         "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222}"
@@ -98,6 +102,10 @@ def render_report(summary: dict[str, Any], test: Backtest, *, plots: bool = True
     parts.append("<h2>Backtest: the fitted scenario replaying the observed arrivals</h2><table>"
                  + "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in figures) + "</table>"
                  + f"<p>{e(bt['normalisation'])}</p>")
+    if spread_rows:
+        parts.append(f"<h3>Spread over {bt.get('replications', 1)} replays</h3><table><tr><th>figure</th>"
+                     + "".join(f"<th>{c}</th>" for c in _SPREAD_COLUMNS) + f"</tr>{spread_rows}</table>"
+                     + f"<p>{e(str(bt.get('spread_note', '')))}</p>")
     for role, png in images.items():
         parts.append(f"<h3>{e(role)}</h3><img alt='{e(role)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
     parts.append("</body></html>")

@@ -11,12 +11,13 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, ScenarioError
-from .backtest import Backtest, backtest
+from .backtest import BACKTEST_REPLICATIONS, BACKTEST_SECONDS, Backtest, backtest
 from .estimate import Fit, estimate
 from .load import load_observed
 from .observed import MAX_BYTES, Observed
@@ -37,6 +38,7 @@ class FitResult:
     backtest: Backtest
     summary: dict[str, Any]
     written: list[Path] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # fitted.yaml, observed_arrivals.csv, plan.yaml as written
 
 
 def atomic_write(path: Path, data: bytes) -> Path:
@@ -104,13 +106,18 @@ def _summary(obs: Observed, fitted: Fit, test: Backtest, scenario_file: str) -> 
 def fit(observed: str | Path, out_dir: str | Path | None = None, *, kind: str = "auto",
         mapping: dict[str, str] | None = None, counters: set[str] | None = None, gauges: set[str] | None = None,
         scale: dict[str, float] | None = None, workers: int | None = None, seed: int = 0, lag_target_s: float = 60.0,
-        allow_large: bool = False, plots: bool = True, max_bytes: int = MAX_BYTES) -> FitResult:
+        allow_large: bool = False, plots: bool = True, max_bytes: int = MAX_BYTES,
+        replications: int = BACKTEST_REPLICATIONS, backtest_seconds: float = BACKTEST_SECONDS,
+        run_options: dict[str, Any] | None = None, before_replay: Callable[[Any], None] | None = None) -> FitResult:
     """Fit a scenario to observed metrics, backtest it, and (with `out_dir`) write fitted.yaml, the
     arrivals trace, plan.yaml, fit_report.html and fit.json (last). Raises `ScenarioError` for bad input.
 
     `kind` is "auto", "buffer" or "kafka"; `mapping` {role: CSV column}; `counters`/`gauges` declare
     roles as monotonic totals or plain values; `scale` {role: factor}; `workers` the consumer count
-    when it was not observed; `seed` the backtest's seed; `lag_target_s` the plan's target.
+    when it was not observed; `seed` the backtest's first seed; `lag_target_s` the plan's target.
+    The backtest replays `replications` seeds (fewer when they would take over `backtest_seconds` of
+    estimated computing); `run_options` go to `simbp.run` (budgets, cancellation) and
+    `before_replay(scenario)` may refuse the replay by raising `ScenarioError` (a shared server's limits).
     """
     from ..scenario import parse_scenario_text
 
@@ -142,7 +149,10 @@ def fit(observed: str | Path, out_dir: str | Path | None = None, *, kind: str = 
         else:
             (folder / TRACE_FILE).write_bytes(trace)
         scenario = parse_scenario_text(scenario_text.decode(), label=str(folder / "fitted.yaml"), base_dir=folder)
-        test = backtest(obs, scenario, fitted.kind, seed=seed, allow_large=allow_large)
+        if before_replay is not None:
+            before_replay(scenario)
+        test = backtest(obs, scenario, fitted.kind, seed=seed, replications=replications, seconds=backtest_seconds,
+                        allow_large=allow_large, run_options=run_options)
         summary = _summary(obs, fitted, test, "fitted.yaml")
         if out_dir is not None:
             from .report import render_report
@@ -151,7 +161,8 @@ def fit(observed: str | Path, out_dir: str | Path | None = None, *, kind: str = 
             written.append(atomic_write(folder / "plan.yaml", plan_text))
             written.append(atomic_write(folder / "fit_report.html", render_report(summary, test, plots=plots).encode()))
             written.append(atomic_write(folder / "fit.json", (json.dumps(summary, indent=2, default=_json) + "\n").encode()))
-    return FitResult(obs, fitted, scenario, test, summary, written)
+    files = {"fitted.yaml": scenario_text, TRACE_FILE: trace, "plan.yaml": plan_text}
+    return FitResult(obs, fitted, scenario, test, summary, written, files)
 
 
 def _json(value: Any) -> Any:

@@ -18,10 +18,11 @@ import yaml
 from .estimate import Fit
 from .observed import Observed
 
-__all__ = ["TRACE_FILE", "scenario_dict", "trace_csv", "plan_dict", "dump_yaml", "lag_column", "throughput_column",
+__all__ = ["TRACE_FILE", "LAG_TARGET", "scenario_dict", "trace_csv", "plan_dict", "dump_yaml", "lag_column", "throughput_column",
            "worker_path"]
 
 TRACE_FILE = "observed_arrivals.csv"
+LAG_TARGET = "peak_lag_s"  # the summary figure plan.yaml's target is on: lag in seconds at its highest sample
 PRODUCER, BUFFER, CONSUMER, TOPIC, GROUP = "observed", "backlog", "consumers", "observed_topic", "consumers"
 
 
@@ -98,17 +99,21 @@ def throughput_column(kind: str) -> str:
 
 
 def plan_dict(fit: Fit, *, name: str, lag_target_s: float = 60.0) -> dict[str, Any]:
-    """A `simbp plan` spec: the fewest consumers that keep every message's wait under the lag target."""
+    """A `simbp plan` spec: the fewest consumers that keep the lag in seconds under the target.
+
+    The target is `peak_lag_s`, the highest sampled age of the oldest message waiting (buffer) or not
+    yet committed (Kafka): what a lag exporter shows as "lag in seconds". Unlike `latency_s.max` it
+    also counts messages still waiting when the replay ends."""
     path = worker_path(fit.kind)
     return {
         "name": f"{name}_plan",
         "description": (f"How many consumers would have kept lag under {lag_target_s:g}s during the observed period? "
                         "Replays the observed arrivals (fitted.yaml) and searches the consumer count; lag in time is "
-                        "the longest any message waited until it was processed (latency_s.max)."),
+                        "the age of the oldest message not yet processed, at its highest sample (peak_lag_s)."),
         "base": "fitted.yaml",
         "seed": 1,
         "replications": {"min": 2, "max": 4, "target_relative_half_width": 0.1},
-        "targets": {"latency_s.max": {"max": f"{lag_target_s:g}s"}},
+        "targets": {LAG_TARGET: {"max": f"{lag_target_s:g}s"}},
         "judge": "upper_bound",
         "plan": {"search": {path: {"min": 1, "max": search_max(fit)}}, "margin": {"enabled": False}},
     }

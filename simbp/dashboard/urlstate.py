@@ -21,7 +21,7 @@ from .knobs import Knob
 __all__ = ["ShareState", "VIEWS", "encode_state", "decode_state", "format_value", "parse_value", "pack_text",
            "unpack_text", "share_url", "RESERVED", "B_PREFIX"]
 
-VIEWS = ("whatif", "policies", "ab", "capacity", "workshop")
+VIEWS = ("whatif", "policies", "ab", "capacity", "workshop", "observed")
 RESERVED = ("scenario", "yaml", "view", "mode", "lesson", "present", "buffer", "b_scenario", "reveal")
 B_PREFIX = "b."
 MAX_PACKED_CHARS = 12_000  # an edited scenario in the URL; longer edits are downloaded, not linked

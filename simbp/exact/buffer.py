@@ -109,6 +109,10 @@ class Buffer:
         """Integral of depth over time since the start (item-seconds), from entry and exit sums."""
         return self.exit_sum + self.depth * now - self.enter_sum
 
+    def lag_seconds(self, now: float) -> float:
+        """Age of the oldest item waiting (0 when none): how far behind the consumers are, in time."""
+        return now - self._created[self._head] if self._head < len(self._created) else 0.0
+
     # ------------------------------------------------------------------ policy hooks
     def _handoff(self, created: float, size: float) -> int:
         self.accepted += 1

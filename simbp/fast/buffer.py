@@ -76,6 +76,10 @@ class FastBuffer:
         """Item-seconds waited up to the last quantum (the mean depth's numerator)."""
         return self.area
 
+    def lag_seconds(self, now: float) -> float:
+        """Age of the oldest item waiting (its cohort's earliest creation time; 0 when none)."""
+        return max(now - self.queue.oldest_created(), 0.0) if self.queue.count else 0.0
+
     def room(self) -> float:
         """Items a forwarding worker may still put without waiting (only `block` makes it wait)."""
         return max(self.capacity - self.queue.count, 0) if self.rule == "block" else math.inf

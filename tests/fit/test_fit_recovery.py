@@ -54,6 +54,9 @@ def test_outputs_written_and_consistent(spike_fit):
     html = (out / "fit_report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # lag, throughput, latency
     assert "<script" not in html and "src='http" not in html
+    assert "Spread over 5 replays" in html and "simulated_peak_lag" in html
+    plan = yaml.safe_load((out / "plan.yaml").read_text())
+    assert list(plan["targets"]) == ["peak_lag_s"] and plan["targets"]["peak_lag_s"] == {"max": "60s"}
 
 
 def test_never_saturated_gives_a_lower_bound():
@@ -114,3 +117,35 @@ def test_simbp_fit_is_the_calibration_layers_function(small_spike, tmp_path):
     first = simbp.fit(path, plots=False)
     second = calibration_fit(path, plots=False)
     assert first.summary == second.summary
+
+
+def test_backtest_over_several_seeds_keeps_within_10_percent(spike_fit):
+    """Every replay (not just the first seed) puts the peak lag within 10% of the observed one; the
+    spread block holds the mean, its 95% interval and the range over the seeds."""
+    result, out = spike_fit
+    bt = result.summary["backtest"]
+    assert bt["replications"] == 5 and bt["seeds"] == [0, 1, 2, 3, 4]
+    spread = bt["spread"]
+    peak = spread["simulated_peak_lag"]
+    assert peak["min"] <= bt["simulated_peak_lag"] <= peak["max"]  # the first seed's keys are kept as they were
+    assert peak["low"] <= peak["mean"] <= peak["high"]
+    assert peak["min"] <= peak["mean"] <= peak["max"] and peak["min"] < peak["max"]  # seeds differ
+    errors = spread["peak_lag_relative_error"]
+    assert max(abs(errors["min"]), abs(errors["max"])) <= 0.10
+    assert errors["low"] <= 0 <= errors["high"] or abs(errors["mean"]) < 0.03  # no bias the seeds agree on, or small
+    assert spread["lag_nrmse"]["max"] < 0.05
+    assert json.loads((out / "fit.json").read_text())["backtest"]["spread"] == spread
+
+
+def test_replications_are_bounded_by_computing_time(small_spike, tmp_path):
+    from simbp.calibration.backtest import replications_within
+
+    path = tmp_path / "s.csv"
+    small_spike.to_csv(path, index=False)
+    result = simbp.fit(path, plots=False, replications=3)
+    assert result.summary["backtest"]["replications"] == 3
+    written = simbp.fit(path, tmp_path / "out", plots=False, replications=1)  # its scenario's trace stays on disk
+    count, why = replications_within(written.scenario, 50, seconds=1e-9)
+    assert count == 1 and "1 of 50 replays" in why
+    single = simbp.fit(path, plots=False, replications=4, backtest_seconds=1e-9)
+    assert single.summary["backtest"]["replications"] == 1 and "1 of 4" in single.summary["backtest"]["replications_note"]

@@ -14,6 +14,7 @@ from ... import dashboard
 from .ab import show_ab
 from .capacity import show_capacity, stop_abandoned_sweep
 from .common import CSS, PRESENTER_CSS
+from .observed import show_observed
 from .policies import show_policies
 from .setup import VIEW_LABELS, choose_scenario, read_link, write_link
 from .whatif import show_whatif
@@ -52,6 +53,10 @@ def _page() -> None:
         st.session_state["view"] = labels[0]
     label = st.radio("view", labels, horizontal=True, label_visibility="collapsed", key="view")
     view = next(name for name, shown in VIEW_LABELS.items() if shown == label)
+    if view == "observed":  # its scenario is fitted from an upload, not chosen in the sidebar
+        stop_abandoned_sweep()
+        show_observed()
+        return
     lesson = choose_lesson() if view == "workshop" else None
     setup = choose_scenario(folder, entries)
     st.sidebar.toggle("presenter layout (large type, one column)", key="present")

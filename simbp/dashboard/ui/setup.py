@@ -28,7 +28,7 @@ from .common import show_problems
 __all__ = ["Setup", "read_link", "apply_link", "choose_scenario", "write_link", "VIEW_LABELS", "knob_widget"]
 
 VIEW_LABELS = {"whatif": "What-if", "policies": "Compare policies", "ab": "A/B", "capacity": "Capacity",
-               "workshop": "Workshop"}
+               "workshop": "Workshop", "observed": "Observed metrics"}
 _UPLOADS = Path(tempfile.gettempdir()) / "simbp-dashboard-uploads"
 _UPLOAD_TTL_S = 24 * 3600
 
