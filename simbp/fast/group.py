@@ -3,8 +3,10 @@
 Every item needs its own service time (drawn from the group's distribution, `WorkStream`); a group
 finishes the items whose cumulative service fits the work its busy workers do in the quantum. For
 exponential service this is exactly the departure process of c parallel workers while they are
-busy. A forwarding group whose `block` target is full keeps its finished items, each holding a
-worker, and takes no more. The latency of a consumed item is (when a worker took it − its creation)
+busy. When a quantum's work finishes many items (`renewal.COUNTED_FROM`), their number is drawn as
+a renewal count instead (`renewal.ServiceCounts`), and nothing is drawn per item. A forwarding
+group whose `block` target is full keeps its finished items, each holding a worker, and takes no
+more. The latency of a consumed item is (when a worker took it − its creation)
 + its own service time, `REPRESENTATIVES` values per cohort slice given to the sketch, weighted.
 """
 
