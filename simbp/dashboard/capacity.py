@@ -206,11 +206,12 @@ def capacity_recommendations(result: Any) -> list[str]:
 
 
 def capacity_table(result: Any) -> pd.DataFrame:
-    """Per point: the varied values, replications, the targeted figures (mean and 95% interval), pass."""
+    """Per point: the varied values, replications, the engine mode they ran in (auto picks fast mode
+    at production sizes), the targeted figures (mean and 95% interval), pass."""
     points = result.points
     varied = [c for c in points.columns if c in result.study.vary_values]
     figures = [t.figure for t in result.study.targets] or ["loss_ratio", "latency_s.p99"]
-    columns = [*varied, "replications"]
+    columns = [*varied, "replications"] + (["mode"] if "mode" in points.columns else [])
     for figure in figures:
         columns += [c for c in (f"{figure}.mean", f"{figure}.low", f"{figure}.high") if c in points.columns]
     columns += [c for c in points.columns if c.startswith("pass.")] + (["passed"] if "passed" in points.columns else [])

@@ -28,7 +28,11 @@ class Offering(Protocol):
 
     @property
     def offered(self) -> int: ...
-    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float) -> None: ...
+    @property
+    def arrived(self) -> int: ...
+    @property
+    def evenly(self) -> bool: ...
+    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True) -> None: ...
 
 
 class FastBuffer:
@@ -42,6 +46,7 @@ class FastBuffer:
         rule = declared.fast
         assert rule is not None
         self.drops = declared.drops  # arrivals at a full buffer are lost (not held back by their producer)
+        self.blocks = declared.blocks  # arrivals at a full buffer are held back by whoever offered them
         self.capacity: float = math.inf if spec.capacity is None else int(spec.capacity)
         # the overflow rule; drop_oldest with no waiting room has nothing to evict: the arrival is dropped
         self.rule = "drop_newest" if rule == "drop_oldest" and self.capacity == 0 else rule
@@ -89,6 +94,10 @@ class FastBuffer:
         if offered and self.drops and start + offered > self.capacity:
             excess = max(excess, min(overshoot(start, offered, takes, int(self.capacity), self._uniform()),
                                      self.queue.count))
+        elif (offered and self.blocks and len(self.producers) == 1 and not self.producers[0].evenly
+              and start + offered > self.capacity):  # random arrivals: the path's order is random
+            self._settle_blocking(self.producers[0], offered, t0, t1, start, takes)
+            return
         if excess <= 0:
             self.accepted += offered
             for producer in self.producers:
@@ -112,6 +121,24 @@ class FastBuffer:
                 return
         for producer in self.producers:
             producer.settle(0, 0.0, t0, t1)
+
+    def _settle_blocking(self, producer: Offering, offered: int, t0: float, t1: float, start: int, takes: int) -> None:
+        """`block` with one producer, which holds the arrival that found the buffer full and skips
+        those that fall due while it holds it: the buffer and the held item are a buffer one place
+        larger whose arrivals at the full level are never produced, so the arrivals skipped are the
+        quantum path's overshoot at capacity + 1 (`boundary.overshoot`, as for the dropping policies),
+        and the producer ends the quantum holding an item if the path ends there."""
+        held = producer.offered - producer.arrived  # its item held from the last quantum (offered first)
+        level = int(self.capacity) + 1
+        # (at most what is left: pooled takes may already have reached items the path skipped)
+        skipped = min(overshoot(start + held, offered - held, takes, level, self._uniform()), self.queue.count)
+        holding = self.queue.count - skipped > self.capacity
+        returned = skipped + holding
+        nbytes = 0.0
+        if returned:
+            _, nbytes = self.queue.pop_newest(returned)
+        self.accepted += offered - returned
+        producer.settle(returned, nbytes, t0, t1, holding)
 
     def split_arrivals(self, k: int, parts: int, evenly: bool) -> list[int]:
         """`k` arrivals of a quantum split over `parts` equal sub-steps: evenly for evenly spaced

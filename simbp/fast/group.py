@@ -3,8 +3,10 @@
 Every item needs its own service time (drawn from the group's distribution, `WorkStream`); a group
 finishes the items whose cumulative service fits the work its busy workers do in the quantum. For
 exponential service this is exactly the departure process of c parallel workers while they are
-busy. A forwarding group whose `block` target is full keeps its finished items, each holding a
-worker, and takes no more. The latency of a consumed item is (when a worker took it − its creation)
+busy. When a quantum's work finishes many items (`renewal.COUNTED_FROM`), their number is drawn as
+a renewal count instead (`renewal.ServiceCounts`), and nothing is drawn per item. A forwarding
+group whose `block` target is full keeps its finished items, each holding a worker, and takes no
+more. The latency of a consumed item is (when a worker took it − its creation)
 + its own service time, `REPRESENTATIVES` values per cohort slice given to the sketch, weighted.
 """
 
@@ -19,6 +21,7 @@ from ..scenario.schema import ConsumerSpec
 from .buffer import FastBuffer
 from .cohorts import Cohorts, Slice, cut_slices
 from .inputs import WorkStream
+from .renewal import ServiceCounts
 
 __all__ = ["FastGroup", "REPRESENTATIVES"]
 
@@ -30,7 +33,8 @@ class FastGroup:
     """A consumer group doing `busy workers × dt` of work per quantum on its items, FIFO."""
 
     def __init__(self, spec: ConsumerSpec, source: FastBuffer, target: FastBuffer | None, work: WorkStream,
-                 on_latencies: Callable[[list[float], list[int]], None], profile: np.ndarray | None = None):
+                 on_latencies: Callable[[list[float], list[int]], None], profile: np.ndarray | None = None,
+                 counts: ServiceCounts | None = None):
         self.spec = spec
         self.name = spec.name
         self.source = source
@@ -39,6 +43,7 @@ class FastGroup:
         self.workers = range(spec.workers)  # only len() is used by the shared sampling code
         self.count = spec.workers
         self.work = work
+        self.counts = counts  # renewal counts of completions when a quantum finishes many items (renewal.py)
         self.mean_service = spec.mean_service()
         # sorted service times drawn apart from the items' own, for E[min(S, dt)]
         if profile is not None and len(profile) and np.mean(profile) > 0:  # its shape, at the distribution's own mean
@@ -57,6 +62,7 @@ class FastGroup:
         self.timed_out = 0
         self.lost_in_crash = 0
         self.busy_time = 0.0
+        self._unbooked = 0.0  # busy seconds of counted service not yet booked (renewal.py)
         self.blocked_time = 0.0
         self.batches = 0
         self._values: list[float] = []
@@ -118,9 +124,18 @@ class FastGroup:
         work = self.work
         done = self.done
         limit = self.taken + reachable  # the items this group could finish this quantum
-        start_work = work.work(done) + self.carry
-        end_work = start_work + busy * (t1 - t0)
-        natural = work.last_within(done, limit, end_work) - done  # finishes if nothing stops the workers
+        budget = busy * (t1 - t0)
+        counts = self.counts
+        counted = counts is not None and counts.applies(budget)
+        if counts is not None and counted:  # many completions: a renewal count, no per-item draws
+            natural, unit = counts.completions(budget, self.carry)
+            natural = min(natural, limit - done)
+            start_work = end_work = 0.0
+        else:
+            unit = 0.0
+            start_work = work.work(done) + self.carry
+            end_work = start_work + budget
+            natural = work.last_within(done, limit, end_work) - done  # finishes if nothing stops the workers
         finishes, forwardable = natural, natural
         if room != math.inf:  # after `room` forwards, each finished item holds its worker
             finishes = min(finishes, int(room) + workers)
@@ -130,13 +145,22 @@ class FastGroup:
         finishes = min(finishes, in_service + takes)
         forwardable = min(forwardable, finishes)
         finished = done + finishes
+        carry = self.carry
         if finishes == natural and finished < limit:  # busy all quantum: partial work carries over
-            used = end_work - start_work
-            self.carry = end_work - work.work(finished)
+            used = budget
+            self.carry = budget + carry - finishes * unit if counted else end_work - work.work(finished)
         else:  # ran out of items, or workers stopped holding blocked items
-            used = max(work.work(finished) - start_work, 0.0)
+            used = 0.0 if counted else max(work.work(finished) - start_work, 0.0)
             if finishes:
                 self.carry = 0.0
+        if counts is not None and counted:
+            # the finished items' mean service plus the change in work in progress, so utilisation is
+            # throughput × mean service as in exact mode (a drawn count is low when its items were
+            # long, which per-item draws would show in the work); what a quantum's workers could not
+            # have done is booked in the next ones
+            owed = self._unbooked + finishes * counts.mean + self.carry - carry
+            used = min(max(owed, 0.0), workers * (t1 - t0))
+            self._unbooked = owed - used
         self.busy_time += used
         if takes:
             self._take(takes, min(free, takes), t0, t1, merge_within)
@@ -145,7 +169,7 @@ class FastGroup:
             self.processed += finishes
             if self.sink:
                 self.consumed += finishes
-                self._record(slices, done)
+                self._record(slices, done, counted)
             else:
                 forward, rest = cut_slices(slices, forwardable)
                 for count, c_lo, c_hi, _, _, nbytes in rest:
@@ -153,6 +177,9 @@ class FastGroup:
                 if forwardable:
                     self.forwarded += self.target.receive(forward, forwardable, t0, t1, merge_within)  # type: ignore[union-attr]
             self.done = finished
+        if counted:  # no service time was drawn: the per-item stream resumes at the next item
+            work.restart(self.done)
+        elif finishes:
             work.forget_before(finished)
 
     def _take(self, takes: int, immediate: int, t0: float, t1: float, merge_within: float) -> None:
@@ -172,10 +199,12 @@ class FastGroup:
         self.source.taken += takes
         self.taken += takes
 
-    def _record(self, slices: list[Slice], first: int) -> None:
-        """Latency of finished items: (taken − created) + own service time, `REPRESENTATIVES` per slice."""
+    def _record(self, slices: list[Slice], first: int, counted: bool = False) -> None:
+        """Latency of finished items: (taken − created) + own service time, `REPRESENTATIVES` per slice
+        (the representative item's drawn service time, or a fresh draw when the count was counted)."""
         values, weights = self._values, self._weights
         prefix, base = self.work.prefix, self.work.base
+        fresh = self.counts.service_time if counted and self.counts is not None else None
         index = first - base
         for count, c_lo, c_hi, k_lo, k_hi, _ in slices:
             wait0 = k_lo - c_lo
@@ -185,9 +214,13 @@ class FastGroup:
             position = 0
             for g in range(groups):
                 n = size + 1 if g < extra else size
-                middle = index + position + n // 2
                 u = (position + n // 2 + 0.5) / count
-                values.append(wait0 + u * slope + prefix[middle + 1] - prefix[middle])
+                if fresh is None:
+                    middle = index + position + n // 2
+                    service = prefix[middle + 1] - prefix[middle]
+                else:
+                    service = fresh()
+                values.append(wait0 + u * slope + service)
                 weights.append(n)
                 position += n
             index += count

@@ -199,6 +199,12 @@ class WorkStream:
         while self.base + len(prefix) - 1 < index:
             prefix.extend((prefix[-1] + np.cumsum(self.draw(DRAW_BLOCK))).tolist())
 
+    def restart(self, index: int) -> None:
+        """Continue with item `index`, forgetting every drawn service time (after counted service,
+        which draws none: `renewal.ServiceCounts`)."""
+        self.prefix = [0.0]
+        self.base = index
+
     def forget_before(self, index: int) -> None:
         if index - self.base > 4 * DRAW_BLOCK:
             del self.prefix[: index - self.base]

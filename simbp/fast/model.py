@@ -43,6 +43,7 @@ from .group import REPRESENTATIVES, FastGroup
 from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
+from .renewal import ServiceCounts, squared_cv
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
            "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
@@ -100,14 +101,16 @@ def _most_members(group: Any) -> int:
 
 def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str, int]:
     """Stages stepped finely in every quantum, by buffer name: sub-steps per quantum of those whose
-    dropping buffer is smaller than `SMALL_BUFFER` quanta's worth of arrivals and takes (estimated
-    from mean rates; producers feeding the buffer directly)."""
+    dropping buffer (or `block` buffer fed by producers) is smaller than `SMALL_BUFFER` quanta's worth
+    of arrivals and takes (estimated from mean rates; producers feeding the buffer directly)."""
     quantum = choose_quantum(scenario) if quantum is None else quantum
     readers = {c.from_: c for c in scenario.consumers}
     result: dict[str, int] = {}
+    fed = {p.to for p in scenario.producers}
     for buffer in scenario.buffers:
         reader = readers.get(buffer.name)
-        if buffer.capacity is None or reader is None or not semantics.policy(buffer.policy).drops:
+        declared = semantics.policy(buffer.policy)
+        if buffer.capacity is None or reader is None or not (declared.drops or (declared.blocks and buffer.name in fed)):
             continue
         mean = reader.mean_service()
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
@@ -157,7 +160,10 @@ class FastModel:
             target = self.buffers[consumer.to] if consumer.to is not None else None
             profile = draw_function(consumer.service, self.seeds.generator(f"consumer/{consumer.name}/service_profile"),
                                     base)(PROFILE_DRAWS)
-            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile)
+            counting = self.seeds.generator(f"consumer/{consumer.name}/service_count")  # normals and representatives
+            completions = ServiceCounts(consumer.mean_service(), squared_cv(consumer.service, base), counting,
+                                        draw_function(consumer.service, counting, base))
+            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile, completions)
             self.groups[consumer.name] = group
             self.readers[consumer.from_] = group
         self.kafka: FastKafka | None = None
@@ -252,21 +258,27 @@ class FastModel:
 
     def _substeps(self, buffer: FastBuffer, counts: list[int], dt: float) -> int:
         """Sub-steps for this buffer's stage in this quantum: 1, unless the buffer drops arrivals when
-        full and may fill up in it, or is so small that a quantum's arrivals and takes could sweep it.
+        full (or blocks its producers), is so small that a quantum's arrivals and takes could sweep
+        it, and its queue could run dry in the quantum.
 
         Near its capacity a bounded buffer's loss depends on the order of arrivals and takes within
         the quantum (`boundary.overshoot` draws it), and on how workers free up and idle, which
         pooled work gets right only on quanta of at most `SERVICE_FRACTION` of a service time: such
         stages are stepped that finely (docs/performance.md, "Near capacity")."""
         reader = self.readers.get(buffer.name)
-        if reader is None or not buffer.drops:
+        if reader is None or not (buffer.drops or (buffer.blocks and self._producers_of[buffer.name])):
             return 1
         fine = SERVICE_FRACTION * reader.mean_service
         if dt <= fine * (1 + 1e-9):
             return 1
         arrivals = sum(counts) + sum(p.holds_item() for p in self._producers_of[buffer.name])
         sweep = arrivals + reader.count * dt / reader.mean_service  # arrivals and takes the quantum may hold
-        if buffer.queue.count + arrivals <= buffer.capacity and buffer.capacity >= SMALL_BUFFER * sweep:
+        if buffer.capacity >= SMALL_BUFFER * sweep:
+            return 1  # a large buffer fills only from a long queue: see below
+        takes = reader.count * dt / reader.mean_service
+        if buffer.queue.count >= takes + SMALL_BUFFER * math.sqrt(takes):
+            # the queue cannot run dry in this quantum: the workers stay busy (pooled work is right)
+            # and `boundary.overshoot` draws the order of arrivals and takes at the top exactly
             return 1
         return min(MAX_SUBSTEPS, math.ceil(dt / fine - 1e-9))
 

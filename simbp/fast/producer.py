@@ -69,9 +69,20 @@ class FastProducer:
         k = self.arrivals(down)
         return 0 if down else self.offer(k, t0, t1, merge_within)
 
-    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float) -> None:
+    @property
+    def evenly(self) -> bool:
+        """Its arrivals are evenly spaced or replayed (not in random order with the buffer's takes)."""
+        return self.counts.evenly
+
+    @property
+    def arrived(self) -> int:
+        """New arrivals offered this quantum (without the item held before)."""
+        return self._offer[1]
+
+    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True) -> None:
         """`returned` of the offered items did not fit a `block` buffer: the producer holds the first
-        of them and the arrivals due after it were never produced (as in exact mode)."""
+        of them (unless `holds` is false: it was blocked within the quantum and let go before its end)
+        and the arrivals due while it held one were never produced (as in exact mode)."""
         offered, k, old = self._offer
         if returned == 0:
             self.produced += k
@@ -83,11 +94,15 @@ class FastProducer:
             self.held = old
             self.blocked_time += dt
             return
-        self.produced += admitted - had + 1
-        self.held = (t0 + dt * admitted / offered, returned_bytes / returned)
+        if holds:
+            self.produced += admitted - had + 1
+            self.held = (t0 + dt * admitted / offered, returned_bytes / returned)
+            skipped = k - (admitted - had) - 1
+        else:
+            self.produced += admitted - had
+            skipped = returned
         # arrivals fall due at the process's rate while it is blocked: skipped / rate estimates how long
         # (clipped to the quantum, the excess carried on: a Poisson count is often above its mean)
-        skipped = k - (admitted - had) - 1
         expected = self._expected_part
         estimate = self._blocked_excess + (skipped * dt / expected if expected > 0 else dt * returned / offered)
         self.blocked_time += min(dt, estimate)

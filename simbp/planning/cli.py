@@ -120,7 +120,7 @@ def _sweep(args: argparse.Namespace, study: "Study", folder: "OutputFolder", exe
             cells = "  ".join(f"{f} {format_figure(r.estimates[f].mean, study.figures.get(f, 'number'))}"
                               f"{_MARKS.get(r.judgements.get(f, ''), '')}" for f in figures if f in r.estimates)
             short = "  (runs too short)" if r.steady.get("too_short") else ""
-            print(f"  {r.point.label():<48} n={r.replications:<3} {cells}{short}")
+            print(f"  {r.point.label():<48} n={r.replications:<3} {r.mode or '?':<5} {cells}{short}")
         for entry in result.summary["recommendations"]:
             load = display(entry["load_multiplier"])
             if entry.get("recommendation"):

@@ -67,6 +67,11 @@ class PointResult:
         return len(self.rows)
 
     @property
+    def mode(self) -> str:
+        """The engine mode its replications ran in ("exact", "fast", or both as "exact/fast")."""
+        return "/".join(sorted({str(row["mode"]) for row in self.rows if row.get("mode")}))
+
+    @property
     def judgement(self) -> str:
         """"pass" (every target passes), "fail" (one fails) or "undecided"."""
         return worst(list(self.judgements.values())) if self.judgements else (PASS if all(self.verdicts.values()) else FAIL)

@@ -41,6 +41,7 @@ def result_tables(results: list["PointResult"], study: "Study",
         entry.update((extra or {}).get(result.point.index, {}))
         entry.update({path: result.point.changes.get(path) for path in params})
         entry["replications"] = result.replications
+        entry["mode"] = result.mode
         for name, value in result.estimates.items():
             entry[f"{name}.mean"] = value.mean
             entry[f"{name}.low"] = value.low
@@ -73,6 +74,7 @@ def point_summary(result: "PointResult", study: "Study") -> dict[str, Any]:
         "point": result.point.index,
         "changes": result.point.changes,
         "replications": result.replications,
+        "mode": result.mode,
         "figures": {name: value.as_dict() for name, value in result.estimates.items()},
         "pass": result.verdicts,
         "passed": result.passed,

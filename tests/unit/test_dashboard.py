@@ -364,6 +364,7 @@ def test_capacity_sweep_finds_the_fewest_workers_per_load() -> None:
     assert lines[1].startswith("At 1.5× load: **consumers.workers.workers = 3**")
     table = dashboard.capacity_table(result)
     assert len(table) == 6 and set(table["replications"]) == {2}
+    assert set(table["mode"]) == {"exact"}  # auto: these small points run exactly (and the table says so)
     one_worker = table[table["consumers.workers.workers"] == 1]
     assert not one_worker["passed"].any() and (one_worker["loss_ratio.mean"] > 0.2).all()
     assert [name for name, png in dashboard.capacity_figures(result)] == ["loss_ratio", "latency_s.p99"]
