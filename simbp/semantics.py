@@ -97,6 +97,9 @@ class Mechanism:
     fast: bool
     theory: bool
     why_not_fast: str = ""
+    fast_limits: Callable[[Any], str] | None = None
+    """With `fast=True`: given the component's spec (the producer, buffer or consumer holding the key),
+    the settings of this mechanism fast mode still leaves to exact mode, as a reason ("" when none)."""
 
 
 POLICIES: dict[str, Policy] = {}
@@ -178,6 +181,14 @@ for _process in (
 ):
     ARRIVALS[_process.name] = _process
 
+def _rate_limit_limits(producer: Any) -> str:
+    """What of a producer's token bucket fast mode leaves to exact mode."""
+    if producer.rate_limit.on_limit == "wait":
+        return ("a rate limit that holds messages until a token comes (on_limit: wait): the producer's "
+                "pauses are per message")
+    return ""
+
+
 MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("Kafka topics", "topics", fast=True, theory=False, why_not_fast="topics, partitions and keys"),
     Mechanism("Kafka consumer groups", "consumer_groups", fast=True, theory=False,
@@ -189,11 +200,12 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("caller time-outs", "producers[].caller_timeout", fast=False, theory=False),
     Mechanism("retries", "producers[].retry", fast=False, theory=False),
     Mechanism("RxJS operators", "producers[].operators", fast=False, theory=False),
-    Mechanism("rate limits", "producers[].rate_limit", fast=False, theory=False),
-    Mechanism("priority shedding", "producers[].priority", fast=False, theory=False),
+    Mechanism("rate limits", "producers[].rate_limit", fast=True, theory=False,
+              fast_limits=lambda producer: _rate_limit_limits(producer)),
+    Mechanism("priority shedding", "producers[].priority", fast=True, theory=False),
     Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False),
     Mechanism("high-water marks", "buffers[].high_water_mark", fast=False, theory=False),
-    Mechanism("shedding", "buffers[].shed", fast=False, theory=False),
+    Mechanism("shedding", "buffers[].shed", fast=True, theory=False),
     Mechanism("batch consumers", "consumers[].batch", fast=False, theory=False),
     Mechanism("downstream calls", "consumers[].calls", fast=False, theory=False),
     Mechanism("worker autoscaling", "consumers[].autoscale", fast=False, theory=False),
@@ -213,15 +225,15 @@ _CORE_FIELDS = {
 }
 
 
-def _set_fields(spec: Any, known: set[str], prefix: str, generic: str) -> list[tuple[str, str]]:
-    """Fields of `spec` outside `known` set away from their default: (display path, generic path)."""
+def _set_fields(spec: Any, known: set[str], prefix: str, generic: str) -> list[tuple[str, str, Any]]:
+    """Fields of `spec` outside `known` set away from their default: (display path, generic path, spec)."""
     found = []
     for name, field in type(spec).model_fields.items():
         if name in known:
             continue
         if getattr(spec, name) != field.get_default(call_default_factory=True):
             key = field.alias or name
-            found.append((f"{prefix}{key}", f"{generic}{key}" if generic else key))
+            found.append((f"{prefix}{key}", f"{generic}{key}" if generic else key, spec))
     return found
 
 
@@ -233,12 +245,12 @@ def fast_unsupported(scenario: Any) -> list[str]:
         fields += _set_fields(producer, _CORE_FIELDS["producers[]"], f"producers[{index}].", "producers[].")
         process = getattr(producer.arrivals, "process", None)
         if process not in ARRIVALS or ARRIVALS[process].fast is None:
-            fields.append((f"producers[{index}].arrivals.process", f"arrival process {process}"))
+            fields.append((f"producers[{index}].arrivals.process", f"arrival process {process}", producer))
     for index, buffer in enumerate(scenario.buffers):
         fields += _set_fields(buffer, _CORE_FIELDS["buffers[]"], f"buffers[{index}].", "buffers[].")
         entry = POLICIES.get(buffer.policy)
         if entry is None or entry.fast is None:
-            fields.append((f"buffers[{index}].policy", f"buffer policy {buffer.policy}"))
+            fields.append((f"buffers[{index}].policy", f"buffer policy {buffer.policy}", buffer))
     readers: dict[str, list[int]] = {}
     for index, consumer in enumerate(scenario.consumers):
         fields += _set_fields(consumer, _CORE_FIELDS["consumers[]"], f"consumers[{index}].", "consumers[].")
@@ -246,9 +258,12 @@ def fast_unsupported(scenario: Any) -> list[str]:
     if scenario.memory is not None:
         fields += _set_fields(scenario.memory, _CORE_FIELDS["memory"], "memory.", "memory.")
     found = []
-    for shown, generic in fields:
+    for shown, generic, spec in fields:
         mechanism = by_path.get(generic)
         if mechanism is not None and mechanism.fast:
+            limit = mechanism.fast_limits(spec) if mechanism.fast_limits is not None else ""
+            if limit:
+                found.append(f"{shown}: {limit}")
             continue
         reason = mechanism.why_not_fast or mechanism.name if mechanism else generic
         found.append(f"{shown}: {reason}" if reason != shown else shown)

@@ -11,10 +11,12 @@ docs/performance.md with `python benchmarks/fast_error.py`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Bound", "LOSS_RATIO", "LATENCY_P99", "LATENCY_MEAN", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
-           "fast_error_summary"]
+           "RATE_LIMITED", "SHED", "MECHANISM_BOUNDS", "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,41 @@ KAFKA_RETENTION_LOST = Bound(relative=0.02)
 """Messages retention deleted unread (by time or by bytes)."""
 
 
-def fast_error_summary(kafka: bool = False) -> dict[str, float]:
-    """The stated bounds as `summary.json`'s `fast_error` entry (with the Kafka ones when it has topics)."""
+# --------------------------------------------------------------------------- the systems keys (docs/systems.md)
+RATE_LIMITED = Bound(relative=0.02, absolute=0.002)
+"""The share of a producer's messages its token bucket discards (Poisson, bursty and evenly spaced
+arrivals; buckets of 1 to 300 tokens; below, at and over the bucket's rate)."""
+
+SHED = Bound(relative=0.03, absolute=0.002)
+"""The share of a priority class's messages shed at its depth threshold (`buffers[].shed`)."""
+
+
+def _producers_with(key: str) -> Callable[[Any], bool]:
+    return lambda scenario: any(getattr(p, key) for p in scenario.producers)
+
+
+MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
+    "rate_limited": (RATE_LIMITED, _producers_with("rate_limit")),
+    "shed": (SHED, lambda scenario: any(b.shed for b in scenario.buffers)),
+}
+"""Per mechanism fast mode models: its bound, and whether a scenario uses it (then `fast_error`
+carries `<name>_rel` and `<name>_abs`)."""
+
+
+def fast_error_summary(kafka: bool = False, scenario: Any = None) -> dict[str, float]:
+    """The stated bounds as `summary.json`'s `fast_error` entry: the core's, the Kafka ones when it
+    has topics, and those of each mechanism of `MECHANISM_BOUNDS` the scenario (if given) uses."""
     bounds = {
         "loss_ratio_rel": LOSS_RATIO.relative,
         "loss_ratio_abs": LOSS_RATIO.absolute,
         "latency_p99_rel": LATENCY_P99.relative,
         "latency_mean_rel": LATENCY_MEAN.relative,
     }
+    if scenario is not None:
+        kafka = kafka or bool(scenario.topics)
+        for name, (bound, used) in MECHANISM_BOUNDS.items():
+            if used(scenario):
+                bounds[f"{name}_rel"], bounds[f"{name}_abs"] = bound.relative, bound.absolute
     if kafka:
         bounds.update({"lag_rel": KAFKA_LAG.relative, "lag_s_rel": KAFKA_LAG_SECONDS.relative,
                        "retention_lost_rel": KAFKA_RETENTION_LOST.relative})

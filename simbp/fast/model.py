@@ -43,6 +43,7 @@ from .group import REPRESENTATIVES, FastGroup
 from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
+from .systems.extension import FastSystems, uses_systems
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
            "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
@@ -134,10 +135,12 @@ class FastModel:
         self.env = simpy.Environment()
         self.seeds = SeedTree(self.seed)
         self.service = Service(self.env, scenario.memory)
-        self.extensions: list[Any] = []  # fast mode models no optional mechanism yet
+        self.extensions: list[Any] = []  # Kafka and the systems keys, when the scenario uses them
         self.quantum = float(quantum) if quantum is not None else choose_quantum(scenario)
+        systems = FastSystems(scenario, self.seeds, self.quantum) if uses_systems(scenario) else None
         self.buffers: dict[str, FastBuffer] = {
-            b.name: FastBuffer(b, self.seeds.generator(f"buffer/{b.name}/overflow")) for b in scenario.buffers}
+            b.name: (systems.buffer_type(b) if systems else FastBuffer)(b, self.seeds.generator(f"buffer/{b.name}/overflow"))
+            for b in scenario.buffers}
         self.sketch_by_group: dict[str, LatencySketch] = {}
         self.interval_sketch = LatencySketch()
         self.groups: dict[str, FastGroup] = {}
@@ -181,6 +184,10 @@ class FastModel:
             self.producers.append(producer)
             buffer.producers.append(producer)
             self._producers_of[buffer.name].append(producer)
+            if systems is not None:
+                systems.attach(producer)
+        if systems is not None:
+            self.extensions.append(systems)
         self._order = self._downstream_first()
         self.service.on_crash(self._crash)
         self.samples: list[dict[str, float]] = []

@@ -52,7 +52,8 @@ def _exact(scenario: simbp.Scenario, seed: int | None = None) -> simbp.Results:
 
 def _conserved(summary: dict[str, Any]) -> bool:
     return summary["produced"] == (summary["consumed"] + summary["dropped"] + summary["timed_out"]
-                                   + summary["lost_in_crash"] + summary["in_flight_at_end"])
+                                   + summary["lost_in_crash"] + summary["discarded"] + summary["failed"]
+                                   + summary["in_flight_at_end"])
 
 
 def _within(fast: float, exact: float, absolute: float, relative: float) -> bool:

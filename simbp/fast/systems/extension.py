@@ -1,0 +1,157 @@
+"""Fast mode's side of the systems keys (docs/systems.md): the classes to build, and the figures.
+
+`FastModel` builds a `FastSystems` only when the scenario uses these keys (`uses_systems`), asks it
+for the buffer class of each buffer (`buffer_type`) and hands it each producer once built
+(`attach`); it is then one of the model's extensions, with exact mode's `Systems` figures: the
+`discarded`, `failed` and `retries` totals and time-series columns, and the producers' and
+buffers' summary entries. Which keys fast mode models is declared in `simbp.semantics.MECHANISMS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from ...random import SeedTree
+from ...scenario.schema import BufferSpec, Scenario
+from ...scenario.systems import producer_uses_systems, uses_systems
+from ..buffer import FastBuffer
+from ..inputs import ArrivalCounts
+from .ratelimit import FastTokenBucket
+from .shedding import SheddingBuffer
+
+__all__ = ["FastSystems", "uses_systems", "LimitedCounts"]
+
+
+class AttachedProducer(Protocol):
+    """What `attach` reads and rewires of a fast producer."""
+
+    name: str
+    spec: Any
+    buffer: FastBuffer
+    counts: Any
+    produced: int
+
+    @property
+    def offered(self) -> int: ...
+
+
+class LimitedCounts:
+    """A producer's arrival counts through its token bucket: `next()` is what passed; what did not is
+    produced and discarded at once (a 429), as in exact mode."""
+
+    def __init__(self, inner: ArrivalCounts, bucket: FastTokenBucket, producer: AttachedProducer, dt: float):
+        self.inner = inner
+        self.bucket = bucket
+        self.producer = producer
+        self.dt = dt
+        self.evenly = inner.evenly
+        self.expected = 0.0
+        self.discarded = 0
+
+    def next(self) -> int:
+        k = self.inner.next()
+        passed = self.bucket.admit(k, self.inner.expected, self.dt, self.evenly)
+        self.expected = self.inner.expected * (passed / k if k else 1.0)
+        if passed < k:
+            self.producer.produced += k - passed
+            self.discarded += k - passed
+        return passed
+
+
+class FastSystems:
+    """Builds the fast components that use the systems keys and reports on them (an engine extension)."""
+
+    def __init__(self, scenario: Scenario, seeds: SeedTree, quantum: float):
+        self.scenario = scenario
+        self.seeds = seeds
+        self.quantum = quantum
+        self.limited: dict[str, LimitedCounts] = {}
+        self.producers: list[AttachedProducer] = []
+        self.shedding: list[SheddingBuffer] = []
+        self._last: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ building
+    def buffer_type(self, spec: BufferSpec) -> type[FastBuffer]:
+        return SheddingBuffer if spec.shed else FastBuffer
+
+    def attach(self, producer: AttachedProducer) -> None:
+        """Give a producer that uses these keys its mechanisms (a rate limit, a shed class)."""
+        spec = producer.spec
+        if not producer_uses_systems(self.scenario, spec):
+            return
+        self.producers.append(producer)
+        if spec.rate_limit is not None:
+            rng: np.random.Generator = self.seeds.generator(f"producer/{spec.name}/rate_limit")
+            bucket = FastTokenBucket(spec.rate_limit.rate, spec.rate_limit.burst, rng)
+            counts = LimitedCounts(producer.counts, bucket, producer, self.quantum)
+            producer.counts = counts
+            self.limited[producer.name] = counts
+        buffer = producer.buffer
+        shed = buffer.spec.shed or {}
+        if isinstance(buffer, SheddingBuffer) and spec.priority is not None and spec.priority in shed:
+            buffer.shedders.append((producer, int(shed[spec.priority]), spec.priority))
+            if buffer not in self.shedding:
+                self.shedding.append(buffer)
+
+    # ------------------------------------------------------------------ counts
+    def discarded_by(self, producer: AttachedProducer) -> dict[str, int]:
+        by: dict[str, int] = {}
+        if producer.name in self.limited:
+            by["rate_limit"] = self.limited[producer.name].discarded
+        buffer = producer.buffer
+        if isinstance(buffer, SheddingBuffer) and any(p is producer for p, _, _ in buffer.shedders):
+            by["shed"] = buffer.shed.get(producer.name, 0)
+        return by
+
+    def _discarded(self) -> int:
+        return sum(sum(self.discarded_by(p).values()) for p in self.producers)
+
+    # ------------------------------------------------------------------ extension hooks
+    def start(self) -> None:
+        """Nothing to wire before the first quantum."""
+
+    def flush(self) -> None:
+        """No latencies of its own."""
+
+    def totals(self) -> dict[str, int]:
+        return {"discarded": self._discarded(), "failed": 0}
+
+    def peak_queue_depth(self) -> int:
+        return 0
+
+    def end_warmup(self) -> None:
+        """Nothing to cut."""
+
+    def sample(self, row: dict[str, float]) -> None:
+        """Per interval: discarded, failed, retries (exact mode's columns)."""
+        figures = {"discarded": float(self._discarded()), "failed": 0.0,
+                   "retries": float(sum(getattr(p, "retries", 0) for p in self.producers))}
+        for key, value in figures.items():
+            row[key] = value - self._last.get(key, 0.0)
+            self._last[key] = value
+
+    def components(self) -> dict[str, dict[str, Any]]:
+        """The producers' and buffers' entries of exact mode's `Systems`."""
+        result: dict[str, dict[str, Any]] = {}
+        for producer in self.producers:
+            spec = producer.spec
+            by = self.discarded_by(producer)
+            entry: dict[str, Any] = {"discarded": sum(by.values())}
+            if producer.name in self.limited:
+                bucket = self.limited[producer.name].bucket
+                entry["rate_limit"] = {"rate_per_s": bucket.rate, "burst": bucket.burst, "on_limit": spec.rate_limit.on_limit,
+                                       "passed": bucket.passed, "limited": bucket.limited, "waited_s": 0.0}
+            if "shed" in by:
+                entry["priority"] = spec.priority
+            entry["discarded_by"] = by
+            entry["gave_up"] = 0
+            result[producer.name] = entry
+        for buffer in self.shedding:
+            shed = {priority: buffer.shed.get(p.name, 0) for p, _, priority in buffer.shedders}
+            result.setdefault(buffer.name, {})["shed"] = {"at_depth": dict(buffer.spec.shed or {}), "shed": shed}
+        return result
+
+    def events(self) -> list[dict[str, Any]]:
+        return []

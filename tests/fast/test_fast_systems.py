@@ -1,0 +1,149 @@
+"""The systems keys in fast mode (docs/systems.md): each mechanism against replications of exact mode.
+
+As in tests/test_fast_accuracy.py, each comparison runs `SEEDS` seeds of both modes on the same
+scenario and asks that fast mode's mean lie within exact mode's 99.9% confidence interval widened by
+the stated bound (`simbp.fast.accuracy`):
+
+    |fast mean − exact mean| ≤ Z · √(se_fast² + se_exact²) + bound.tolerance(exact mean),   Z = 3.29
+
+Fast mode runs at set quanta, chosen to put each mechanism in each of its regimes (a token bucket
+met token by token, one that keeps its state over cells, one that forgets it within a quantum).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from repo import ROOT
+
+import simbp
+from simbp.exact.model import simulate
+from simbp.fast.accuracy import LOSS_RATIO, RATE_LIMITED, SHED, Bound
+from simbp.fast.model import simulate_fast, unsupported
+from simbp.fast.systems.ratelimit import md1k_blocking
+from simbp.limits import choose_mode
+from simbp.results import build_results
+
+Z = 3.29  # two-sided 99.9%
+SEEDS = range(1, 7)
+Figure = Callable[[dict[str, Any]], float]
+
+
+def _summaries(scenario: simbp.Scenario, quantum: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    exact = [build_results(simulate(scenario, seed=seed)).summary for seed in SEEDS]
+    fast = [build_results(simulate_fast(scenario, seed=seed, quantum=quantum)).summary for seed in SEEDS]
+    return exact, fast
+
+
+def _agrees(exact: list[dict[str, Any]], fast: list[dict[str, Any]], figure: Figure, bound: Bound) -> tuple[bool, str]:
+    runs = {"exact": [figure(s) for s in exact], "fast": [figure(s) for s in fast]}
+    means = {mode: statistics.mean(values) for mode, values in runs.items()}
+    errors = {mode: statistics.stdev(values) / len(values) ** 0.5 for mode, values in runs.items()}
+    allowed = Z * (errors["exact"] ** 2 + errors["fast"] ** 2) ** 0.5 + bound.tolerance(means["exact"])
+    return abs(means["fast"] - means["exact"]) <= allowed, f"{means} ± {errors}, allowed {allowed:.4g}"
+
+
+def _conserved(summary: dict[str, Any]) -> bool:
+    return summary["produced"] == (summary["consumed"] + summary["dropped"] + summary["timed_out"] + summary["lost_in_crash"]
+                                   + summary["discarded"] + summary["failed"] + summary["in_flight_at_end"])
+
+
+def _discarded_share(producer: str, by: str) -> Figure:
+    def share(summary: dict[str, Any]) -> float:
+        entry = summary["components"][producer]
+        return entry["discarded_by"][by] / max(entry["produced"], 1)
+    return share
+
+
+def _loss(summary: dict[str, Any]) -> float:
+    return float(summary["loss_ratio"])
+
+
+# --------------------------------------------------------------------------- token bucket
+LIMITED = """
+name: limited
+duration: {duration}
+sample_interval: 1
+producers: [{{name: api, to: queue, arrivals: {arrivals}, rate_limit: {{rate: 900/s, burst: {burst}}}}}]
+buffers: [{{name: queue, policy: unbounded}}]
+consumers: [{{name: workers, from: queue, workers: 4, service: {{dist: exponential, mean: 4ms}}}}]
+"""
+POISSON = "{process: poisson, rate: %d}"
+BURSTS = "{process: bursty, on: {rate: 3000, duration: 5s}, off: {rate: 300, duration: 10s}}"
+
+BUCKETS = {  # name: (arrivals, burst, duration, quantum): the regime the quantum puts the bucket in
+    "over its rate, one token, forgets its state": (POISSON % 2000, 1, 20, 0.5),
+    "under its rate, five tokens, token by token": (POISSON % 700, 5, 20, 0.02),
+    "at its rate, twenty tokens, token by token": (POISSON % 900, 20, 30, 0.1),
+    "bursts, 300 tokens, cells that keep its state": (BURSTS, 300, 45, 0.5),
+    "bursts, 300 tokens, token by token": (BURSTS, 300, 45, 0.05),
+    "evenly spaced over its rate": ("{process: constant, rate: 1500}", 10, 20, 0.1),
+}
+
+
+@pytest.mark.parametrize("name", list(BUCKETS))
+def test_token_bucket_discards_within_the_stated_bound(name: str) -> None:
+    arrivals, burst, duration, quantum = BUCKETS[name]
+    scenario = simbp.load_scenario(LIMITED.format(duration=duration, arrivals=arrivals, burst=burst))
+    assert not unsupported(scenario)
+    exact, fast = _summaries(scenario, quantum)
+    assert all(_conserved(summary) for summary in fast)
+    ok, detail = _agrees(exact, fast, _discarded_share("api", "rate_limit"), RATE_LIMITED)
+    assert ok, detail
+
+
+def test_one_token_bucket_over_its_rate_passes_what_md1k_says() -> None:
+    """Over its rate with one token, a message passes only if it comes after the bucket refilled:
+    M/D/1/1, whose blocking is ρ / (1 + ρ); fast mode's share against that formula."""
+    scenario = simbp.load_scenario(LIMITED.format(duration=20, arrivals=POISSON % 2000, burst=1))
+    rho = 2000 / 900
+    assert md1k_blocking(rho, 1) == pytest.approx(rho / (1 + rho))
+    shares = [_discarded_share("api", "rate_limit")(build_results(simulate_fast(scenario, seed=seed, quantum=q)).summary)
+              for seed in SEEDS for q in (0.02, 0.5)]
+    mean, error = statistics.mean(shares), statistics.stdev(shares) / len(shares) ** 0.5
+    assert abs(mean - rho / (1 + rho)) <= Z * error + RATE_LIMITED.tolerance(rho / (1 + rho))
+
+
+# --------------------------------------------------------------------------- shedding
+@pytest.mark.parametrize("quantum", [0.02, 0.1])
+def test_priority_shedding_within_the_stated_bound(quantum: float) -> None:
+    scenario = simbp.load_scenario(ROOT / "scenarios" / "priority_shedding.yaml").with_changes({"duration": 30})
+    assert not unsupported(scenario)
+    exact, fast = _summaries(scenario, quantum)
+    assert all(_conserved(summary) for summary in fast)
+    ok, detail = _agrees(exact, fast, _discarded_share("analytics", "shed"), SHED)
+    assert ok, detail
+    ok, detail = _agrees(exact, fast, _loss, LOSS_RATIO)
+    assert ok, detail
+
+
+# --------------------------------------------------------------------------- shape, report, mode
+def test_systems_results_have_exact_modes_shape_and_report_their_bounds() -> None:
+    scenario = simbp.load_scenario(ROOT / "scenarios" / "priority_shedding.yaml").with_changes({"duration": 10})
+    exact, fast = simbp.run(scenario, mode="exact"), simbp.run(scenario, mode="fast")
+    assert set(fast.summary) - {"quantum_s", "fast_error"} == set(exact.summary)
+    for name, figures in exact.summary["components"].items():
+        assert set(fast.summary["components"][name]) == set(figures), name
+    assert list(fast.timeseries.columns) == list(exact.timeseries.columns)
+    assert fast.summary["fast_error"]["shed_rel"] == SHED.relative
+    assert "rate_limited_rel" not in fast.summary["fast_error"]
+    limited = simbp.load_scenario(ROOT / "scenarios" / "token_bucket.yaml").with_changes({"duration": 10})
+    assert simbp.run(limited, mode="fast").summary["fast_error"]["rate_limited_abs"] == RATE_LIMITED.absolute
+
+
+def test_auto_runs_production_sized_rate_limits_and_shedding_in_fast_mode() -> None:
+    for name in ("token_bucket", "priority_shedding"):
+        scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 3600})
+        mode, reason = choose_mode(scenario, "auto")
+        assert mode == "fast" and "fast mode" in reason, reason
+
+
+def test_a_waiting_rate_limit_stays_exact_and_auto_says_why() -> None:
+    body = LIMITED.format(duration=3600, arrivals=POISSON % 2000, burst=1).replace("burst: 1}", "burst: 1, on_limit: wait}")
+    scenario = simbp.load_scenario(body)
+    assert any("on_limit: wait" in m for m in unsupported(scenario))
+    mode, reason = choose_mode(scenario, "auto")
+    assert mode == "exact" and "on_limit: wait" in reason
