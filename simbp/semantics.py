@@ -33,6 +33,7 @@ __all__ = [
     "arrival_process",
     "policy_names",
     "fast_unsupported",
+    "fast_mechanisms",
 ]
 
 Engine = Literal["exact", "fast", "theory"]
@@ -206,7 +207,8 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False),
     Mechanism("high-water marks", "buffers[].high_water_mark", fast=False, theory=False),
     Mechanism("shedding", "buffers[].shed", fast=True, theory=False),
-    Mechanism("batch consumers", "consumers[].batch", fast=False, theory=False),
+    Mechanism("batch consumers", "consumers[].batch", fast=True, theory=False,
+              fast_limits=lambda consumer: "a batch consumer forwarding to another stage (to:)" if consumer.to else ""),
     Mechanism("downstream calls", "consumers[].calls", fast=False, theory=False),
     Mechanism("worker autoscaling", "consumers[].autoscale", fast=False, theory=False),
     Mechanism("forwarding between stages", "consumers[].to", fast=True, theory=False),
@@ -271,3 +273,17 @@ def fast_unsupported(scenario: Any) -> list[str]:
         if len(indices) > 1:
             found.append(f"consumers[{indices[1]}].from: several consumer groups competing for buffer {name!r}")
     return found
+
+
+def fast_mechanisms(scenario: Any) -> list[str]:
+    """The optional mechanisms `scenario` uses that fast mode models, by name, in declaration order
+    (beyond the core: what `mode_reason` names when auto picks fast mode)."""
+    fields = _set_fields(scenario, _CORE_FIELDS[""], "", "")
+    for producer in scenario.producers:
+        fields += _set_fields(producer, _CORE_FIELDS["producers[]"], "", "producers[].")
+    for buffer in scenario.buffers:
+        fields += _set_fields(buffer, _CORE_FIELDS["buffers[]"], "", "buffers[].")
+    for consumer in scenario.consumers:
+        fields += _set_fields(consumer, _CORE_FIELDS["consumers[]"], "", "consumers[].")
+    used = {generic for _, generic, _ in fields}
+    return [m.name for m in MECHANISMS if m.fast and m.path in used and m.path not in ("memory", "consumers[].to")]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Bound", "LOSS_RATIO", "LATENCY_P99", "LATENCY_MEAN", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
-           "RATE_LIMITED", "SHED", "MECHANISM_BOUNDS", "fast_error_summary"]
+           "RATE_LIMITED", "SHED", "BATCH_SIZE", "BATCH_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,13 @@ SHED = Bound(relative=0.03, absolute=0.002)
 """The share of a priority class's messages shed at its depth threshold (`buffers[].shed`)."""
 
 
+BATCH_SIZE = Bound(relative=0.02, absolute=0.05)
+"""A batch consumer's mean batch size (batches closed by their timeout, full batches in overload)."""
+
+BATCH_LATENCY = Bound(relative=0.05)
+"""Mean and p99 latency through a batch consumer (the wait for the batch to close included)."""
+
+
 def _producers_with(key: str) -> Callable[[Any], bool]:
     return lambda scenario: any(getattr(p, key) for p in scenario.producers)
 
@@ -71,6 +78,8 @@ def _producers_with(key: str) -> Callable[[Any], bool]:
 MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "rate_limited": (RATE_LIMITED, _producers_with("rate_limit")),
     "shed": (SHED, lambda scenario: any(b.shed for b in scenario.buffers)),
+    "batch_size": (BATCH_SIZE, lambda scenario: any(c.batch for c in scenario.consumers)),
+    "batch_latency": (BATCH_LATENCY, lambda scenario: any(c.batch for c in scenario.consumers)),
 }
 """Per mechanism fast mode models: its bound, and whether a scenario uses it (then `fast_error`
 carries `<name>_rel` and `<name>_abs`)."""

@@ -43,7 +43,7 @@ from .group import REPRESENTATIVES, FastGroup
 from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
-from .systems.extension import FastSystems, uses_systems
+from .systems.extension import FastSystems, needs_systems
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
            "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
@@ -78,8 +78,10 @@ def require_supported(scenario: Scenario) -> None:
 def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     """The quantum: fine enough for the fastest service, coarse enough for `max_quanta`, and a
     whole fraction of the sample interval so samples fall on quantum boundaries."""
-    means = [c.mean_service() for c in scenario.consumers]
+    means = [c.mean_service() for c in scenario.consumers if c.batch is None]
     scales = [SERVICE_FRACTION * m for m in means if m > 0 and math.isfinite(m)]
+    # batches are stepped by event: a quantum need only resolve a batch's timeout or service (depth, memory)
+    scales += [SERVICE_FRACTION * max(c.batch.timeout, c.mean_service() * c.batch.size) for c in scenario.consumers if c.batch]
     # a Kafka member's counts are drawn per quantum, so a quarter of one full poll batch is fine enough
     scales += [SERVICE_FRACTION * g.max_poll_records * float(cast(Any, g.processing).mean) for g in scenario.consumer_groups]
     scales = [s for s in scales if s > 0 and math.isfinite(s)]
@@ -108,7 +110,7 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
     result: dict[str, int] = {}
     for buffer in scenario.buffers:
         reader = readers.get(buffer.name)
-        if buffer.capacity is None or reader is None or not semantics.policy(buffer.policy).drops:
+        if buffer.capacity is None or reader is None or reader.batch is not None or not semantics.policy(buffer.policy).drops:
             continue
         mean = reader.mean_service()
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
@@ -137,23 +139,28 @@ class FastModel:
         self.service = Service(self.env, scenario.memory)
         self.extensions: list[Any] = []  # Kafka and the systems keys, when the scenario uses them
         self.quantum = float(quantum) if quantum is not None else choose_quantum(scenario)
-        systems = FastSystems(scenario, self.seeds, self.quantum) if uses_systems(scenario) else None
+        systems = FastSystems(scenario, self.seeds, self.quantum) if needs_systems(scenario) else None
         self.buffers: dict[str, FastBuffer] = {
             b.name: (systems.buffer_type(b) if systems else FastBuffer)(b, self.seeds.generator(f"buffer/{b.name}/overflow"))
             for b in scenario.buffers}
         self.sketch_by_group: dict[str, LatencySketch] = {}
         self.interval_sketch = LatencySketch()
-        self.groups: dict[str, FastGroup] = {}
-        self.readers: dict[str, FastGroup] = {}  # buffer name → the one group reading it
+        self.groups: dict[str, Any] = {}  # FastGroup, or a batch group from the systems
+        self.readers: dict[str, Any] = {}  # buffer name → the one group reading it
         base = scenario.base_dir
         for consumer in scenario.consumers:
-            assert consumer.service is not None  # batch consumers are left to exact mode (semantics)
             sketch = LatencySketch()
             self.sketch_by_group[consumer.name] = sketch
 
             def on_latencies(values: list[float], weights: list[int], sketch: LatencySketch = sketch) -> None:
                 sketch.add_weighted(values, weights)
                 self.interval_sketch.add_weighted(values, weights)
+
+            if consumer.batch is not None and systems is not None:  # batch by batch (fast/systems/batch.py)
+                self.groups[consumer.name] = self.readers[consumer.from_] = systems.batch_group(
+                    consumer, self.buffers[consumer.from_], on_latencies)
+                continue
+            assert consumer.service is not None
 
             stream = self.seeds.generator(f"consumer/{consumer.name}/service")
             work = WorkStream(draw_function(consumer.service, stream, base))

@@ -21,7 +21,7 @@ from repo import ROOT
 
 import simbp
 from simbp.exact.model import simulate
-from simbp.fast.accuracy import LOSS_RATIO, RATE_LIMITED, SHED, Bound
+from simbp.fast.accuracy import BATCH_LATENCY, BATCH_SIZE, LOSS_RATIO, RATE_LIMITED, SHED, Bound
 from simbp.fast.model import simulate_fast, unsupported
 from simbp.fast.systems.ratelimit import md1k_blocking
 from simbp.limits import choose_mode
@@ -120,25 +120,90 @@ def test_priority_shedding_within_the_stated_bound(quantum: float) -> None:
     assert ok, detail
 
 
+# --------------------------------------------------------------------------- batch consumers
+BATCHED = """
+name: batched
+duration: {duration}
+sample_interval: 1
+producers: [{{name: rows, to: queue, arrivals: {{process: poisson, rate: {rate}}}}}]
+buffers: [{{name: queue, capacity: {capacity}, policy: {policy}}}]
+consumers: [{{name: writer, from: queue, workers: {workers}, batch: {batch}}}]
+"""
+BATCHES = {  # name: (rate, capacity, policy, workers, batch, duration, quantum)
+    "closed by the timeout, light load": (1000, 5000, "drop_newest", 1,
+                                          "{size: 100, timeout: 50ms, fixed: 2ms, per_item: 0.1ms}", 30, 0.1),
+    "full batches, overloaded, three workers": (9000, 400, "drop_newest", 3,
+                                                "{size: 20, timeout: 10ms, fixed: {dist: exponential, mean: 4ms}, "
+                                                "per_item: 0.3ms}", 20, 0.05),
+    "one row a batch, overloaded": (1000, 5000, "drop_oldest", 1, "{size: 1, fixed: 2ms, per_item: 0.1ms}", 20, 0.05),
+    "no timeout, two workers, busy": (3000, 1000, "unbounded", 2, "{size: 50, fixed: {dist: exponential, mean: 5ms}, "
+                                      "per_item: 0.2ms}", 20, 0.05),
+}
+
+
+def _writer(figure: str) -> Figure:
+    return lambda summary: float(summary["components"]["writer"][figure])
+
+
+def _latency(figure: str) -> Figure:
+    return lambda summary: float(summary["latency_s"][figure])
+
+
+@pytest.mark.parametrize("name", list(BATCHES))
+def test_batch_consumers_within_the_stated_bounds(name: str) -> None:
+    rate, capacity, policy, workers, batch, duration, quantum = BATCHES[name]
+    capacity_key = "" if policy == "unbounded" else f"capacity: {capacity}, "
+    body = BATCHED.format(duration=duration, rate=rate, capacity=capacity, policy=policy, workers=workers, batch=batch)
+    scenario = simbp.load_scenario(body.replace(f"capacity: {capacity}, ", capacity_key))
+    assert not unsupported(scenario)
+    exact, fast = _summaries(scenario, quantum)
+    assert all(_conserved(summary) for summary in fast)
+    for figure, bound in ((_loss, LOSS_RATIO), (_writer("mean_batch_size"), BATCH_SIZE),
+                          (_latency("mean"), BATCH_LATENCY), (_latency("p99"), BATCH_LATENCY)):
+        ok, detail = _agrees(exact, fast, figure, bound)
+        assert ok, detail
+
+
+def test_batches_by_hand_constant_arrivals_fill_on_time() -> None:
+    """100 rows/s evenly spaced into batches of 10 with a 1 s timeout: every batch fills in 0.1 s ×
+    9 after its first row, so batches are full and a row waits (9 − i) × 10 ms + the 11 ms insert."""
+    body = BATCHED.format(duration=10, rate=100, capacity=1000, policy="drop_newest", workers=1,
+                          batch="{size: 10, timeout: 1s, fixed: 10ms, per_item: 0.1ms}").replace("poisson", "constant")
+    summary = build_results(simulate_fast(simbp.load_scenario(body), seed=1, quantum=0.05)).summary
+    writer = summary["components"]["writer"]
+    assert writer["mean_batch_size"] == pytest.approx(10, abs=0.1) and summary["loss_ratio"] == 0
+    assert summary["latency_s"]["mean"] == pytest.approx(0.045 + 0.011, rel=0.05)
+    assert summary["latency_s"]["max"] <= 0.09 + 0.011 + 0.01
+
+
 # --------------------------------------------------------------------------- shape, report, mode
-def test_systems_results_have_exact_modes_shape_and_report_their_bounds() -> None:
-    scenario = simbp.load_scenario(ROOT / "scenarios" / "priority_shedding.yaml").with_changes({"duration": 10})
+SHAPES = {"priority_shedding": ("shed_rel", SHED.relative), "token_bucket": ("rate_limited_abs", RATE_LIMITED.absolute),
+          "batch_size_100": ("batch_size_rel", BATCH_SIZE.relative)}
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_systems_results_have_exact_modes_shape_and_report_their_bounds(name: str) -> None:
+    scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 10})
     exact, fast = simbp.run(scenario, mode="exact"), simbp.run(scenario, mode="fast")
     assert set(fast.summary) - {"quantum_s", "fast_error"} == set(exact.summary)
-    for name, figures in exact.summary["components"].items():
-        assert set(fast.summary["components"][name]) == set(figures), name
+    for component, figures in exact.summary["components"].items():
+        assert set(fast.summary["components"][component]) == set(figures), component
     assert list(fast.timeseries.columns) == list(exact.timeseries.columns)
-    assert fast.summary["fast_error"]["shed_rel"] == SHED.relative
-    assert "rate_limited_rel" not in fast.summary["fast_error"]
-    limited = simbp.load_scenario(ROOT / "scenarios" / "token_bucket.yaml").with_changes({"duration": 10})
-    assert simbp.run(limited, mode="fast").summary["fast_error"]["rate_limited_abs"] == RATE_LIMITED.absolute
+    key, value = SHAPES[name]
+    assert fast.summary["fast_error"][key] == value
+    assert set(fast.summary["fast_error"]) >= {"loss_ratio_rel", "latency_p99_rel"}
+    others = {k for other, (k, _) in SHAPES.items() if other != name}
+    assert not others & set(fast.summary["fast_error"])
 
 
-def test_auto_runs_production_sized_rate_limits_and_shedding_in_fast_mode() -> None:
-    for name in ("token_bucket", "priority_shedding"):
+def test_auto_runs_production_sized_systems_keys_in_fast_mode() -> None:
+    for name in ("token_bucket", "priority_shedding", "batch_size_100"):
         scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 3600})
         mode, reason = choose_mode(scenario, "auto")
-        assert mode == "fast" and "fast mode" in reason, reason
+        assert mode == "fast" and "fast mode" in reason and "modelled on counts too" in reason, reason
+    one_row = simbp.load_scenario(ROOT / "scenarios" / "batch_size_1.yaml").with_changes({"duration": 3600})
+    mode, reason = choose_mode(one_row, "auto")
+    assert mode == "exact" and "small batches" in reason
 
 
 def test_a_waiting_rate_limit_stays_exact_and_auto_says_why() -> None:

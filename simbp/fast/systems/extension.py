@@ -9,19 +9,26 @@ buffers' summary entries. Which keys fast mode models is declared in `simbp.sema
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 
-from ...random import SeedTree
-from ...scenario.schema import BufferSpec, Scenario
+from ...random import SeedTree, sampler
+from ...scenario.schema import BufferSpec, ConsumerSpec, Scenario
 from ...scenario.systems import producer_uses_systems, uses_systems
 from ..buffer import FastBuffer
 from ..inputs import ArrivalCounts
+from .batch import BatchFedBuffer, FastBatchGroup
 from .ratelimit import FastTokenBucket
 from .shedding import SheddingBuffer
 
-__all__ = ["FastSystems", "uses_systems", "LimitedCounts"]
+__all__ = ["FastSystems", "needs_systems", "uses_systems", "LimitedCounts"]
+
+
+def needs_systems(scenario: Scenario) -> bool:
+    """Whether fast mode builds a `FastSystems`: the systems keys, or a batch consumer."""
+    return uses_systems(scenario) or any(c.batch is not None for c in scenario.consumers)
 
 
 class AttachedProducer(Protocol):
@@ -70,11 +77,28 @@ class FastSystems:
         self.limited: dict[str, LimitedCounts] = {}
         self.producers: list[AttachedProducer] = []
         self.shedding: list[SheddingBuffer] = []
+        self.batch_groups: list[FastBatchGroup] = []
+        self.reports = uses_systems(scenario)  # exact mode's `Systems` columns, only where it has them
         self._last: dict[str, float] = {}
 
     # ------------------------------------------------------------------ building
     def buffer_type(self, spec: BufferSpec) -> type[FastBuffer]:
-        return SheddingBuffer if spec.shed else FastBuffer
+        if spec.shed:
+            return SheddingBuffer
+        if any(c.batch is not None and c.from_ == spec.name for c in self.scenario.consumers):
+            return BatchFedBuffer
+        return FastBuffer
+
+    def batch_group(self, spec: ConsumerSpec, source: FastBuffer,
+                    on_latencies: Callable[[list[float], list[int]], None]) -> FastBatchGroup:
+        """A batch consumer (exact mode's streams for its costs)."""
+        assert spec.batch is not None
+        base = self.scenario.base_dir
+        costs = (sampler(spec.batch.fixed, self.seeds.generator(f"consumer/{spec.name}/batch_fixed"), base),
+                 sampler(spec.batch.per_item, self.seeds.generator(f"consumer/{spec.name}/batch_per_item"), base))
+        group = FastBatchGroup(spec, source, costs, on_latencies, self.seeds.generator(f"consumer/{spec.name}/batch_arrivals"))
+        self.batch_groups.append(group)
+        return group
 
     def attach(self, producer: AttachedProducer) -> None:
         """Give a producer that uses these keys its mechanisms (a rate limit, a shed class)."""
@@ -110,7 +134,10 @@ class FastSystems:
 
     # ------------------------------------------------------------------ extension hooks
     def start(self) -> None:
-        """Nothing to wire before the first quantum."""
+        """Batch groups fed only by evenly spaced arrivals place them evenly."""
+        for group in self.batch_groups:
+            producers = group.source.producers
+            group.evenly = bool(producers) and all(getattr(getattr(p, "counts", None), "evenly", False) for p in producers)
 
     def flush(self) -> None:
         """No latencies of its own."""
@@ -126,6 +153,8 @@ class FastSystems:
 
     def sample(self, row: dict[str, float]) -> None:
         """Per interval: discarded, failed, retries (exact mode's columns)."""
+        if not self.reports:
+            return
         figures = {"discarded": float(self._discarded()), "failed": 0.0,
                    "retries": float(sum(getattr(p, "retries", 0) for p in self.producers))}
         for key, value in figures.items():
