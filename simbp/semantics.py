@@ -98,9 +98,10 @@ class Mechanism:
     fast: bool
     theory: bool
     why_not_fast: str = ""
-    fast_limits: Callable[[Any], str] | None = None
-    """With `fast=True`: given the component's spec (the producer, buffer or consumer holding the key),
-    the settings of this mechanism fast mode still leaves to exact mode, as a reason ("" when none)."""
+    fast_limits: Callable[[Any, Any], str] | None = None
+    """With `fast=True`: given the component's spec (the producer, buffer or consumer holding the key)
+    and the scenario, the settings of this mechanism fast mode still leaves to exact mode, as a reason
+    ("" when none)."""
 
 
 POLICIES: dict[str, Policy] = {}
@@ -182,6 +183,14 @@ for _process in (
 ):
     ARRIVALS[_process.name] = _process
 
+def _target_blocks(producer: Any, scenario: Any, what: str) -> str:
+    """`what` (each emission would wait for room on its own) when the producer's buffer blocks."""
+    target = next((b for b in scenario.buffers if b.name == producer.to), None)
+    if target is not None and target.policy in POLICIES and POLICIES[target.policy].blocks:
+        return f"{what}: each would wait for room on its own"
+    return ""
+
+
 def _rate_limit_limits(producer: Any) -> str:
     """What of a producer's token bucket fast mode leaves to exact mode."""
     if producer.rate_limit.on_limit == "wait":
@@ -200,15 +209,17 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False),
     Mechanism("caller time-outs", "producers[].caller_timeout", fast=False, theory=False),
     Mechanism("retries", "producers[].retry", fast=False, theory=False),
-    Mechanism("RxJS operators", "producers[].operators", fast=False, theory=False),
+    Mechanism("RxJS operators", "producers[].operators", fast=True, theory=False,
+              fast_limits=lambda producer, scenario: _target_blocks(producer, scenario,
+                                                                    "operators emitting into a block buffer")),
     Mechanism("rate limits", "producers[].rate_limit", fast=True, theory=False,
-              fast_limits=lambda producer: _rate_limit_limits(producer)),
+              fast_limits=lambda producer, _: _rate_limit_limits(producer)),
     Mechanism("priority shedding", "producers[].priority", fast=True, theory=False),
     Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False),
     Mechanism("high-water marks", "buffers[].high_water_mark", fast=False, theory=False),
     Mechanism("shedding", "buffers[].shed", fast=True, theory=False),
     Mechanism("batch consumers", "consumers[].batch", fast=True, theory=False,
-              fast_limits=lambda consumer: "a batch consumer forwarding to another stage (to:)" if consumer.to else ""),
+              fast_limits=lambda consumer, _: "a batch consumer forwarding to another stage (to:)" if consumer.to else ""),
     Mechanism("downstream calls", "consumers[].calls", fast=False, theory=False),
     Mechanism("worker autoscaling", "consumers[].autoscale", fast=False, theory=False),
     Mechanism("forwarding between stages", "consumers[].to", fast=True, theory=False),
@@ -263,7 +274,7 @@ def fast_unsupported(scenario: Any) -> list[str]:
     for shown, generic, spec in fields:
         mechanism = by_path.get(generic)
         if mechanism is not None and mechanism.fast:
-            limit = mechanism.fast_limits(spec) if mechanism.fast_limits is not None else ""
+            limit = mechanism.fast_limits(spec, scenario) if mechanism.fast_limits is not None else ""
             if limit:
                 found.append(f"{shown}: {limit}")
             continue

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Bound", "LOSS_RATIO", "LATENCY_P99", "LATENCY_MEAN", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
-           "RATE_LIMITED", "SHED", "BATCH_SIZE", "BATCH_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
+           "RATE_LIMITED", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
+           "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,13 @@ BATCH_LATENCY = Bound(relative=0.05)
 """Mean and p99 latency through a batch consumer (the wait for the batch to close included)."""
 
 
+OPERATOR_DISCARDED = Bound(relative=0.02, absolute=0.002)
+"""The share of the values an RxJS operator receives that it discards (throttleTime, debounceTime)."""
+
+OPERATOR_ADDED_LATENCY = Bound(relative=0.02, absolute=0.001)
+"""The mean latency an RxJS operator adds (bufferTime's wait for its array; debounceTime's due time)."""
+
+
 def _producers_with(key: str) -> Callable[[Any], bool]:
     return lambda scenario: any(getattr(p, key) for p in scenario.producers)
 
@@ -78,6 +86,8 @@ def _producers_with(key: str) -> Callable[[Any], bool]:
 MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "rate_limited": (RATE_LIMITED, _producers_with("rate_limit")),
     "shed": (SHED, lambda scenario: any(b.shed for b in scenario.buffers)),
+    "operator_discarded": (OPERATOR_DISCARDED, _producers_with("operators")),
+    "operator_added_latency": (OPERATOR_ADDED_LATENCY, _producers_with("operators")),
     "batch_size": (BATCH_SIZE, lambda scenario: any(c.batch for c in scenario.consumers)),
     "batch_latency": (BATCH_LATENCY, lambda scenario: any(c.batch for c in scenario.consumers)),
 }

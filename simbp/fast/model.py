@@ -44,6 +44,7 @@ from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
 from .systems.extension import FastSystems, needs_systems
+from .systems.operators import emitted_rate
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
            "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
@@ -115,7 +116,7 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
         mean = reader.mean_service()
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
             continue
-        rate = sum(p.mean_rate(scenario.duration) for p in scenario.producers if p.to == buffer.name)
+        rate = sum(emitted_rate(p, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to == buffer.name)
         sweep = (rate * scenario.load_multiplier + reader.workers / mean) * quantum
         if buffer.capacity < SMALL_BUFFER * sweep:
             result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
@@ -187,7 +188,8 @@ class FastModel:
                 continue
             sizes = ByteSums(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), base, overhead)
             buffer = self.buffers[str(spec.to)]
-            producer = FastProducer(spec, buffer, counts, sizes)
+            producer = (systems.producer(spec, buffer, counts, sizes) if systems is not None
+                        else FastProducer(spec, buffer, counts, sizes))
             self.producers.append(producer)
             buffer.producers.append(producer)
             self._producers_of[buffer.name].append(producer)

@@ -21,7 +21,17 @@ from repo import ROOT
 
 import simbp
 from simbp.exact.model import simulate
-from simbp.fast.accuracy import BATCH_LATENCY, BATCH_SIZE, LOSS_RATIO, RATE_LIMITED, SHED, Bound
+from simbp.fast.accuracy import (
+    BATCH_LATENCY,
+    BATCH_SIZE,
+    LATENCY_P99,
+    LOSS_RATIO,
+    OPERATOR_ADDED_LATENCY,
+    OPERATOR_DISCARDED,
+    RATE_LIMITED,
+    SHED,
+    Bound,
+)
 from simbp.fast.model import simulate_fast, unsupported
 from simbp.fast.systems.ratelimit import md1k_blocking
 from simbp.limits import choose_mode
@@ -176,9 +186,78 @@ def test_batches_by_hand_constant_arrivals_fill_on_time() -> None:
     assert summary["latency_s"]["max"] <= 0.09 + 0.011 + 0.01
 
 
+# --------------------------------------------------------------------------- RxJS operators
+def _stage(producer: str, stage: str, figure: str) -> Figure:
+    def value(summary: dict[str, Any]) -> float:
+        entry = summary["components"][producer]["operators"][stage]
+        if figure == "discarded_share":
+            return entry["discarded"] / max(entry["received"], 1)
+        if figure == "added":
+            return float(entry["added_latency_s"]["mean"] or 0.0)
+        return float(entry[figure])
+    return value
+
+
+CHAIN = """
+name: chain
+duration: 20
+sample_interval: 1
+producers: [{name: events, to: queue, arrivals: {process: poisson, rate: 3000},
+             operators: [{throttleTime: 1ms}, {bufferTime: {duration: 200ms, max_size: 50}}]}]
+buffers: [{name: queue, policy: unbounded}]
+consumers: [{name: handler, from: queue, workers: 2, service: {dist: exponential, mean: 1ms}}]
+"""
+OPERATOR_CASES = {  # name: (scenario, duration, quantum, producer, [(stage, figure, bound)])
+    "throttle, coarse quanta": ("rxjs_throttle", 60, 0.2, "scroll", [("throttleTime", "discarded_share", OPERATOR_DISCARDED)]),
+    "throttle, fine quanta": ("rxjs_throttle", 30, 0.01, "scroll", [("throttleTime", "discarded_share", OPERATOR_DISCARDED),
+                                                                    ("", "p99", LATENCY_P99)]),
+    "debounce": ("rxjs_debounce", 60, 0.05, "keystrokes", [("debounceTime", "discarded_share", OPERATOR_DISCARDED),
+                                                           ("debounceTime", "added", OPERATOR_ADDED_LATENCY)]),
+    "bufferTime into a batch writer": ("rxjs_buffer_time", 30, 0.2, "telemetry",
+                                       [("bufferTime", "added", OPERATOR_ADDED_LATENCY), ("", "mean", BATCH_LATENCY),
+                                        ("", "p99", BATCH_LATENCY)]),
+    "throttle then bufferTime with max_size": (CHAIN, 20, 0.05, "events",
+                                               [("throttleTime", "discarded_share", OPERATOR_DISCARDED),
+                                                ("bufferTime", "added", OPERATOR_ADDED_LATENCY),
+                                                ("bufferTime", "mean_array_size", BATCH_SIZE)]),
+}
+
+
+@pytest.mark.parametrize("name", list(OPERATOR_CASES))
+def test_rxjs_operators_within_the_stated_bounds(name: str) -> None:
+    source, duration, quantum, producer, checks = OPERATOR_CASES[name]
+    text = source if "\n" in source else (ROOT / "scenarios" / f"{source}.yaml").read_text()
+    scenario = simbp.load_scenario(text).with_changes({"duration": duration})
+    assert not unsupported(scenario)
+    exact, fast = _summaries(scenario, quantum)
+    assert all(_conserved(summary) for summary in fast)
+    for stage, figure, bound in checks:
+        ok, detail = _agrees(exact, fast, _stage(producer, stage, figure) if stage else _latency(figure), bound)
+        assert ok, (stage, figure, detail)
+
+
+def test_operators_by_hand_an_array_emitted_when_the_source_stops() -> None:
+    """100 values/s evenly spaced from t = 0 to 2.5 s into bufferTime(1 s): arrays at 1 s and 2 s of
+    100 values, and when the source stops at 2.5 s the open array of 50 is emitted at once."""
+    body = CHAIN.replace("process: poisson, rate: 3000", "process: constant, rate: 100").replace(
+        "operators: [{throttleTime: 1ms}, {bufferTime: {duration: 200ms, max_size: 50}}]",
+        "stop: 2.5s, operators: [{bufferTime: 1s}]").replace("duration: 20", "duration: 4")
+    summary = build_results(simulate_fast(simbp.load_scenario(body), seed=1, quantum=0.1)).summary
+    stage = summary["components"]["events"]["operators"]["bufferTime"]
+    assert stage["arrays"] == 3 and stage["largest_array"] == 100 and stage["emitted"] == summary["produced"] == 250
+    assert stage["added_latency_s"]["max"] == pytest.approx(1.0, abs=0.01)
+    assert stage["added_latency_s"]["mean"] == pytest.approx((100 * 0.5 + 100 * 0.5 + 50 * 0.25) / 250, abs=0.01)
+
+
+def test_operators_into_a_block_buffer_stay_exact() -> None:
+    body = CHAIN.replace("{name: queue, policy: unbounded}", "{name: queue, capacity: 10, policy: block}")
+    assert any("block buffer" in m for m in unsupported(simbp.load_scenario(body)))
+
+
 # --------------------------------------------------------------------------- shape, report, mode
 SHAPES = {"priority_shedding": ("shed_rel", SHED.relative), "token_bucket": ("rate_limited_abs", RATE_LIMITED.absolute),
-          "batch_size_100": ("batch_size_rel", BATCH_SIZE.relative)}
+          "batch_size_100": ("batch_size_rel", BATCH_SIZE.relative),
+          "rxjs_debounce": ("operator_discarded_rel", OPERATOR_DISCARDED.relative)}
 
 
 @pytest.mark.parametrize("name", list(SHAPES))
@@ -197,8 +276,8 @@ def test_systems_results_have_exact_modes_shape_and_report_their_bounds(name: st
 
 
 def test_auto_runs_production_sized_systems_keys_in_fast_mode() -> None:
-    for name in ("token_bucket", "priority_shedding", "batch_size_100"):
-        scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 3600})
+    for name in ("token_bucket", "priority_shedding", "batch_size_100", "rxjs_throttle", "rxjs_buffer_time"):
+        scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 36_000})
         mode, reason = choose_mode(scenario, "auto")
         assert mode == "fast" and "fast mode" in reason and "modelled on counts too" in reason, reason
     one_row = simbp.load_scenario(ROOT / "scenarios" / "batch_size_1.yaml").with_changes({"duration": 3600})

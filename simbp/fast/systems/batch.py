@@ -4,7 +4,8 @@ batch to fill, and pay `fixed + per_item × n` (exact mode's `BatchWorker`, docs
 Pooled work does not fit a batch: its cost depends on how many items a worker finds when it
 starts, and a worker collecting a batch waits for arrivals. So fast mode simulates *batches*, not
 items: within each step the step's arrivals get their times (sorted uniform draws for random
-arrivals, evenly spaced otherwise: numpy work per item, as the core's service times), and the
+arrivals, evenly spaced otherwise, within each cohort's entry span; each keeps its cohort's creation
+time: numpy work per item, as the core's service times), and the
 workers go through their batch events in time order: a worker that frees up takes what has
 arrived, a collecting worker takes arrivals until its batch is full or its timeout passes, and a
 batch ends `fixed + per_item × n` after it started. The Python work is per batch, so a run costs
@@ -25,11 +26,12 @@ import numpy as np
 
 from ...scenario.schema import ConsumerSpec
 from ..buffer import FastBuffer
-from ..cohorts import Slice
+from ..cohorts import Cohorts, Slice
 
-__all__ = ["FastBatchGroup", "BatchFedBuffer", "Held"]
+__all__ = ["FastBatchGroup", "BatchFedBuffer", "Held", "pop_newest_slices"]
 
 REPRESENTATIVES = 4  # latency values per slice of a batch given to the sketch (weighted)
+WIDE_REPRESENTATIVES = 64  # for a slice created over a span wide against its latency
 _FLUSH_EVERY = 1 << 13
 
 
@@ -44,6 +46,31 @@ class Held:
 
     def clear(self) -> None:
         self.count, self.bytes = 0, 0.0
+
+
+def pop_newest_slices(queue: Cohorts, n: int) -> list[Slice]:
+    """Remove the `n` newest items of `queue` as slices, oldest first (a cohort split in proportion)."""
+    out: list[Slice] = []
+    items = queue.items
+    while n > 0 and items:
+        tail = items[-1]
+        m = tail[0]
+        if m <= n:
+            items.pop()
+            out.append((m, tail[1], tail[2], tail[3], tail[4], tail[5]))
+            queue.count -= m
+            queue.bytes -= tail[5]
+            n -= m
+            continue
+        share = n / m
+        created, entered, nbytes = tail[2] - (tail[2] - tail[1]) * share, tail[4] - (tail[4] - tail[3]) * share, tail[5] * share
+        out.append((n, created, tail[2], entered, tail[4], nbytes))
+        tail[0], tail[2], tail[4], tail[5] = m - n, created, entered, tail[5] - nbytes
+        queue.count -= n
+        queue.bytes -= nbytes
+        n = 0
+    out.reverse()
+    return out
 
 
 class _Batch:
@@ -78,6 +105,7 @@ class FastBatchGroup:
         self.capacity = source.capacity if source.drops else math.inf
         self.dropped_in_step = 0  # arrivals that found the buffer full this step (`BatchFedBuffer` counts them)
         self._times: np.ndarray = np.empty(0)
+        self._created: np.ndarray = np.empty(0)
         self._each = 0.0
         self._merge = 0.0
         self._fixed, self._per_item = costs
@@ -119,12 +147,22 @@ class FastBatchGroup:
         self._collecting = None
 
     # ------------------------------------------------------------------ one step
-    def _arrival_times(self, n: int, t0: float, t1: float) -> np.ndarray:
-        if n <= 0:
-            return np.empty(0)
-        if self.evenly:
-            return t0 + (np.arange(n) + 0.5) * ((t1 - t0) / n)
-        return t0 + np.sort(self._rng.random(n)) * (t1 - t0)
+    def _arrivals(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The step's `n` newest items taken off the buffer, with their times (drawn within each
+        cohort's entry range, uniformly or evenly) and creation times, in order of arrival."""
+        pieces = pop_newest_slices(self.source.queue, n)
+        times, created = [], []
+        for count, c_lo, c_hi, e_lo, e_hi, _ in pieces:
+            u = (np.arange(count) + 0.5) / count if self.evenly else np.sort(self._rng.random(count))
+            times.append(e_lo + u * (e_hi - e_lo))
+            created.append(c_lo + u * (c_hi - c_lo))
+        if not pieces:
+            return np.empty(0), np.empty(0)
+        at, born = np.concatenate(times), np.concatenate(created)
+        if len(pieces) > 1:  # several producers' cohorts overlap in time
+            order = np.argsort(at, kind="stable")
+            at, born = at[order], born[order]
+        return at, born
 
     def step(self, t0: float, t1: float, merge_within: float, arrived: int = 0) -> None:
         """Batch events of [t0, t1): `arrived` of the items waiting came in during it (the newest).
@@ -134,9 +172,10 @@ class FastBatchGroup:
         at its moment (`dropped_in_step`, which `BatchFedBuffer` counts)."""
         queue = self.source.queue
         arrived = min(arrived, queue.count)
-        times = self._arrival_times(arrived, t0, t1)
-        each = queue.pop_newest(arrived)[1] / arrived if arrived else 0.0
-        self._times, self._each, self._merge = times, each, merge_within
+        nbytes = queue.bytes
+        times, created = self._arrivals(arrived)
+        each = (nbytes - queue.bytes) / arrived if arrived else 0.0
+        self._times, self._created, self._each, self._merge = times, created, each, merge_within
         next_arrival = 0  # index into `times` of the next arrival not yet in the buffer
         now = t0
         serving = self._serving
@@ -186,7 +225,8 @@ class FastBatchGroup:
         admitted = new - over if self.source.rule != "drop_oldest" else new
         if admitted > 0:
             lo, hi = float(times[first]), float(times[first + admitted - 1])
-            queue.push(admitted, lo, hi, lo, hi, self._each * admitted, self._merge)
+            born = self._created[first:first + admitted]
+            queue.push(admitted, float(born.min()), float(born.max()), lo, hi, self._each * admitted, self._merge)
         if over:
             if self.source.rule == "drop_oldest":
                 queue.pop(over)
@@ -222,7 +262,9 @@ class FastBatchGroup:
         self.in_service.bytes = max(self.in_service.bytes - batch.nbytes, 0.0)
         values, weights = self._values, self._weights
         for count, c_lo, c_hi, _, _, _ in batch.slices:
-            groups = min(count, REPRESENTATIVES)
+            # a slice created over a span that is wide against its wait (a bufferTime array) needs more
+            wide = c_hi - c_lo > 0.05 * (end - c_hi)
+            groups = min(count, WIDE_REPRESENTATIVES if wide else REPRESENTATIVES)
             size, extra = divmod(count, groups)
             position = 0
             for g in range(groups):

@@ -9,17 +9,20 @@ buffers' summary entries. Which keys fast mode models is declared in `simbp.sema
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 
 from ...random import SeedTree, sampler
-from ...scenario.schema import BufferSpec, ConsumerSpec, Scenario
+from ...scenario.schema import BufferSpec, ConsumerSpec, ProducerSpec, Scenario
 from ...scenario.systems import producer_uses_systems, uses_systems
 from ..buffer import FastBuffer
-from ..inputs import ArrivalCounts
+from ..inputs import ArrivalCounts, ByteSums
+from ..producer import FastProducer
 from .batch import BatchFedBuffer, FastBatchGroup
+from .operators import OperatorProducer
 from .ratelimit import FastTokenBucket
 from .shedding import SheddingBuffer
 
@@ -100,6 +103,14 @@ class FastSystems:
         self.batch_groups.append(group)
         return group
 
+    def producer(self, spec: ProducerSpec, buffer: FastBuffer, counts: Any, sizes: ByteSums) -> FastProducer:
+        """The fast producer for `spec`: one with RxJS operators, or the core's."""
+        if not spec.operators:
+            return FastProducer(spec, buffer, counts, sizes)
+        stop = spec.stop if spec.stop is not None and spec.stop < self.scenario.duration else math.inf
+        return OperatorProducer(spec, buffer, counts, sizes, self.seeds.generator(f"producer/{spec.name}/operator_times"),
+                                self.quantum, stop, self.scenario.duration)
+
     def attach(self, producer: AttachedProducer) -> None:
         """Give a producer that uses these keys its mechanisms (a rate limit, a shed class)."""
         spec = producer.spec
@@ -127,6 +138,9 @@ class FastSystems:
         buffer = producer.buffer
         if isinstance(buffer, SheddingBuffer) and any(p is producer for p, _, _ in buffer.shedders):
             by["shed"] = buffer.shed.get(producer.name, 0)
+        if isinstance(producer, OperatorProducer):
+            for operator in producer.operators:
+                by[operator.kind] = by.get(operator.kind, 0) + operator.discarded
         return by
 
     def _discarded(self) -> int:
@@ -174,6 +188,8 @@ class FastSystems:
                                        "passed": bucket.passed, "limited": bucket.limited, "waited_s": 0.0}
             if "shed" in by:
                 entry["priority"] = spec.priority
+            if isinstance(producer, OperatorProducer):
+                entry["operators"] = producer.stages()
             entry["discarded_by"] = by
             entry["gave_up"] = 0
             result[producer.name] = entry
