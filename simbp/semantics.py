@@ -191,6 +191,13 @@ def _target_blocks(producer: Any, scenario: Any, what: str) -> str:
     return ""
 
 
+def _retry_limits(producer: Any, scenario: Any) -> str:
+    """What of a producer's retries fast mode leaves to exact mode."""
+    if producer.operators:
+        return "retries of values that passed RxJS operators"
+    return _target_blocks(producer, scenario, "retries of requests waiting on a block buffer (block_timeout)")
+
+
 def _rate_limit_limits(producer: Any) -> str:
     """What of a producer's token bucket fast mode leaves to exact mode."""
     if producer.rate_limit.on_limit == "wait":
@@ -207,8 +214,9 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("producer keys", "producers[].key", fast=True, theory=False),
     Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=False, theory=False),
     Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False),
-    Mechanism("caller time-outs", "producers[].caller_timeout", fast=False, theory=False),
-    Mechanism("retries", "producers[].retry", fast=False, theory=False),
+    Mechanism("caller time-outs", "producers[].caller_timeout", fast=True, theory=False),
+    Mechanism("retries", "producers[].retry", fast=True, theory=False,
+              fast_limits=lambda producer, scenario: _retry_limits(producer, scenario)),
     Mechanism("RxJS operators", "producers[].operators", fast=True, theory=False,
               fast_limits=lambda producer, scenario: _target_blocks(producer, scenario,
                                                                     "operators emitting into a block buffer")),

@@ -17,7 +17,8 @@ from typing import Any
 
 __all__ = ["Bound", "LOSS_RATIO", "LATENCY_P99", "LATENCY_MEAN", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
            "RATE_LIMITED", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
-           "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
+           "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
+           "MECHANISM_BOUNDS", "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,13 @@ OPERATOR_ADDED_LATENCY = Bound(relative=0.02, absolute=0.001)
 """The mean latency an RxJS operator adds (bufferTime's wait for its array; debounceTime's due time)."""
 
 
+RETRIES = Bound(relative=0.03, absolute=0.002)
+"""Retries and messages given up, per first attempt (callers that time out or are dropped and retry)."""
+
+ABANDONED = Bound(relative=0.03, absolute=0.002)
+"""Messages whose caller gave up while they waited in the queue (`abandoned_in_queue`), per first attempt."""
+
+
 def _producers_with(key: str) -> Callable[[Any], bool]:
     return lambda scenario: any(getattr(p, key) for p in scenario.producers)
 
@@ -88,6 +96,8 @@ MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "shed": (SHED, lambda scenario: any(b.shed for b in scenario.buffers)),
     "operator_discarded": (OPERATOR_DISCARDED, _producers_with("operators")),
     "operator_added_latency": (OPERATOR_ADDED_LATENCY, _producers_with("operators")),
+    "retries": (RETRIES, _producers_with("retry")),
+    "abandoned": (ABANDONED, _producers_with("caller_timeout")),
     "batch_size": (BATCH_SIZE, lambda scenario: any(c.batch for c in scenario.consumers)),
     "batch_latency": (BATCH_LATENCY, lambda scenario: any(c.batch for c in scenario.consumers)),
 }

@@ -22,6 +22,7 @@ from repo import ROOT
 import simbp
 from simbp.exact.model import simulate
 from simbp.fast.accuracy import (
+    ABANDONED,
     BATCH_LATENCY,
     BATCH_SIZE,
     LATENCY_P99,
@@ -29,6 +30,7 @@ from simbp.fast.accuracy import (
     OPERATOR_ADDED_LATENCY,
     OPERATOR_DISCARDED,
     RATE_LIMITED,
+    RETRIES,
     SHED,
     Bound,
 )
@@ -42,9 +44,9 @@ SEEDS = range(1, 7)
 Figure = Callable[[dict[str, Any]], float]
 
 
-def _summaries(scenario: simbp.Scenario, quantum: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    exact = [build_results(simulate(scenario, seed=seed)).summary for seed in SEEDS]
-    fast = [build_results(simulate_fast(scenario, seed=seed, quantum=quantum)).summary for seed in SEEDS]
+def _summaries(scenario: simbp.Scenario, quantum: float, seeds: range = SEEDS) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    exact = [build_results(simulate(scenario, seed=seed)).summary for seed in seeds]
+    fast = [build_results(simulate_fast(scenario, seed=seed, quantum=quantum)).summary for seed in seeds]
     return exact, fast
 
 
@@ -254,10 +256,76 @@ def test_operators_into_a_block_buffer_stay_exact() -> None:
     assert any("block buffer" in m for m in unsupported(simbp.load_scenario(body)))
 
 
+# --------------------------------------------------------------------------- callers that time out and retry
+STORM = """
+name: storm
+duration: 45
+sample_interval: 1
+producers:
+  - name: clients
+    to: jobs
+    arrivals: {process: schedule, interpolation: step, points: [{at: 0s, rate: 400/s}, {at: 20s, rate: 1000/s},
+                                                                {at: 30s, rate: 400/s}]}
+    caller_timeout: 1s
+    RETRY
+buffers: [{name: jobs, capacity: 2000, policy: drop_newest}]
+consumers: [{name: worker, from: jobs, workers: 20, service: {dist: exponential, mean: 40ms}}]
+"""
+DROPS = """
+name: drops
+duration: 12
+sample_interval: 1
+producers:
+  - name: clients
+    to: jobs
+    arrivals: {process: poisson, rate: 600}
+    retry: {max: 2, backoff: 100ms, multiplier: 2, jitter: full, on: [drop]}
+buffers: [{name: jobs, capacity: 50, policy: drop_newest}]
+consumers: [{name: worker, from: jobs, workers: 4, service: {dist: exponential, mean: 8ms}}]
+"""
+RETRY_CASES = {  # name: (scenario, quantum): each judged per first attempt
+    "a retry storm (metastable after a burst)": (STORM.replace("RETRY", "retry: {max: 3, backoff: 200ms}"), 0.1),
+    "the same burst without retries": (STORM.replace("RETRY", ""), 0.1),
+    "retries of drops, exponential backoff, full jitter": (DROPS, 0.02),
+}
+
+
+def _per_first_attempt(figure: str) -> Figure:
+    def value(summary: dict[str, Any]) -> float:
+        entry = summary["components"]["clients"]
+        first = entry.get("first_attempts", summary["produced"])
+        return (summary["retries"] if figure == "retries" else entry.get(figure, 0)) / max(first, 1)
+    return value
+
+
+@pytest.mark.parametrize("name", list(RETRY_CASES))
+def test_retries_and_caller_timeouts_within_the_stated_bounds(name: str) -> None:
+    body, quantum = RETRY_CASES[name]
+    scenario = simbp.load_scenario(body)
+    assert not unsupported(scenario)
+    exact, fast = _summaries(scenario, quantum, range(1, 5))
+    assert all(_conserved(summary) for summary in fast)
+    for figure, bound in (("retries", RETRIES), ("gave_up", RETRIES), ("abandoned_in_queue", ABANDONED)):
+        ok, detail = _agrees(exact, fast, _per_first_attempt(figure), bound)
+        assert ok, (figure, detail)
+    ok, detail = _agrees(exact, fast, _loss, LOSS_RATIO)
+    assert ok, ("loss", detail)
+
+
+def test_retries_into_a_block_buffer_stay_exact_and_auto_says_why() -> None:
+    body = DROPS.replace("on: [drop]}", "on: [timeout]}").replace(
+        "{name: jobs, capacity: 50, policy: drop_newest}", "{name: jobs, capacity: 50, policy: block, block_timeout: 1s}")
+    scenario = simbp.load_scenario(body).with_changes({"duration": 36_000})
+    assert any("block buffer" in m for m in unsupported(scenario))
+    mode, reason = choose_mode(scenario, "auto")
+    assert mode == "exact" and "block" in reason
+
+
 # --------------------------------------------------------------------------- shape, report, mode
 SHAPES = {"priority_shedding": ("shed_rel", SHED.relative), "token_bucket": ("rate_limited_abs", RATE_LIMITED.absolute),
           "batch_size_100": ("batch_size_rel", BATCH_SIZE.relative),
-          "rxjs_debounce": ("operator_discarded_rel", OPERATOR_DISCARDED.relative)}
+          "rxjs_debounce": ("operator_discarded_rel", OPERATOR_DISCARDED.relative),
+          "retry_storm": ("retries_rel", RETRIES.relative)}
 
 
 @pytest.mark.parametrize("name", list(SHAPES))
@@ -276,7 +344,7 @@ def test_systems_results_have_exact_modes_shape_and_report_their_bounds(name: st
 
 
 def test_auto_runs_production_sized_systems_keys_in_fast_mode() -> None:
-    for name in ("token_bucket", "priority_shedding", "batch_size_100", "rxjs_throttle", "rxjs_buffer_time"):
+    for name in ("token_bucket", "priority_shedding", "batch_size_100", "rxjs_throttle", "rxjs_buffer_time", "retry_storm"):
         scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 36_000})
         mode, reason = choose_mode(scenario, "auto")
         assert mode == "fast" and "fast mode" in reason and "modelled on counts too" in reason, reason

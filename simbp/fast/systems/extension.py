@@ -24,6 +24,7 @@ from ..producer import FastProducer
 from .batch import BatchFedBuffer, FastBatchGroup
 from .operators import OperatorProducer
 from .ratelimit import FastTokenBucket
+from .retries import RetryingProducer
 from .shedding import SheddingBuffer
 
 __all__ = ["FastSystems", "needs_systems", "uses_systems", "LimitedCounts"]
@@ -105,6 +106,9 @@ class FastSystems:
 
     def producer(self, spec: ProducerSpec, buffer: FastBuffer, counts: Any, sizes: ByteSums) -> FastProducer:
         """The fast producer for `spec`: one with RxJS operators, or the core's."""
+        if spec.retry is not None or spec.caller_timeout is not None:
+            return RetryingProducer(spec, buffer, counts, sizes, self.seeds.generator(f"producer/{spec.name}/retry"),
+                                    self.quantum, self.scenario.duration)
         if not spec.operators:
             return FastProducer(spec, buffer, counts, sizes)
         stop = spec.stop if spec.stop is not None and spec.stop < self.scenario.duration else math.inf
@@ -192,6 +196,8 @@ class FastSystems:
                 entry["operators"] = producer.stages()
             entry["discarded_by"] = by
             entry["gave_up"] = 0
+            if isinstance(producer, RetryingProducer):
+                entry.update(producer.stats())
             result[producer.name] = entry
         for buffer in self.shedding:
             shed = {priority: buffer.shed.get(p.name, 0) for p, _, priority in buffer.shedders}
