@@ -198,6 +198,28 @@ def _retry_limits(producer: Any, scenario: Any) -> str:
     return _target_blocks(producer, scenario, "retries of requests waiting on a block buffer (block_timeout)")
 
 
+_NODE_STREAMS = ("a Node.js stream's write()/'drain' cycle (high_water_mark, on_backpressure) lasts about a mark's "
+                 "worth of chunks, far shorter than a quantum, and 'drain' fires at the instant the buffer empties: "
+                 "counting it would mean stepping chunk by chunk, no faster than exact mode")
+_INTERACTING = ("each call's latency and error depend on the calls in flight when it starts, so calls must be "
+                "simulated one by one")
+
+
+def _downstream_limits(scenario: Any) -> str:
+    """Downstreams whose calls interact (overload terms) stay in exact mode."""
+    degrading = [d.name for d in scenario.downstreams if d.overload.slowdown > 0 or d.overload.error_rate > 0]
+    return f"downstreams degrading in overload ({', '.join(degrading)}): {_INTERACTING}" if degrading else ""
+
+
+def _call_limits(consumer: Any) -> str:
+    """A calling consumer fast mode leaves to exact mode: behind a semaphore, or forwarding."""
+    if consumer.calls.semaphore is not None:
+        return f"calls behind a semaphore (calls.semaphore): a permit passes from call to call, and {_INTERACTING}"
+    if consumer.to is not None:
+        return "a calling consumer forwarding to another stage (to:)"
+    return ""
+
+
 def _rate_limit_limits(producer: Any) -> str:
     """What of a producer's token bucket fast mode leaves to exact mode."""
     if producer.rate_limit.on_limit == "wait":
@@ -210,10 +232,13 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("Kafka topics", "topics", fast=True, theory=False, why_not_fast="topics, partitions and keys"),
     Mechanism("Kafka consumer groups", "consumer_groups", fast=True, theory=False,
               why_not_fast="polls, commits and rebalances"),
-    Mechanism("downstream services", "downstreams", fast=False, theory=False),
+    Mechanism("downstream services", "downstreams", fast=True, theory=False,
+              fast_limits=lambda _, scenario: _downstream_limits(scenario)),
     Mechanism("producer keys", "producers[].key", fast=True, theory=False),
-    Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=False, theory=False),
-    Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False),
+    Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=False, theory=False,
+              why_not_fast=_NODE_STREAMS),
+    Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False,
+              why_not_fast="each request waits for room on its own, with its own deadline (blocking: request)"),
     Mechanism("caller time-outs", "producers[].caller_timeout", fast=True, theory=False),
     Mechanism("retries", "producers[].retry", fast=True, theory=False,
               fast_limits=lambda producer, scenario: _retry_limits(producer, scenario)),
@@ -223,12 +248,14 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("rate limits", "producers[].rate_limit", fast=True, theory=False,
               fast_limits=lambda producer, _: _rate_limit_limits(producer)),
     Mechanism("priority shedding", "producers[].priority", fast=True, theory=False),
-    Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False),
-    Mechanism("high-water marks", "buffers[].high_water_mark", fast=False, theory=False),
+    Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False,
+              why_not_fast="a blocked caller gives up after its own wait (block_timeout)"),
+    Mechanism("high-water marks", "buffers[].high_water_mark", fast=False, theory=False, why_not_fast=_NODE_STREAMS),
     Mechanism("shedding", "buffers[].shed", fast=True, theory=False),
     Mechanism("batch consumers", "consumers[].batch", fast=True, theory=False,
               fast_limits=lambda consumer, _: "a batch consumer forwarding to another stage (to:)" if consumer.to else ""),
-    Mechanism("downstream calls", "consumers[].calls", fast=False, theory=False),
+    Mechanism("downstream calls", "consumers[].calls", fast=True, theory=False,
+              fast_limits=lambda consumer, _: _call_limits(consumer)),
     Mechanism("worker autoscaling", "consumers[].autoscale", fast=False, theory=False),
     Mechanism("forwarding between stages", "consumers[].to", fast=True, theory=False),
     Mechanism("a memory limit", "memory", fast=True, theory=False),

@@ -18,7 +18,7 @@ from typing import Any
 __all__ = ["Bound", "LOSS_RATIO", "LATENCY_P99", "LATENCY_MEAN", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
            "RATE_LIMITED", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
            "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
-           "MECHANISM_BOUNDS", "fast_error_summary"]
+           "CALLS", "CALL_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,14 @@ ABANDONED = Bound(relative=0.03, absolute=0.002)
 """Messages whose caller gave up while they waited in the queue (`abandoned_in_queue`), per first attempt."""
 
 
+CALLS = Bound(relative=0.03, absolute=0.002)
+"""Downstream calls that do not interact (no semaphore, no overload terms): call errors per call,
+retried calls per message, and the share of messages failed after their last call."""
+
+CALL_LATENCY = Bound(relative=0.03)
+"""Mean and p99 of a downstream's call latency (`call_latency_s`)."""
+
+
 def _producers_with(key: str) -> Callable[[Any], bool]:
     return lambda scenario: any(getattr(p, key) for p in scenario.producers)
 
@@ -98,6 +106,8 @@ MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "operator_added_latency": (OPERATOR_ADDED_LATENCY, _producers_with("operators")),
     "retries": (RETRIES, _producers_with("retry")),
     "abandoned": (ABANDONED, _producers_with("caller_timeout")),
+    "calls": (CALLS, lambda scenario: bool(scenario.downstreams)),
+    "call_latency": (CALL_LATENCY, lambda scenario: bool(scenario.downstreams)),
     "batch_size": (BATCH_SIZE, lambda scenario: any(c.batch for c in scenario.consumers)),
     "batch_latency": (BATCH_LATENCY, lambda scenario: any(c.batch for c in scenario.consumers)),
 }

@@ -157,9 +157,10 @@ class FastModel:
                 sketch.add_weighted(values, weights)
                 self.interval_sketch.add_weighted(values, weights)
 
-            if consumer.batch is not None and systems is not None:  # batch by batch (fast/systems/batch.py)
-                self.groups[consumer.name] = self.readers[consumer.from_] = systems.batch_group(
-                    consumer, self.buffers[consumer.from_], on_latencies)
+            if (consumer.batch is not None or consumer.calls is not None) and systems is not None:  # fast/systems/
+                make = systems.batch_group if consumer.batch is not None else systems.calling_group
+                self.groups[consumer.name] = self.readers[consumer.from_] = make(consumer, self.buffers[consumer.from_],
+                                                                                 on_latencies)
                 continue
             assert consumer.service is not None
 

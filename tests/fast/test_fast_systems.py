@@ -25,6 +25,9 @@ from simbp.fast.accuracy import (
     ABANDONED,
     BATCH_LATENCY,
     BATCH_SIZE,
+    CALL_LATENCY,
+    CALLS,
+    LATENCY_MEAN,
     LATENCY_P99,
     LOSS_RATIO,
     OPERATOR_ADDED_LATENCY,
@@ -321,16 +324,73 @@ def test_retries_into_a_block_buffer_stay_exact_and_auto_says_why() -> None:
     assert mode == "exact" and "block" in reason
 
 
+# --------------------------------------------------------------------------- downstream calls
+CALLING = """
+name: calls
+duration: 20
+sample_interval: 1
+producers: [{name: api, to: requests, arrivals: {process: poisson, rate: RATE}}]
+buffers: [{name: requests, capacity: 2000, policy: drop_newest}]
+consumers: [{name: handlers, from: requests, workers: 40, service: 0.5ms, calls: CALLS}]
+downstreams: [{name: db, capacity: 10, latency: {dist: exponential, mean: 20ms}, error_rate: ERROR}]
+"""
+CALL_CASES = {  # name: (rate, calls, error rate, quantum)
+    "errors, timeouts and retries": (1500, "{downstream: db, timeout: 50ms, retries: 2, backoff: 10ms}", 0.05, 0.02),
+    "workers all calling (overloaded)": (2200, "{downstream: db, timeout: 50ms, retries: 2, backoff: 10ms}", 0.05, 0.05),
+    "plain calls": (1000, "{downstream: db}", 0.0, 0.05),
+}
+
+
+def _db(figure: str, inner: str = "") -> Figure:
+    def value(summary: dict[str, Any]) -> float:
+        entry = summary["components"]["db"][figure]
+        return float(entry[inner] if inner else entry)
+    return value
+
+
+def _per_message(figure: str) -> Figure:
+    def value(summary: dict[str, Any]) -> float:
+        total = summary["failed"] if figure == "failed" else summary["components"]["handlers"][figure]
+        return total / max(summary["produced"], 1)
+    return value
+
+
+@pytest.mark.parametrize("name", list(CALL_CASES))
+def test_downstream_calls_within_the_stated_bounds(name: str) -> None:
+    rate, calls, error, quantum = CALL_CASES[name]
+    scenario = simbp.load_scenario(CALLING.replace("RATE", str(rate)).replace("CALLS", calls).replace("ERROR", str(error)))
+    assert not unsupported(scenario)
+    exact, fast = _summaries(scenario, quantum, range(1, 5))
+    assert all(_conserved(summary) for summary in fast)
+    for figure, bound in ((_db("error_ratio"), CALLS), (_per_message("failed"), CALLS), (_per_message("call_retries"), CALLS),
+                          (_db("call_latency_s", "mean"), CALL_LATENCY), (_db("call_latency_s", "p99"), CALL_LATENCY),
+                          (_db("mean_in_flight"), CALL_LATENCY), (_loss, LOSS_RATIO), (_latency("mean"), LATENCY_MEAN),
+                          (_latency("p99"), LATENCY_P99)):
+        ok, detail = _agrees(exact, fast, figure, bound)
+        assert ok, detail
+
+
+def test_calls_that_interact_stay_exact_and_auto_says_why() -> None:
+    for name in ("downstream_with_semaphore", "downstream_without_semaphore"):
+        scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 36_000})
+        mode, reason = choose_mode(scenario, "auto")
+        assert mode == "exact" and "calls in flight" in reason, reason
+    assert any("semaphore" in m for m in unsupported(simbp.load_scenario(ROOT / "scenarios" / "downstream_with_semaphore.yaml")))
+
+
 # --------------------------------------------------------------------------- shape, report, mode
 SHAPES = {"priority_shedding": ("shed_rel", SHED.relative), "token_bucket": ("rate_limited_abs", RATE_LIMITED.absolute),
           "batch_size_100": ("batch_size_rel", BATCH_SIZE.relative),
           "rxjs_debounce": ("operator_discarded_rel", OPERATOR_DISCARDED.relative),
-          "retry_storm": ("retries_rel", RETRIES.relative)}
+          "retry_storm": ("retries_rel", RETRIES.relative),
+          "CALLING": ("calls_rel", CALLS.relative)}
 
 
 @pytest.mark.parametrize("name", list(SHAPES))
 def test_systems_results_have_exact_modes_shape_and_report_their_bounds(name: str) -> None:
-    scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 10})
+    text = (CALLING.replace("RATE", "500").replace("CALLS", "{downstream: db, retries: 1}").replace("ERROR", "0.1")
+            if name == "CALLING" else (ROOT / "scenarios" / f"{name}.yaml").read_text())
+    scenario = simbp.load_scenario(text).with_changes({"duration": 10})
     exact, fast = simbp.run(scenario, mode="exact"), simbp.run(scenario, mode="fast")
     assert set(fast.summary) - {"quantum_s", "fast_error"} == set(exact.summary)
     for component, figures in exact.summary["components"].items():

@@ -22,6 +22,7 @@ from ..buffer import FastBuffer
 from ..inputs import ArrivalCounts, ByteSums
 from ..producer import FastProducer
 from .batch import BatchFedBuffer, FastBatchGroup
+from .calls import CallOutcomes, FastCallingGroup, FastDownstream
 from .operators import OperatorProducer
 from .ratelimit import FastTokenBucket
 from .retries import RetryingProducer
@@ -82,6 +83,8 @@ class FastSystems:
         self.producers: list[AttachedProducer] = []
         self.shedding: list[SheddingBuffer] = []
         self.batch_groups: list[FastBatchGroup] = []
+        self.downstreams = {spec.name: FastDownstream(spec) for spec in scenario.downstreams}
+        self.calling: list[FastCallingGroup] = []
         self.reports = uses_systems(scenario)  # exact mode's `Systems` columns, only where it has them
         self._last: dict[str, float] = {}
 
@@ -114,6 +117,18 @@ class FastSystems:
         stop = spec.stop if spec.stop is not None and spec.stop < self.scenario.duration else math.inf
         return OperatorProducer(spec, buffer, counts, sizes, self.seeds.generator(f"producer/{spec.name}/operator_times"),
                                 self.quantum, stop, self.scenario.duration)
+
+    def calling_group(self, spec: ConsumerSpec, source: FastBuffer,
+                      on_latencies: Callable[[list[float], list[int]], None]) -> FastCallingGroup:
+        """A consumer calling a downstream (calls that do not interact: `calls.py`)."""
+        assert spec.calls is not None
+        downstream = self.downstreams[spec.calls.downstream]
+        base = self.scenario.base_dir
+        outcomes = CallOutcomes(spec, downstream.spec, self.seeds.generator(f"consumer/{spec.name}/calls"), base)
+        group = FastCallingGroup(spec, source, on_latencies, downstream, outcomes,
+                                 self.seeds.generator(f"consumer/{spec.name}/service_profile"), base)
+        self.calling.append(group)
+        return group
 
     def attach(self, producer: AttachedProducer) -> None:
         """Give a producer that uses these keys its mechanisms (a rate limit, a shed class)."""
@@ -161,7 +176,7 @@ class FastSystems:
         """No latencies of its own."""
 
     def totals(self) -> dict[str, int]:
-        return {"discarded": self._discarded(), "failed": 0}
+        return {"discarded": self._discarded(), "failed": sum(g.failed for g in self.calling)}
 
     def peak_queue_depth(self) -> int:
         return 0
@@ -173,8 +188,13 @@ class FastSystems:
         """Per interval: discarded, failed, retries (exact mode's columns)."""
         if not self.reports:
             return
-        figures = {"discarded": float(self._discarded()), "failed": 0.0,
+        figures = {"discarded": float(self._discarded()), "failed": float(sum(g.failed for g in self.calling)),
                    "retries": float(sum(getattr(p, "retries", 0) for p in self.producers))}
+        now = float(row["time_s"])
+        for name, downstream in self.downstreams.items():
+            row[f"{name}.in_flight"] = downstream.sample(now)
+            figures[f"{name}.calls"] = float(downstream.calls)
+            figures[f"{name}.errors"] = float(downstream.errors)
         for key, value in figures.items():
             row[key] = value - self._last.get(key, 0.0)
             self._last[key] = value
@@ -199,6 +219,23 @@ class FastSystems:
             if isinstance(producer, RetryingProducer):
                 entry.update(producer.stats())
             result[producer.name] = entry
+        for group in self.calling:
+            result[group.name] = {"failed": group.failed, "downstream": group.downstream.name,
+                                  "call_errors": group.call_errors, "call_timeouts": group.call_timeouts,
+                                  "call_retries": group.call_retries_made}
+        for name, downstream in self.downstreams.items():
+            sketch = downstream.sketch
+            p50, p99 = sketch.quantiles((0.5, 0.99)) if sketch.count else (None, None)
+            elapsed = downstream._last_time
+            result[name] = {
+                "kind": "downstream", "capacity": downstream.capacity, "calls": downstream.calls,
+                "errors": downstream.errors, "error_ratio": downstream.errors / downstream.calls if downstream.calls else 0.0,
+                "abandoned_by_caller": downstream.abandoned, "peak_in_flight": downstream.peak_in_flight,
+                "mean_in_flight": downstream.call_seconds / elapsed if elapsed > 0 else 0.0,
+                "calls_in_flight_at_end": downstream.in_flight,
+                "call_latency_s": {"mean": sketch.mean if sketch.count else None, "p50": p50, "p99": p99,
+                                   "max": sketch.maximum if sketch.count else None},
+            }
         for buffer in self.shedding:
             shed = {priority: buffer.shed.get(p.name, 0) for p, _, priority in buffer.shedders}
             result.setdefault(buffer.name, {})["shed"] = {"at_depth": dict(buffer.spec.shed or {}), "shed": shed}
