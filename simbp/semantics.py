@@ -220,14 +220,6 @@ def _call_limits(consumer: Any) -> str:
     return ""
 
 
-def _rate_limit_limits(producer: Any) -> str:
-    """What of a producer's token bucket fast mode leaves to exact mode."""
-    if producer.rate_limit.on_limit == "wait":
-        return ("a rate limit that holds messages until a token comes (on_limit: wait): the producer's "
-                "pauses are per message")
-    return ""
-
-
 MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("Kafka topics", "topics", fast=True, theory=False, why_not_fast="topics, partitions and keys"),
     Mechanism("Kafka consumer groups", "consumer_groups", fast=True, theory=False,
@@ -245,8 +237,7 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("RxJS operators", "producers[].operators", fast=True, theory=False,
               fast_limits=lambda producer, scenario: _target_blocks(producer, scenario,
                                                                     "operators emitting into a block buffer")),
-    Mechanism("rate limits", "producers[].rate_limit", fast=True, theory=False,
-              fast_limits=lambda producer, _: _rate_limit_limits(producer)),
+    Mechanism("rate limits", "producers[].rate_limit", fast=True, theory=False),
     Mechanism("priority shedding", "producers[].priority", fast=True, theory=False),
     Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False,
               why_not_fast="a blocked caller gives up after its own wait (block_timeout)"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Bound", "LOSS_RATIO", "LATENCY_P99", "LATENCY_MEAN", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
-           "RATE_LIMITED", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
+           "RATE_LIMITED", "RATE_LIMIT_WAITS", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
            "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
            "CALLS", "CALL_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
 
@@ -60,7 +60,12 @@ KAFKA_RETENTION_LOST = Bound(relative=0.02)
 # --------------------------------------------------------------------------- the systems keys (docs/systems.md)
 RATE_LIMITED = Bound(relative=0.02, absolute=0.002)
 """The share of a producer's messages its token bucket discards (Poisson, bursty and evenly spaced
-arrivals; buckets of 1 to 300 tokens; below, at and over the bucket's rate)."""
+arrivals; buckets of 1 to 300 tokens; below, at and over the bucket's rate); waiting
+(`on_limit: wait`), the messages it lets the producer produce."""
+
+RATE_LIMIT_WAITS = Bound(relative=0.05, absolute=0.005)
+"""A waiting token bucket (`on_limit: wait`): the producer's blocked fraction (messages produced are
+held to `RATE_LIMITED`)."""
 
 SHED = Bound(relative=0.03, absolute=0.002)
 """The share of a priority class's messages shed at its depth threshold (`buffers[].shed`)."""
@@ -101,6 +106,8 @@ def _producers_with(key: str) -> Callable[[Any], bool]:
 
 MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "rate_limited": (RATE_LIMITED, _producers_with("rate_limit")),
+    "rate_limit_waits": (RATE_LIMIT_WAITS,
+                         lambda scenario: any(p.rate_limit and p.rate_limit.on_limit == "wait" for p in scenario.producers)),
     "shed": (SHED, lambda scenario: any(b.shed for b in scenario.buffers)),
     "operator_discarded": (OPERATOR_DISCARDED, _producers_with("operators")),
     "operator_added_latency": (OPERATOR_ADDED_LATENCY, _producers_with("operators")),

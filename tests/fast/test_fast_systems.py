@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from simbp.fast.accuracy import (
     LOSS_RATIO,
     OPERATOR_ADDED_LATENCY,
     OPERATOR_DISCARDED,
+    RATE_LIMIT_WAITS,
     RATE_LIMITED,
     RETRIES,
     SHED,
@@ -59,6 +61,31 @@ def _agrees(exact: list[dict[str, Any]], fast: list[dict[str, Any]], figure: Fig
     errors = {mode: statistics.stdev(values) / len(values) ** 0.5 for mode, values in runs.items()}
     allowed = Z * (errors["exact"] ** 2 + errors["fast"] ** 2) ** 0.5 + bound.tolerance(means["exact"])
     return abs(means["fast"] - means["exact"]) <= allowed, f"{means} ± {errors}, allowed {allowed:.4g}"
+
+
+@dataclass
+class Case:
+    """One comparison: a mechanism's scenario, fast mode's quantum, and the figures held to bounds."""
+
+    mechanism: str
+    name: str
+    scenario: simbp.Scenario
+    quantum: float
+    checks: list[tuple[str, Figure, Bound]]
+    seeds: range = SEEDS
+
+
+def check(case: Case) -> list[tuple[str, bool, str]]:
+    """Run the case in both modes: (figure, within its bound, detail) per figure; fast runs conserve."""
+    assert not unsupported(case.scenario)
+    exact, fast = _summaries(case.scenario, case.quantum, case.seeds)
+    assert all(_conserved(summary) for summary in fast)
+    return [(label, *_agrees(exact, fast, figure, bound)) for label, figure, bound in case.checks]
+
+
+def _holds(case: Case) -> None:
+    for label, ok, detail in check(case):
+        assert ok, (label, detail)
 
 
 def _conserved(summary: dict[str, Any]) -> bool:
@@ -99,15 +126,37 @@ BUCKETS = {  # name: (arrivals, burst, duration, quantum): the regime the quantu
 }
 
 
-@pytest.mark.parametrize("name", list(BUCKETS))
-def test_token_bucket_discards_within_the_stated_bound(name: str) -> None:
+def bucket_case(name: str) -> Case:
     arrivals, burst, duration, quantum = BUCKETS[name]
     scenario = simbp.load_scenario(LIMITED.format(duration=duration, arrivals=arrivals, burst=burst))
-    assert not unsupported(scenario)
-    exact, fast = _summaries(scenario, quantum)
-    assert all(_conserved(summary) for summary in fast)
-    ok, detail = _agrees(exact, fast, _discarded_share("api", "rate_limit"), RATE_LIMITED)
-    assert ok, detail
+    return Case("rate limit (token bucket)", name, scenario, quantum,
+                [("share rate limited", _discarded_share("api", "rate_limit"), RATE_LIMITED)])
+
+
+@pytest.mark.parametrize("name", list(BUCKETS))
+def test_token_bucket_discards_within_the_stated_bound(name: str) -> None:
+    _holds(bucket_case(name))
+
+
+WAITING = {  # name: (arrivals, burst, quantum)
+    "over its rate, one token, forgets its state": (POISSON % 2000, 1, 0.5),
+    "over its rate, one token, token by token": (POISSON % 2000, 1, 0.05),
+    "at its rate, twenty tokens, token by token": (POISSON % 900, 20, 0.1),
+    "bursts, 300 tokens, cells that keep its state": (BURSTS, 300, 0.5),
+}
+
+
+def waiting_case(name: str) -> Case:
+    arrivals, burst, quantum = WAITING[name]
+    body = LIMITED.format(duration=30, arrivals=arrivals, burst=burst).replace(f"burst: {burst}}}", f"burst: {burst}, on_limit: wait}}")
+    return Case("rate limit that waits (on_limit: wait)", name, simbp.load_scenario(body), quantum,
+                [("produced", lambda s: float(s["produced"]), RATE_LIMITED),
+                 ("producer blocked fraction", lambda s: float(s["producer_blocked_fraction"]), RATE_LIMIT_WAITS)])
+
+
+@pytest.mark.parametrize("name", list(WAITING))
+def test_waiting_token_bucket_within_the_stated_bounds(name: str) -> None:
+    _holds(waiting_case(name))
 
 
 def test_one_token_bucket_over_its_rate_passes_what_md1k_says() -> None:
@@ -123,16 +172,18 @@ def test_one_token_bucket_over_its_rate_passes_what_md1k_says() -> None:
 
 
 # --------------------------------------------------------------------------- shedding
-@pytest.mark.parametrize("quantum", [0.02, 0.1])
-def test_priority_shedding_within_the_stated_bound(quantum: float) -> None:
+SHEDDING = (0.02, 0.1)
+
+
+def shedding_case(quantum: float) -> Case:
     scenario = simbp.load_scenario(ROOT / "scenarios" / "priority_shedding.yaml").with_changes({"duration": 30})
-    assert not unsupported(scenario)
-    exact, fast = _summaries(scenario, quantum)
-    assert all(_conserved(summary) for summary in fast)
-    ok, detail = _agrees(exact, fast, _discarded_share("analytics", "shed"), SHED)
-    assert ok, detail
-    ok, detail = _agrees(exact, fast, _loss, LOSS_RATIO)
-    assert ok, detail
+    return Case("priority shedding", f"priority_shedding, {quantum * 1000:g} ms quanta", scenario, quantum,
+                [("share shed", _discarded_share("analytics", "shed"), SHED), ("loss ratio", _loss, LOSS_RATIO)])
+
+
+@pytest.mark.parametrize("quantum", SHEDDING)
+def test_priority_shedding_within_the_stated_bound(quantum: float) -> None:
+    _holds(shedding_case(quantum))
 
 
 # --------------------------------------------------------------------------- batch consumers
@@ -164,19 +215,19 @@ def _latency(figure: str) -> Figure:
     return lambda summary: float(summary["latency_s"][figure])
 
 
+def batch_case(name: str) -> Case:
+    rate, capacity, policy, workers, batch, duration, quantum = BATCHES[name]
+    body = BATCHED.format(duration=duration, rate=rate, capacity=capacity, policy=policy, workers=workers, batch=batch)
+    if policy == "unbounded":
+        body = body.replace(f"capacity: {capacity}, ", "")
+    return Case("batch consumers", name, simbp.load_scenario(body), quantum,
+                [("loss ratio", _loss, LOSS_RATIO), ("mean batch size", _writer("mean_batch_size"), BATCH_SIZE),
+                 ("latency mean", _latency("mean"), BATCH_LATENCY), ("latency p99", _latency("p99"), BATCH_LATENCY)])
+
+
 @pytest.mark.parametrize("name", list(BATCHES))
 def test_batch_consumers_within_the_stated_bounds(name: str) -> None:
-    rate, capacity, policy, workers, batch, duration, quantum = BATCHES[name]
-    capacity_key = "" if policy == "unbounded" else f"capacity: {capacity}, "
-    body = BATCHED.format(duration=duration, rate=rate, capacity=capacity, policy=policy, workers=workers, batch=batch)
-    scenario = simbp.load_scenario(body.replace(f"capacity: {capacity}, ", capacity_key))
-    assert not unsupported(scenario)
-    exact, fast = _summaries(scenario, quantum)
-    assert all(_conserved(summary) for summary in fast)
-    for figure, bound in ((_loss, LOSS_RATIO), (_writer("mean_batch_size"), BATCH_SIZE),
-                          (_latency("mean"), BATCH_LATENCY), (_latency("p99"), BATCH_LATENCY)):
-        ok, detail = _agrees(exact, fast, figure, bound)
-        assert ok, detail
+    _holds(batch_case(name))
 
 
 def test_batches_by_hand_constant_arrivals_fill_on_time() -> None:
@@ -228,17 +279,18 @@ OPERATOR_CASES = {  # name: (scenario, duration, quantum, producer, [(stage, fig
 }
 
 
-@pytest.mark.parametrize("name", list(OPERATOR_CASES))
-def test_rxjs_operators_within_the_stated_bounds(name: str) -> None:
+def operator_case(name: str) -> Case:
     source, duration, quantum, producer, checks = OPERATOR_CASES[name]
     text = source if "\n" in source else (ROOT / "scenarios" / f"{source}.yaml").read_text()
     scenario = simbp.load_scenario(text).with_changes({"duration": duration})
-    assert not unsupported(scenario)
-    exact, fast = _summaries(scenario, quantum)
-    assert all(_conserved(summary) for summary in fast)
-    for stage, figure, bound in checks:
-        ok, detail = _agrees(exact, fast, _stage(producer, stage, figure) if stage else _latency(figure), bound)
-        assert ok, (stage, figure, detail)
+    return Case("RxJS operators", name, scenario, quantum,
+                [(f"{stage} {figure}".strip(), _stage(producer, stage, figure) if stage else _latency(figure), bound)
+                 for stage, figure, bound in checks])
+
+
+@pytest.mark.parametrize("name", list(OPERATOR_CASES))
+def test_rxjs_operators_within_the_stated_bounds(name: str) -> None:
+    _holds(operator_case(name))
 
 
 def test_operators_by_hand_an_array_emitted_when_the_source_stops() -> None:
@@ -301,18 +353,18 @@ def _per_first_attempt(figure: str) -> Figure:
     return value
 
 
+def retry_case(name: str) -> Case:
+    body, quantum = RETRY_CASES[name]
+    return Case("retries and caller time-outs", name, simbp.load_scenario(body), quantum,
+                [("retries per first attempt", _per_first_attempt("retries"), RETRIES),
+                 ("given up per first attempt", _per_first_attempt("gave_up"), RETRIES),
+                 ("abandoned in queue per first attempt", _per_first_attempt("abandoned_in_queue"), ABANDONED),
+                 ("loss ratio", _loss, LOSS_RATIO)], range(1, 5))
+
+
 @pytest.mark.parametrize("name", list(RETRY_CASES))
 def test_retries_and_caller_timeouts_within_the_stated_bounds(name: str) -> None:
-    body, quantum = RETRY_CASES[name]
-    scenario = simbp.load_scenario(body)
-    assert not unsupported(scenario)
-    exact, fast = _summaries(scenario, quantum, range(1, 5))
-    assert all(_conserved(summary) for summary in fast)
-    for figure, bound in (("retries", RETRIES), ("gave_up", RETRIES), ("abandoned_in_queue", ABANDONED)):
-        ok, detail = _agrees(exact, fast, _per_first_attempt(figure), bound)
-        assert ok, (figure, detail)
-    ok, detail = _agrees(exact, fast, _loss, LOSS_RATIO)
-    assert ok, ("loss", detail)
+    _holds(retry_case(name))
 
 
 def test_retries_into_a_block_buffer_stay_exact_and_auto_says_why() -> None:
@@ -355,19 +407,22 @@ def _per_message(figure: str) -> Figure:
     return value
 
 
-@pytest.mark.parametrize("name", list(CALL_CASES))
-def test_downstream_calls_within_the_stated_bounds(name: str) -> None:
+def call_case(name: str) -> Case:
     rate, calls, error, quantum = CALL_CASES[name]
     scenario = simbp.load_scenario(CALLING.replace("RATE", str(rate)).replace("CALLS", calls).replace("ERROR", str(error)))
-    assert not unsupported(scenario)
-    exact, fast = _summaries(scenario, quantum, range(1, 5))
-    assert all(_conserved(summary) for summary in fast)
-    for figure, bound in ((_db("error_ratio"), CALLS), (_per_message("failed"), CALLS), (_per_message("call_retries"), CALLS),
-                          (_db("call_latency_s", "mean"), CALL_LATENCY), (_db("call_latency_s", "p99"), CALL_LATENCY),
-                          (_db("mean_in_flight"), CALL_LATENCY), (_loss, LOSS_RATIO), (_latency("mean"), LATENCY_MEAN),
-                          (_latency("p99"), LATENCY_P99)):
-        ok, detail = _agrees(exact, fast, figure, bound)
-        assert ok, detail
+    return Case("downstream calls (no semaphore, no overload terms)", name, scenario, quantum,
+                [("call error ratio", _db("error_ratio"), CALLS), ("failed per message", _per_message("failed"), CALLS),
+                 ("retried calls per message", _per_message("call_retries"), CALLS),
+                 ("call latency mean", _db("call_latency_s", "mean"), CALL_LATENCY),
+                 ("call latency p99", _db("call_latency_s", "p99"), CALL_LATENCY),
+                 ("calls in flight (mean)", _db("mean_in_flight"), CALL_LATENCY), ("loss ratio", _loss, LOSS_RATIO),
+                 ("latency mean", _latency("mean"), LATENCY_MEAN), ("latency p99", _latency("p99"), LATENCY_P99)],
+                range(1, 5))
+
+
+@pytest.mark.parametrize("name", list(CALL_CASES))
+def test_downstream_calls_within_the_stated_bounds(name: str) -> None:
+    _holds(call_case(name))
 
 
 def test_calls_that_interact_stay_exact_and_auto_says_why() -> None:
@@ -413,9 +468,18 @@ def test_auto_runs_production_sized_systems_keys_in_fast_mode() -> None:
     assert mode == "exact" and "small batches" in reason
 
 
-def test_a_waiting_rate_limit_stays_exact_and_auto_says_why() -> None:
-    body = LIMITED.format(duration=3600, arrivals=POISSON % 2000, burst=1).replace("burst: 1}", "burst: 1, on_limit: wait}")
+def test_a_waiting_rate_limit_holds_the_producer_and_auto_runs_it_fast() -> None:
+    body = LIMITED.format(duration=36_000, arrivals=POISSON % 2000, burst=1).replace("burst: 1}", "burst: 1, on_limit: wait}")
     scenario = simbp.load_scenario(body)
-    assert any("on_limit: wait" in m for m in unsupported(scenario))
-    mode, reason = choose_mode(scenario, "auto")
-    assert mode == "exact" and "on_limit: wait" in reason
+    assert not unsupported(scenario) and choose_mode(scenario, "auto")[0] == "fast"
+    summary = build_results(simulate_fast(scenario.with_changes({"duration": 20}), seed=1, quantum=0.5)).summary
+    assert summary["discarded"] == 0 and _conserved(summary)
+    rho = 2000 / 900  # M/D/1/2: the held message is one more place; a blocked arrival is never produced
+    assert summary["produced"] / (2000 * 20) == pytest.approx(1 - md1k_blocking(rho, 2), abs=0.01)
+
+
+def mechanism_cases() -> list[Case]:
+    """Every comparison above, for `benchmarks/fast_error.py --systems` (the table in docs/performance.md)."""
+    return ([bucket_case(n) for n in BUCKETS] + [waiting_case(n) for n in WAITING] + [shedding_case(q) for q in SHEDDING] + [batch_case(n) for n in BATCHES]
+            + [operator_case(n) for n in OPERATOR_CASES] + [retry_case(n) for n in RETRY_CASES]
+            + [call_case(n) for n in CALL_CASES])

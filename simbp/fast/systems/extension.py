@@ -64,9 +64,14 @@ class LimitedCounts:
 
     def next(self) -> int:
         k = self.inner.next()
-        passed = self.bucket.admit(k, self.inner.expected, self.dt, self.evenly)
+        bucket = self.bucket
+        skipped, blocked = bucket.skipped, bucket.blocked
+        passed = bucket.admit(k, self.inner.expected, self.dt, self.evenly)
         self.expected = self.inner.expected * (passed / k if k else 1.0)
-        if passed < k:
+        if bucket.waits:  # held, not discarded: what fell due meanwhile was never produced
+            self.producer.blocked_time += bucket.blocked - blocked
+            assert bucket.skipped - skipped == k - passed or self.evenly
+        elif passed < k:
             self.producer.produced += k - passed
             self.discarded += k - passed
         return passed
@@ -138,7 +143,7 @@ class FastSystems:
         self.producers.append(producer)
         if spec.rate_limit is not None:
             rng: np.random.Generator = self.seeds.generator(f"producer/{spec.name}/rate_limit")
-            bucket = FastTokenBucket(spec.rate_limit.rate, spec.rate_limit.burst, rng)
+            bucket = FastTokenBucket(spec.rate_limit.rate, spec.rate_limit.burst, rng, spec.rate_limit.on_limit == "wait")
             counts = LimitedCounts(producer.counts, bucket, producer, self.quantum)
             producer.counts = counts
             self.limited[producer.name] = counts
@@ -209,7 +214,7 @@ class FastSystems:
             if producer.name in self.limited:
                 bucket = self.limited[producer.name].bucket
                 entry["rate_limit"] = {"rate_per_s": bucket.rate, "burst": bucket.burst, "on_limit": spec.rate_limit.on_limit,
-                                       "passed": bucket.passed, "limited": bucket.limited, "waited_s": 0.0}
+                                       "passed": bucket.passed, "limited": bucket.limited, "waited_s": bucket.waited}
             if "shed" in by:
                 entry["priority"] = spec.priority
             if isinstance(producer, OperatorProducer):

@@ -84,12 +84,17 @@ def _diffusion_blocking(rho: float, k: int) -> float:
 class FastTokenBucket:
     """`rate` tokens a second up to `burst`; `admit(k, …)` says how many of a quantum's k pass."""
 
-    def __init__(self, rate: float, burst: int, rng: np.random.Generator):
+    def __init__(self, rate: float, burst: int, rng: np.random.Generator, waits: bool = False):
         self.rate = float(rate)
         self.burst = int(burst)
+        self.waits = waits  # on_limit: wait (hold the producer) rather than drop
         self.tokens = float(burst)
         self.passed = 0
-        self.limited = 0
+        self.limited = 0  # discarded (drop), or passed after waiting for a token (wait)
+        self.skipped = 0  # wait: arrivals that fell due while the producer waited (never produced)
+        self.blocked = 0.0  # wait: seconds the producer held a message for a token
+        self.waited = 0.0
+        self.paused = 0.0  # wait: the producer's pause still to run at the next quantum
         self._rng = rng
         self._blocking: dict[float, float] = {}
 
@@ -103,24 +108,43 @@ class FastTokenBucket:
         elif refill <= TOKEN_STEPS:
             passed = self._token_events(k, dt)
         elif self.burst * CELL_FRACTION >= refill:
-            passed = self._cells(k, refill)
+            passed = self._cells(k, refill, (expected if expected > 0 else k) / dt)
         else:
-            passed = self._stationary(k, (expected if expected > 0 else k) / dt)
+            passed = self._stationary(k, (expected if expected > 0 else k) / dt, dt)
         self.passed += passed
-        self.limited += k - passed
+        if not self.waits:
+            self.limited += k - passed
         return passed
 
     def _fluid(self, k: int, refill: float) -> int:
         available = self.tokens + refill
         passed = min(k, int(math.floor(available + 1e-9)))
         self.tokens = min(float(self.burst), available - passed)
+        if self.waits and passed < k:  # each arrival the producer waited through is a gap of it held
+            self.skipped += k - passed
+            self.blocked += (k - passed) / k * refill / self.rate
         return passed
 
     def _token_events(self, k: int, dt: float) -> int:
         """The quantum's k arrivals (uniform in it) met token by token: exact in distribution, at a
-        cost of a few steps per token the quantum refills."""
+        cost of a few steps per token the quantum refills. Waiting (`on_limit: wait`), an arrival
+        without a token reserves the next one and holds the producer until then: the arrivals that
+        fall due meanwhile are never produced (`skipped`), and the pause may run into the next quantum."""
         rng, rate, burst = self._rng, self.rate, float(self.burst)
         tokens, now, left, passed = self.tokens, 0.0, k, 0
+        if self.paused > 0:  # still holding a message from the last quantum
+            pause = min(self.paused, dt)
+            skipped = int(rng.binomial(left, pause / dt)) if left else 0
+            self.skipped += skipped
+            self.blocked += pause
+            left -= skipped
+            tokens += rate * pause
+            self.paused -= pause
+            now = pause
+            if self.paused > 0:
+                self.tokens = tokens
+                return 0
+            tokens = max(tokens, 0.0)
         while left > 0 and now < dt:
             span = dt - now
             whole = math.floor(tokens + 1e-9)
@@ -136,6 +160,31 @@ class FastTokenBucket:
                 passed += 1
                 left -= 1
                 continue
+            if self.waits:  # the next arrival reserves the next token and holds the producer until it
+                gap = span * (1.0 - rng.random() ** (1.0 / left))
+                tokens = min(burst, tokens + rate * gap)
+                now += gap
+                left -= 1
+                passed += 1
+                if tokens >= 1.0 - 1e-9:
+                    tokens -= 1.0
+                    continue
+                tokens -= 1.0
+                pause = -tokens / rate
+                self.limited += 1
+                self.waited += pause
+                held = min(pause, dt - now)
+                skipped = int(rng.binomial(left, held / (dt - now))) if left and dt > now else 0
+                self.skipped += skipped
+                self.blocked += held
+                left -= skipped
+                tokens += rate * held
+                now += held
+                if pause > held:
+                    self.paused = pause - held
+                    break
+                tokens = 0.0
+                continue
             wait = (1.0 - tokens) / rate  # until the next token is whole: arrivals meanwhile are discarded
             if wait >= span:
                 now, left = dt, 0
@@ -143,36 +192,49 @@ class FastTokenBucket:
             lost = int(rng.binomial(left, wait / span))
             left -= lost
             tokens, now = 1.0, now + wait
-        if now < dt:
+        if now < dt and self.paused <= 0:
             tokens = min(burst, tokens + rate * (dt - now))
-        self.tokens = max(tokens, 0.0)
+        self.tokens = tokens if self.paused > 0 else max(tokens, 0.0)
         return passed
 
-    def _cells(self, k: int, refill: float) -> int:
+    def _cells(self, k: int, refill: float, arrival_rate: float) -> int:
         cells = max(1, min(CELLS, math.ceil(refill * CELL_FRACTION / self.burst - 1e-9)))
         parts = self._rng.multinomial(k, [1.0 / cells] * cells).tolist() if cells > 1 else [k]
         per_cell = refill / cells
         uniform: Callable[[], float] = self._rng.random
         burst = self.burst
+        places = burst + (1 if self.waits else 0)  # waiting, the held message is one more place
+        cell_time = per_cell / self.rate
         passed = 0
         tokens = self.tokens
         for a in parts:
             whole = int(math.floor(tokens + 1e-9))
             gained = int(math.floor(tokens + per_cell + 1e-9)) - whole  # tokens that become whole in the cell
-            lost = overshoot(burst - whole, a, gained, burst, uniform()) if a > whole else 0
+            lost = overshoot(places - whole, a, gained, places, uniform()) if a > whole else 0
             lost = min(lost, a)
+            if self.waits and lost:  # never produced: they fell due while the producer waited
+                self.skipped += lost
+                self.blocked += lost / arrival_rate if arrival_rate > 0 else cell_time
             passed += a - lost
             tokens = min(float(burst), max(tokens + per_cell - (a - lost), 0.0))
         self.tokens = tokens
         return passed
 
-    def _stationary(self, k: int, rate: float) -> int:
-        if not k:
-            return 0
+    def _stationary(self, k: int, rate: float, dt: float) -> int:
+        """Each arrival finds no token with M/D/1/K's blocking probability (K = burst; waiting, the
+        held message is one more place, K = burst + 1, and the producer is held that share of time)."""
+        places = self.burst + (1 if self.waits else 0)
         rho = round(rate / self.rate, 4)
         blocking = self._blocking.get(rho)
         if blocking is None:
-            blocking = md1k_blocking(rho, self.burst)
+            blocking = md1k_blocking(rho, places)
             if len(self._blocking) < 4096:
                 self._blocking[rho] = blocking
-        return k - int(self._rng.binomial(k, blocking)) if blocking > 0 else k
+        if self.waits:
+            self.blocked += blocking * dt
+        if not k:
+            return 0
+        lost = int(self._rng.binomial(k, blocking)) if blocking > 0 else 0
+        if self.waits:
+            self.skipped += lost
+        return k - lost
