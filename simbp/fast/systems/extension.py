@@ -44,6 +44,7 @@ class AttachedProducer(Protocol):
     buffer: FastBuffer
     counts: Any
     produced: int
+    blocked_time: float
 
     @property
     def offered(self) -> int: ...
