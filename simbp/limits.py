@@ -187,9 +187,35 @@ def estimate_fast_steps(scenario: Scenario) -> float:
 
     quanta = math.ceil(scenario.duration / choose_quantum(scenario))
     steps = quanta * (len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers))
-    for substeps in fine_substeps(scenario).values():
+    fine = fine_substeps(scenario)
+    for substeps in fine.values():
         steps += quanta * 3 * (substeps - 1)  # producer, buffer and group of that stage, per sub-step
+    for name, substeps in _storm_substeps(scenario).items():
+        if name not in fine:
+            steps += quanta * 3 * (substeps - 1)
     return float(steps) + BATCH_STEPS * estimate_batches(scenario)
+
+
+def _storm_substeps(scenario: Scenario) -> dict[str, int]:
+    """Dropping buffers that callers retrying into could keep full (their first attempts and every
+    retry over the workers' capacity): fast mode then sub-steps them near capacity all along."""
+    from .fast.model import MAX_SUBSTEPS, SERVICE_FRACTION, choose_quantum
+
+    quantum = choose_quantum(scenario)
+    readers = {c.from_: c for c in scenario.consumers}
+    result: dict[str, int] = {}
+    for buffer in scenario.buffers:
+        reader = readers.get(buffer.name)
+        feeding = [p for p in scenario.producers if p.to == buffer.name]
+        if reader is None or buffer.capacity is None or not any(p.retry or p.caller_timeout for p in feeding):
+            continue
+        mean = reader.mean_service()
+        if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
+            continue
+        worst = sum(_producer_load(scenario, p)[0] * (1 + (p.retry.max if p.retry else 0)) for p in feeding)
+        if worst / scenario.duration >= reader.workers / mean:
+            result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
+    return result
 
 
 def estimate_batches(scenario: Scenario) -> float:
@@ -307,6 +333,7 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
     if fast_seconds > exact_seconds and messages <= MAX_EXACT_MESSAGES:
         batches = BATCH_STEPS * estimate_batches(scenario)
         why = ("small batches would make fast mode step them one by one" if batches * 2 > estimate_fast_steps(scenario)
+               else "retries could keep a dropping buffer full, which fast mode steps finely" if _storm_substeps(scenario)
                else "a small dropping buffer would make fast mode step finely")
         return "exact", (f"auto: about {messages:,.0f} messages, but {why} (about {format_duration(fast_seconds)} against "
                          f"{format_duration(exact_seconds)} in exact mode), so exact mode")

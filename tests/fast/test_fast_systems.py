@@ -338,6 +338,9 @@ producers:
 buffers: [{name: jobs, capacity: 50, policy: drop_newest}]
 consumers: [{name: worker, from: jobs, workers: 4, service: {dist: exponential, mean: 8ms}}]
 """
+PRODUCTION_STORM = (STORM.replace("RETRY", "retry: {max: 3, backoff: 200ms}").replace("400/s", "10000/s")
+                    .replace("1000/s", "25000/s").replace("workers: 20", "workers: 500")
+                    .replace("capacity: 2000", "capacity: 50000").replace("duration: 45", "duration: 3600"))
 RETRY_CASES = {  # name: (scenario, quantum): each judged per first attempt
     "a retry storm (metastable after a burst)": (STORM.replace("RETRY", "retry: {max: 3, backoff: 200ms}"), 0.1),
     "the same burst without retries": (STORM.replace("RETRY", ""), 0.1),
@@ -459,13 +462,19 @@ def test_systems_results_have_exact_modes_shape_and_report_their_bounds(name: st
 
 
 def test_auto_runs_production_sized_systems_keys_in_fast_mode() -> None:
-    for name in ("token_bucket", "priority_shedding", "batch_size_100", "rxjs_throttle", "rxjs_buffer_time", "retry_storm"):
+    for name in ("token_bucket", "priority_shedding", "batch_size_100", "rxjs_throttle", "rxjs_buffer_time"):
         scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 36_000})
         mode, reason = choose_mode(scenario, "auto")
         assert mode == "fast" and "fast mode" in reason and "modelled on counts too" in reason, reason
     one_row = simbp.load_scenario(ROOT / "scenarios" / "batch_size_1.yaml").with_changes({"duration": 3600})
     mode, reason = choose_mode(one_row, "auto")
     assert mode == "exact" and "small batches" in reason
+    mode, reason = choose_mode(simbp.load_scenario(PRODUCTION_STORM), "auto")
+    assert mode == "fast" and "retries modelled on counts too" in reason, reason
+    # one worker of 2 ms that retries can keep full: sub-steps of 0.5 ms all along, slower than exact mode
+    storm = simbp.load_scenario(ROOT / "scenarios" / "retry_storm.yaml").with_changes({"duration": 36_000})
+    mode, reason = choose_mode(storm, "auto")
+    assert mode == "exact" and "retries could keep a dropping buffer full" in reason, reason
 
 
 def test_a_waiting_rate_limit_holds_the_producer_and_auto_runs_it_fast() -> None:

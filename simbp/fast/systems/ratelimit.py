@@ -4,24 +4,27 @@ Exact mode's bucket (`simbp.exact.systems.ratelimit`) starts full with `burst` t
 a second up to `burst`, and discards a message that finds no whole token. Seen from the messages,
 the bucket's deficit (burst − tokens) is a queue: each message admitted adds one, the refill drains
 one every 1/rate seconds, and a message that would push it past `burst` is discarded. For Poisson
-arrivals that queue is M/D/1/K with K = burst and ρ = arrival rate / rate, so fast mode has two
+arrivals that queue is M/D/1/K with K = burst and ρ = arrival rate / rate, so fast mode has three
 regimes, chosen by how the bucket compares with a quantum's refill:
 
-- **a quantum refilling at most `TOKEN_STEPS` tokens** is met token by token: while there is a whole
-  token the next arrival takes it (its time the first of the remaining arrivals, uniform in what is
-  left of the quantum); without one, the arrivals until the next token is whole are discarded (a
-  binomial draw). Exact in distribution for Poisson arrivals, at a step per token passed or waited
-  for (a bucket holding more than `TOKEN_STEPS` whole tokens passes a quantum's arrivals at once);
-- **a bucket of at least an eighth of a longer quantum's refill** keeps its state between quanta:
-  each quantum is cut into cells of at most burst/8 tokens (at most 64 cells), and in each cell the
-  messages lost are the deficit path's overshoot of `burst` (`boundary.overshoot`: arrivals and
-  refills in random order);
-- **a smaller bucket** forgets its state within a quantum: each arrival is discarded with M/D/1/K's
-  blocking probability at the quantum's expected rate (exact for steady Poisson arrivals; solved
-  exactly up to `EXACT_UP_TO` tokens, above that by the diffusion limit, whose error is under 1/K).
+- **a bucket of at least `CELL_BUCKET` tokens and an eighth of a quantum's refill** keeps its state
+  between quanta: each quantum is cut into cells of at most burst/8 tokens (at most 64 cells, often
+  one), and in each cell the messages lost are the deficit path's overshoot of `burst`
+  (`boundary.overshoot`: arrivals and refills in random order);
+- **a smaller bucket, in a quantum refilling at most `TOKEN_STEPS` tokens**, is met token by token:
+  while there is a whole token the next arrival takes it (its time the first of the remaining
+  arrivals, uniform in what is left of the quantum); without one, the arrivals until the next token
+  is whole are discarded (a binomial draw). Exact in distribution for Poisson arrivals, at a step
+  per token passed or waited for;
+- **a smaller bucket in a longer quantum** forgets its state within it: each arrival is discarded
+  with M/D/1/K's blocking probability at the quantum's expected rate (exact for steady Poisson
+  arrivals; solved exactly up to `EXACT_UP_TO` tokens, above that by the diffusion limit, whose
+  error is under 1/K).
 
 Evenly spaced arrivals (constant, traces) meet the bucket as a fluid: a quantum passes at most
-the whole tokens it has.
+the whole tokens it has. A waiting bucket (`on_limit: wait`) is the same queue with the held message
+one more place (K = burst + 1): what it would have discarded falls due while the producer waits and
+is never produced (`skipped`), and the wait is the producer's blocked time.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = ["FastTokenBucket", "md1k_blocking", "CELLS", "EXACT_UP_TO"]
 TOKEN_STEPS = 256  # a quantum refilling at most this many tokens is met token by token
 CELLS = 64  # cells per quantum at most for a bucket that keeps its state
 CELL_FRACTION = 8  # a cell refills at most burst / CELL_FRACTION tokens
+CELL_BUCKET = 64  # a bucket of at least this many tokens keeps its state over cells (fewer: token by token)
 EXACT_UP_TO = 400  # M/D/1/K solved exactly up to this many tokens; the diffusion limit above
 
 
@@ -105,10 +109,10 @@ class FastTokenBucket:
         refill = self.rate * dt
         if evenly:
             passed = self._fluid(k, refill)
+        elif self.burst >= CELL_BUCKET and self.burst * CELL_FRACTION >= refill:
+            passed = self._cells(k, refill, (expected if expected > 0 else k) / dt)
         elif refill <= TOKEN_STEPS:
             passed = self._token_events(k, dt)
-        elif self.burst * CELL_FRACTION >= refill:
-            passed = self._cells(k, refill, (expected if expected > 0 else k) / dt)
         else:
             passed = self._stationary(k, (expected if expected > 0 else k) / dt, dt)
         self.passed += passed

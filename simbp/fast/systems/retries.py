@@ -93,12 +93,10 @@ class RetryingProducer(FastProducer):
     def _take_share(self, k: int) -> dict[int, int]:
         """Which of the quantum's attempts go out in this (sub-)step: `k` of them, drawn at random."""
         step, total = self._step, self._step_total
-        attempts = sorted(step)
         if k >= total:
             part = dict(step)
         else:
-            drawn = self._rng.multivariate_hypergeometric([step[a] for a in attempts], k)
-            part = {a: int(n) for a, n in zip(attempts, drawn)}
+            part = dict(zip(step, _draw_without_replacement(self._rng, list(step.values()), k)))
         for attempt, n in part.items():
             step[attempt] -= n
         self._step_total = max(total - k, 0)
@@ -119,9 +117,9 @@ class RetryingProducer(FastProducer):
         attempts = sorted(a for a, n in self._part.items() if n)
         sizes = [self._part[a] for a in attempts]
         # which of the offered attempts were dropped or shed: drawn at random (whole numbers that add up)
-        lost_by = self._rng.multivariate_hypergeometric(sizes, dropped).tolist() if dropped else [0] * len(sizes)
+        lost_by = _draw_without_replacement(self._rng, sizes, dropped)
         left = [n - lost for n, lost in zip(sizes, lost_by)]
-        shed_by = self._rng.multivariate_hypergeometric(left, shed).tolist() if shed else [0] * len(sizes)
+        shed_by = _draw_without_replacement(self._rng, left, shed)
         for attempt, n, lost, gone in zip(attempts, sizes, lost_by, shed_by):
             kept = n - lost - gone
             if kept > 0 and self.timeout is not None:
@@ -178,12 +176,17 @@ class RetryingProducer(FastProducer):
         times += delay * (rng.random(n) if retry.jitter == "full" else 1.0)
         quanta = np.floor(times / self._dt + 1e-9).astype(np.int64)
         quanta = np.maximum(quanta, self._quantum)  # a retry due now goes out with this quantum's offer
-        for quantum, count in zip(*np.unique(quanta, return_counts=True)):
-            if quantum * self._dt >= self._duration - 1e-9:
-                self._late += int(count)  # due after the run: still pending at its end
+        first = int(quanta.min())
+        last = math.ceil(self._duration / self._dt - 1e-9)  # quanta from here on fall after the run
+        for offset, count in enumerate(np.bincount(quanta - first).tolist()):
+            if not count:
                 continue
-            bucket = self._due.setdefault(int(quantum), {})
-            bucket[attempt + 1] = bucket.get(attempt + 1, 0) + int(count)
+            quantum = first + offset
+            if quantum >= last:
+                self._late += count  # due after the run: still pending at its end
+                continue
+            bucket = self._due.setdefault(quantum, {})
+            bucket[attempt + 1] = bucket.get(attempt + 1, 0) + count
 
     def pending(self) -> int:
         """Retries scheduled but not yet sent (`retries_pending_at_end`)."""
@@ -201,6 +204,21 @@ class RetryingProducer(FastProducer):
             entry["caller_timeout_s"] = self.timeout
             entry["abandoned_in_queue"] = self.abandoned
         return entry
+
+
+def _draw_without_replacement(rng: np.random.Generator, sizes: list[int], n: int) -> list[int]:
+    """How many of `n` items drawn at random (without replacement) come from each group of `sizes`."""
+    if n <= 0:
+        return [0] * len(sizes)
+    if len(sizes) == 1:
+        return [min(n, sizes[0])]
+    drawn, rest = [], sum(sizes)
+    for size in sizes:
+        rest -= size
+        take = int(rng.hypergeometric(size, rest, n)) if rest > 0 and size > 0 else (n if size > 0 else 0)
+        drawn.append(take)
+        n -= take
+    return drawn
 
 
 def _interpolate(t_a: float, value_a: float, t_b: float, value_b: float, t: float) -> float:
