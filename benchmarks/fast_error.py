@@ -4,6 +4,7 @@
     python benchmarks/fast_error.py --seeds 1 2 3 4 5 --quanta 20000 100000 --only quickstart
     python benchmarks/fast_error.py --near-capacity --seeds 1 2 3 4 5 6 7 8   # M/M/3/10 loss, rho 0.7-1.3
     python benchmarks/fast_error.py --systems          # each systems key fast mode models, against exact mode
+    python benchmarks/fast_error.py --systems-scale    # an hour of each in fast mode: wall time, auto's choice
 
 For each scenario it runs exact mode and fast mode (at each `--quanta`: the most quanta per run)
 with the same seeds and prints the mean ± standard deviation over seeds of the figures the issue
@@ -120,6 +121,30 @@ def systems(only: list[str] | None) -> None:
                   f"{f_mean:.4g} ± {f_error:.2g} | {error} | {stated} | {'yes' if abs(f_mean - e_mean) <= allowed else 'NO'} |")
 
 
+def systems_scale() -> None:
+    """An hour of each systems scenario in fast mode: messages, auto's choice, wall time, and exact
+    mode's estimated time (`limits.estimate_seconds`)."""
+    from simbp.limits import choose_mode, estimate_seconds
+
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "fast")]
+    from test_fast_systems import CALLING, PRODUCTION_STORM
+
+    calls = (CALLING.replace("RATE", "10000").replace("CALLS", "{downstream: db, timeout: 50ms, retries: 2, backoff: 10ms}")
+             .replace("ERROR", "0.05").replace("workers: 40", "workers: 400").replace("duration: 20", "duration: 3600"))
+    cases = [(name, simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 3600}))
+             for name in ("token_bucket", "priority_shedding", "batch_size_100", "rxjs_buffer_time")]
+    cases += [("retry storm, 10,000/s with a burst of 25,000/s, 500 workers", simbp.load_scenario(PRODUCTION_STORM)),
+              ("downstream calls, 10,000/s, 400 workers", simbp.load_scenario(calls))]
+    print("| scenario (an hour) | messages | auto | fast mode wall | exact mode (estimated) |")
+    print("|---|---:|---|---:|---:|")
+    for name, scenario in cases:
+        mode, _ = choose_mode(scenario, "auto")
+        began = time.perf_counter()
+        summary = simbp.run(scenario, mode="fast").summary
+        wall = time.perf_counter() - began
+        print(f"| {name} | {summary['produced']:,} | {mode} | {wall:.1f} s | {estimate_seconds(scenario, 'exact'):.0f} s |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
@@ -130,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quanta-s", nargs="*", type=float, default=[0.0025, 0.01, 0.02],
                         help="fast mode's quanta in seconds (--near-capacity)")
     parser.add_argument("--systems", action="store_true", help="the systems keys fast mode models, against exact mode")
+    parser.add_argument("--systems-scale", action="store_true", help="an hour of each systems scenario in fast mode")
     args = parser.parse_args(argv)
+    if args.systems_scale:
+        systems_scale()
+        return 0
     if args.systems:
         systems(args.only)
         return 0

@@ -40,6 +40,7 @@ EVENTS_PER_PARTITION_SAMPLE = 16  # a Kafka partition settled and sampled costs 
 EVENTS_PER_COMPONENT_SAMPLE = 3  # a producer, buffer or consumer counted and sampled costs about 3 events (measured)
 WORKERS_COUNTED_PER_EVENT = 8  # an autoscaling check counts its group's workers: 8 of them cost about one event
 BATCH_STEPS = 2  # a batch in fast mode costs about two quantum steps (measured, docs/performance.md)
+BATCH_QUANTUM_STEPS = 2  # and a batch stage's quantum (its arrivals' times drawn) about two more
 EXACT_SECONDS_PER_EVENT = 3.5e-6  # exact mode's cost of one event (docs/performance.md: 2–5 µs per message and stage)
 
 
@@ -193,6 +194,7 @@ def estimate_fast_steps(scenario: Scenario) -> float:
     for name, substeps in _storm_substeps(scenario).items():
         if name not in fine:
             steps += quanta * 3 * (substeps - 1)
+    steps += quanta * BATCH_QUANTUM_STEPS * sum(1 for c in scenario.consumers if c.batch is not None)
     return float(steps) + BATCH_STEPS * estimate_batches(scenario)
 
 
@@ -331,9 +333,9 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
                          f"{'; '.join(missing)}, so exact mode")
     exact_seconds, fast_seconds = estimate_seconds(scenario, "exact"), estimate_seconds(scenario, "fast")
     if fast_seconds > exact_seconds and messages <= MAX_EXACT_MESSAGES:
-        batches = BATCH_STEPS * estimate_batches(scenario)
-        why = ("small batches would make fast mode step them one by one" if batches * 2 > estimate_fast_steps(scenario)
-               else "retries could keep a dropping buffer full, which fast mode steps finely" if _storm_substeps(scenario)
+        why = ("retries could keep a dropping buffer full, which fast mode steps finely" if _storm_substeps(scenario)
+               else "fast mode steps batch consumers batch by batch, which is slower here"
+               if any(c.batch is not None for c in scenario.consumers)
                else "a small dropping buffer would make fast mode step finely")
         return "exact", (f"auto: about {messages:,.0f} messages, but {why} (about {format_duration(fast_seconds)} against "
                          f"{format_duration(exact_seconds)} in exact mode), so exact mode")

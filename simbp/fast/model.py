@@ -43,6 +43,7 @@ from .group import REPRESENTATIVES, FastGroup
 from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
+from .systems.calls import mean_holding
 from .systems.extension import FastSystems, needs_systems
 from .systems.operators import emitted_rate
 
@@ -79,7 +80,7 @@ def require_supported(scenario: Scenario) -> None:
 def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     """The quantum: fine enough for the fastest service, coarse enough for `max_quanta`, and a
     whole fraction of the sample interval so samples fall on quantum boundaries."""
-    means = [c.mean_service() for c in scenario.consumers if c.batch is None]
+    means = [mean_holding(c, scenario) for c in scenario.consumers if c.batch is None]
     scales = [SERVICE_FRACTION * m for m in means if m > 0 and math.isfinite(m)]
     # batches are stepped by event: a quantum need only resolve a batch's timeout or service (depth, memory)
     scales += [SERVICE_FRACTION * max(c.batch.timeout, c.mean_service() * c.batch.size) for c in scenario.consumers if c.batch]
@@ -113,7 +114,7 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
         reader = readers.get(buffer.name)
         if buffer.capacity is None or reader is None or reader.batch is not None or not semantics.policy(buffer.policy).drops:
             continue
-        mean = reader.mean_service()
+        mean = mean_holding(reader, scenario)
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
             continue
         rate = sum(emitted_rate(p, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to == buffer.name)

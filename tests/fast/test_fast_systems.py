@@ -462,13 +462,13 @@ def test_systems_results_have_exact_modes_shape_and_report_their_bounds(name: st
 
 
 def test_auto_runs_production_sized_systems_keys_in_fast_mode() -> None:
-    for name in ("token_bucket", "priority_shedding", "batch_size_100", "rxjs_throttle", "rxjs_buffer_time"):
+    for name in ("token_bucket", "priority_shedding", "batch_size_100", "rxjs_throttle", "rxjs_buffer_time"):  # 10 h
         scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 36_000})
         mode, reason = choose_mode(scenario, "auto")
         assert mode == "fast" and "fast mode" in reason and "modelled on counts too" in reason, reason
     one_row = simbp.load_scenario(ROOT / "scenarios" / "batch_size_1.yaml").with_changes({"duration": 3600})
     mode, reason = choose_mode(one_row, "auto")
-    assert mode == "exact" and "small batches" in reason
+    assert mode == "exact" and "batch by batch" in reason
     mode, reason = choose_mode(simbp.load_scenario(PRODUCTION_STORM), "auto")
     assert mode == "fast" and "retries modelled on counts too" in reason, reason
     # one worker of 2 ms that retries can keep full: sub-steps of 0.5 ms all along, slower than exact mode

@@ -28,9 +28,27 @@ from ..buffer import FastBuffer
 from ..group import FastGroup
 from ..inputs import WorkStream
 
-__all__ = ["CallOutcomes", "FastCallingGroup", "FastDownstream", "PROFILE_DRAWS"]
+__all__ = ["CallOutcomes", "FastCallingGroup", "FastDownstream", "PROFILE_DRAWS", "mean_holding"]
 
 PROFILE_DRAWS = 4096
+
+
+def mean_holding(consumer: ConsumerSpec, scenario: Any) -> float:
+    """Mean seconds a worker holds a message: its service, plus, for a consumer calling a downstream,
+    its calls (each at most the timeout) and the backoffs between them (what quanta must resolve)."""
+    mean = consumer.mean_service()
+    calls = consumer.calls
+    if calls is None:
+        return mean
+    downstream = next((d for d in scenario.downstreams if d.name == calls.downstream), None)
+    if downstream is None:
+        return mean
+    latency = float(downstream.latency.mean)
+    if calls.timeout is not None:
+        latency = min(latency, calls.timeout)
+    failing = min(1.0, downstream.error_rate)
+    attempts = sum(failing ** n for n in range(calls.retries + 1))
+    return mean + attempts * latency + (attempts - 1) * calls.backoff
 
 
 class FastDownstream:
