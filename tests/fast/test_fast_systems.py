@@ -121,7 +121,8 @@ BUCKETS = {  # name: (arrivals, burst, duration, quantum): the regime the quantu
     "under its rate, five tokens, token by token": (POISSON % 700, 5, 20, 0.02),
     "at its rate, twenty tokens, token by token": (POISSON % 900, 20, 30, 0.1),
     "bursts, 300 tokens, cells that keep its state": (BURSTS, 300, 45, 0.5),
-    "bursts, 300 tokens, token by token": (BURSTS, 300, 45, 0.05),
+    "bursts, 300 tokens, cells at finer quanta": (BURSTS, 300, 45, 0.05),
+    "bursts, 40 tokens, token by token": (BURSTS, 40, 45, 0.05),
     "evenly spaced over its rate": ("{process: constant, rate: 1500}", 10, 20, 0.1),
 }
 
