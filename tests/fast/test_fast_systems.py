@@ -493,3 +493,17 @@ def mechanism_cases() -> list[Case]:
     return ([bucket_case(n) for n in BUCKETS] + [waiting_case(n) for n in WAITING] + [shedding_case(q) for q in SHEDDING] + [batch_case(n) for n in BATCHES]
             + [operator_case(n) for n in OPERATOR_CASES] + [retry_case(n) for n in RETRY_CASES]
             + [call_case(n) for n in CALL_CASES])
+
+
+@pytest.mark.parametrize("name", ["token_bucket", "priority_shedding", "batch_size_100", "rxjs_buffer_time", "retry_storm",
+                                  "CALLING"])
+def test_conservation_holds_through_crashes_and_restarts(name: str) -> None:
+    """Every message is counted once (produced = consumed + dropped + timed_out + lost_in_crash +
+    discarded + failed + in flight), also when the service crashes, losing what it held, and restarts."""
+    text = (CALLING.replace("RATE", "1500").replace("CALLS", "{downstream: db, timeout: 50ms, retries: 1}").replace("ERROR", "0.1")
+            if name == "CALLING" else (ROOT / "scenarios" / f"{name}.yaml").read_text())
+    scenario = simbp.load_scenario(text).with_changes(
+        {"duration": 30, "memory": {"limit": "20KiB", "restart_after": "1s", "per_item_overhead": "1KiB"}})
+    summary = simbp.run(scenario, mode="fast").summary
+    assert summary["crashes"] >= 1 and summary["lost_in_crash"] > 0
+    assert _conserved(summary) and summary["in_flight_at_end"] >= 0
