@@ -200,9 +200,9 @@ def _retry_limits(producer: Any, scenario: Any) -> str:
 
 _NODE_STREAMS = ("a Node.js stream's write()/'drain' cycle (high_water_mark, on_backpressure) lasts about a mark's "
                  "worth of chunks, far shorter than a quantum, and 'drain' fires at the instant the buffer empties: "
-                 "counting it would mean stepping chunk by chunk, no faster than exact mode")
-_INTERACTING = ("each call's latency and error depend on the calls in flight when it starts, so calls must be "
-                "simulated one by one")
+                 "fast mode does not model it (it would have to step chunk by chunk)")
+_INTERACTING = ("each call's latency and error depend on the calls in flight when it starts; fast mode does not "
+                "model calls that interact (it would have to step at a fraction of the call latency with per-call state)")
 
 
 def _downstream_limits(scenario: Any) -> str:
