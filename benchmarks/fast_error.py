@@ -3,6 +3,8 @@
     python benchmarks/fast_error.py                      # every scenario fast mode can model, seeds 1-3
     python benchmarks/fast_error.py --seeds 1 2 3 4 5 --quanta 20000 100000 --only quickstart
     python benchmarks/fast_error.py --near-capacity --seeds 1 2 3 4 5 6 7 8   # M/M/3/10 loss, rho 0.7-1.3
+    python benchmarks/fast_error.py --systems          # each systems key fast mode models, against exact mode
+    python benchmarks/fast_error.py --systems-scale    # an hour of each in fast mode: wall time, auto's choice
 
 For each scenario it runs exact mode and fast mode (at each `--quanta`: the most quanta per run)
 with the same seeds and prints the mean ± standard deviation over seeds of the figures the issue
@@ -15,6 +17,11 @@ tolerances tested in tests/test_fast_mode.py were set from them.
 1.3: the formula, exact mode and fast mode at quanta of 2.5 ms (a quarter of the service time, the
 finest fast mode uses) to 20 ms (two service times, what a run of a few hours gets), each the mean
 and standard error over the seeds, and fast mode's error relative to exact mode's.
+
+`--systems` runs the comparisons of tests/fast/test_fast_systems.py (the same scenarios, quanta and
+seeds: the table and the tests measure the same runs) and prints, per mechanism and figure, exact
+and fast mode's mean ± standard error, fast's error, the stated bound (`simbp.fast.accuracy`) and
+whether fast's mean lies within exact's 99.9% interval widened by it.
 """
 
 from __future__ import annotations
@@ -88,6 +95,56 @@ def near_capacity(seeds: list[int], duration: float, quanta_s: list[float]) -> N
         print(f"| {rho} | " + " | ".join(cells) + " |")
 
 
+def systems(only: list[str] | None) -> None:
+    """The systems keys against exact mode (the cases of tests/fast/test_fast_systems.py)."""
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "fast")]
+    from test_fast_systems import Z, mechanism_cases  # the tests' own cases
+
+    print("| mechanism | case | figure | exact | fast | error | bound | within |")
+    print("|---|---|---|---|---|---|---|---|")
+    for case in mechanism_cases():
+        if only and not any(word in case.mechanism or word in case.name for word in only):
+            continue
+        began = time.perf_counter()
+        exact = [build_results(simulate(case.scenario, seed=seed)).summary for seed in case.seeds]
+        middle = time.perf_counter()
+        fast = [build_results(simulate_fast(case.scenario, seed=seed, quantum=case.quantum)).summary for seed in case.seeds]
+        ended = time.perf_counter()
+        timing = f"{len(case.seeds)} seeds, {case.quantum * 1000:g} ms quanta; {(middle - began) / len(case.seeds):.1f} s / " \
+                 f"{(ended - middle) / len(case.seeds):.1f} s a run"
+        for label, figure, bound in case.checks:
+            (e_mean, e_error), (f_mean, f_error) = (mean_and_error([figure(s) for s in runs]) for runs in (exact, fast))
+            allowed = Z * (e_error ** 2 + f_error ** 2) ** 0.5 + bound.tolerance(e_mean)
+            error = f"{(f_mean - e_mean) / e_mean:+.1%}" if e_mean else f"{f_mean - e_mean:+.4f}"
+            stated = f"{bound.relative:.0%}" + (f" or {bound.absolute:g}" if bound.absolute else "")
+            print(f"| {case.mechanism} | {case.name} ({timing}) | {label} | {e_mean:.4g} ± {e_error:.2g} | "
+                  f"{f_mean:.4g} ± {f_error:.2g} | {error} | {stated} | {'yes' if abs(f_mean - e_mean) <= allowed else 'NO'} |")
+
+
+def systems_scale() -> None:
+    """An hour of each systems scenario in fast mode: messages, auto's choice, wall time, and exact
+    mode's estimated time (`limits.estimate_seconds`)."""
+    from simbp.limits import choose_mode, estimate_seconds
+
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "fast")]
+    from test_fast_systems import CALLING, PRODUCTION_STORM
+
+    calls = (CALLING.replace("RATE", "10000").replace("CALLS", "{downstream: db, timeout: 50ms, retries: 2, backoff: 10ms}")
+             .replace("ERROR", "0.05").replace("workers: 40", "workers: 400").replace("duration: 20", "duration: 3600"))
+    cases = [(name, simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 3600}))
+             for name in ("token_bucket", "priority_shedding", "batch_size_100", "rxjs_buffer_time")]
+    cases += [("retry storm, 10,000/s with a burst of 25,000/s, 500 workers", simbp.load_scenario(PRODUCTION_STORM)),
+              ("downstream calls, 10,000/s, 400 workers", simbp.load_scenario(calls))]
+    print("| scenario (an hour) | messages | auto | fast mode wall | exact mode (estimated) |")
+    print("|---|---:|---|---:|---:|")
+    for name, scenario in cases:
+        mode, _ = choose_mode(scenario, "auto")
+        began = time.perf_counter()
+        summary = simbp.run(scenario, mode="fast").summary
+        wall = time.perf_counter() - began
+        print(f"| {name} | {summary['produced']:,} | {mode} | {wall:.1f} s | {estimate_seconds(scenario, 'exact'):.0f} s |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
@@ -97,7 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=200.0, help="seconds simulated per run (--near-capacity)")
     parser.add_argument("--quanta-s", nargs="*", type=float, default=[0.0025, 0.01, 0.02],
                         help="fast mode's quanta in seconds (--near-capacity)")
+    parser.add_argument("--systems", action="store_true", help="the systems keys fast mode models, against exact mode")
+    parser.add_argument("--systems-scale", action="store_true", help="an hour of each systems scenario in fast mode")
     args = parser.parse_args(argv)
+    if args.systems_scale:
+        systems_scale()
+        return 0
+    if args.systems:
+        systems(args.only)
+        return 0
     if args.near_capacity:
         near_capacity(args.seeds, args.duration, args.quanta_s)
         return 0

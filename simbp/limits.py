@@ -24,7 +24,8 @@ from .scenario.rates import bursty_integral, read_trace, schedule_integral
 from .units import format_duration
 
 __all__ = ["check_size", "check_budgets", "choose_mode", "estimate_messages", "estimate_fast_steps", "estimate_seconds",
-           "estimate_events", "estimate_stage_visits", "estimate_workers", "estimate_samples", "estimate_columns", "MODES",
+           "estimate_events",
+           "estimate_stage_visits", "estimate_batches", "estimate_workers", "estimate_samples", "estimate_columns", "MODES",
            "MAX_EXACT_MESSAGES", "EXACT_MESSAGES_PER_SECOND", "AUTO_FAST_ABOVE", "MAX_FAST_SECONDS"]
 
 MODES = ("auto", "exact", "fast")
@@ -38,6 +39,8 @@ _GRID_STEPS_PER_EVENT = 32  # evenly spaced schedules walk a vectorised grid: 32
 EVENTS_PER_PARTITION_SAMPLE = 16  # a Kafka partition settled and sampled costs about 16 events (measured, 17 µs)
 EVENTS_PER_COMPONENT_SAMPLE = 3  # a producer, buffer or consumer counted and sampled costs about 3 events (measured)
 WORKERS_COUNTED_PER_EVENT = 8  # an autoscaling check counts its group's workers: 8 of them cost about one event
+BATCH_STEPS = 2  # a batch in fast mode costs about two quantum steps (measured, docs/performance.md)
+BATCH_QUANTUM_STEPS = 2  # and a batch stage's quantum (its arrivals' times drawn) about two more
 EXACT_SECONDS_PER_EVENT = 3.5e-6  # exact mode's cost of one event (docs/performance.md: 2–5 µs per message and stage)
 
 
@@ -185,9 +188,53 @@ def estimate_fast_steps(scenario: Scenario) -> float:
 
     quanta = math.ceil(scenario.duration / choose_quantum(scenario))
     steps = quanta * (len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers))
-    for substeps in fine_substeps(scenario).values():
+    fine = fine_substeps(scenario)
+    for substeps in fine.values():
         steps += quanta * 3 * (substeps - 1)  # producer, buffer and group of that stage, per sub-step
-    return float(steps)
+    for name, substeps in _storm_substeps(scenario).items():
+        if name not in fine:
+            steps += quanta * 3 * (substeps - 1)
+    steps += quanta * BATCH_QUANTUM_STEPS * sum(1 for c in scenario.consumers if c.batch is not None)
+    return float(steps) + BATCH_STEPS * estimate_batches(scenario)
+
+
+def _storm_substeps(scenario: Scenario) -> dict[str, int]:
+    """Dropping buffers that callers retrying into could keep full (their first attempts and every
+    retry over the workers' capacity): fast mode then sub-steps them near capacity all along."""
+    from .fast.model import MAX_SUBSTEPS, SERVICE_FRACTION, choose_quantum
+
+    quantum = choose_quantum(scenario)
+    readers = {c.from_: c for c in scenario.consumers}
+    result: dict[str, int] = {}
+    for buffer in scenario.buffers:
+        reader = readers.get(buffer.name)
+        feeding = [p for p in scenario.producers if p.to == buffer.name]
+        if reader is None or buffer.capacity is None or not any(p.retry or p.caller_timeout for p in feeding):
+            continue
+        mean = reader.mean_service()
+        if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
+            continue
+        worst = sum(_producer_load(scenario, p)[0] * (1 + (p.retry.max if p.retry else 0)) for p in feeding)
+        if worst / scenario.duration >= reader.workers / mean:
+            result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
+    return result
+
+
+def estimate_batches(scenario: Scenario) -> float:
+    """Batches the batch consumers will make (fast mode steps them batch by batch): their messages
+    over the batch a worker gathers, what arrives while it waits for the timeout or serves a batch
+    of one (at least one, at most `size`)."""
+    total = 0.0
+    messages = estimate_messages(scenario)
+    for consumer in scenario.consumers:
+        if consumer.batch is None:
+            continue
+        batch = consumer.batch
+        into = sum(_producer_load(scenario, p)[0] for p in scenario.producers if p.to == consumer.from_) or messages
+        rate = into / scenario.duration / consumer.workers
+        gathered = min(batch.size, max(1.0, rate * max(batch.timeout, batch.fixed.mean + batch.per_item.mean)))
+        total += into / gathered
+    return total
 
 
 def estimate_seconds(scenario: Scenario, mode: str) -> float:
@@ -286,9 +333,14 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
                          f"{'; '.join(missing)}, so exact mode")
     exact_seconds, fast_seconds = estimate_seconds(scenario, "exact"), estimate_seconds(scenario, "fast")
     if fast_seconds > exact_seconds and messages <= MAX_EXACT_MESSAGES:
-        return "exact", (f"auto: about {messages:,.0f} messages, but a small dropping buffer would make fast mode "
-                         f"step finely (about {format_duration(fast_seconds)} against "
+        why = ("retries could keep a dropping buffer full, which fast mode steps finely" if _storm_substeps(scenario)
+               else "fast mode steps batch consumers batch by batch, which is slower here"
+               if any(c.batch is not None for c in scenario.consumers)
+               else "a small dropping buffer would make fast mode step finely")
+        return "exact", (f"auto: about {messages:,.0f} messages, but {why} (about {format_duration(fast_seconds)} against "
                          f"{format_duration(exact_seconds)} in exact mode), so exact mode")
+    mechanisms = semantics.fast_mechanisms(scenario)
+    also = (f"; {', '.join(mechanisms)} modelled on counts too, within the bounds in `fast_error`" if mechanisms else "")
     return "fast", (f"auto: about {messages:,.0f} messages (over {AUTO_FAST_ABOVE:,}), so fast mode: message counts "
                     f"per quantum of {format_duration(choose_quantum(scenario))} instead of every message "
-                    f"(exact mode would take about {format_duration(messages / EXACT_MESSAGES_PER_SECOND)})")
+                    f"(exact mode would take about {format_duration(messages / EXACT_MESSAGES_PER_SECOND)}){also}")

@@ -33,6 +33,7 @@ __all__ = [
     "arrival_process",
     "policy_names",
     "fast_unsupported",
+    "fast_mechanisms",
 ]
 
 Engine = Literal["exact", "fast", "theory"]
@@ -97,6 +98,10 @@ class Mechanism:
     fast: bool
     theory: bool
     why_not_fast: str = ""
+    fast_limits: Callable[[Any, Any], str] | None = None
+    """With `fast=True`: given the component's spec (the producer, buffer or consumer holding the key)
+    and the scenario, the settings of this mechanism fast mode still leaves to exact mode, as a reason
+    ("" when none)."""
 
 
 POLICIES: dict[str, Policy] = {}
@@ -178,24 +183,70 @@ for _process in (
 ):
     ARRIVALS[_process.name] = _process
 
+def _target_blocks(producer: Any, scenario: Any, what: str) -> str:
+    """`what` (each emission would wait for room on its own) when the producer's buffer blocks."""
+    target = next((b for b in scenario.buffers if b.name == producer.to), None)
+    if target is not None and target.policy in POLICIES and POLICIES[target.policy].blocks:
+        return f"{what}: each would wait for room on its own"
+    return ""
+
+
+def _retry_limits(producer: Any, scenario: Any) -> str:
+    """What of a producer's retries fast mode leaves to exact mode."""
+    if producer.operators:
+        return "retries of values that passed RxJS operators"
+    return _target_blocks(producer, scenario, "retries of requests waiting on a block buffer (block_timeout)")
+
+
+_NODE_STREAMS = ("a Node.js stream's write()/'drain' cycle (high_water_mark, on_backpressure) lasts about a mark's "
+                 "worth of chunks, far shorter than a quantum, and 'drain' fires at the instant the buffer empties: "
+                 "fast mode does not model it (it would have to step chunk by chunk)")
+_INTERACTING = ("each call's latency and error depend on the calls in flight when it starts; fast mode does not "
+                "model calls that interact (it would have to step at a fraction of the call latency with per-call state)")
+
+
+def _downstream_limits(scenario: Any) -> str:
+    """Downstreams whose calls interact (overload terms) stay in exact mode."""
+    degrading = [d.name for d in scenario.downstreams if d.overload.slowdown > 0 or d.overload.error_rate > 0]
+    return f"downstreams degrading in overload ({', '.join(degrading)}): {_INTERACTING}" if degrading else ""
+
+
+def _call_limits(consumer: Any) -> str:
+    """A calling consumer fast mode leaves to exact mode: behind a semaphore, or forwarding."""
+    if consumer.calls.semaphore is not None:
+        return f"calls behind a semaphore (calls.semaphore): a permit passes from call to call, and {_INTERACTING}"
+    if consumer.to is not None:
+        return "a calling consumer forwarding to another stage (to:)"
+    return ""
+
+
 MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("Kafka topics", "topics", fast=True, theory=False, why_not_fast="topics, partitions and keys"),
     Mechanism("Kafka consumer groups", "consumer_groups", fast=True, theory=False,
               why_not_fast="polls, commits and rebalances"),
-    Mechanism("downstream services", "downstreams", fast=False, theory=False),
+    Mechanism("downstream services", "downstreams", fast=True, theory=False,
+              fast_limits=lambda _, scenario: _downstream_limits(scenario)),
     Mechanism("producer keys", "producers[].key", fast=True, theory=False),
-    Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=False, theory=False),
-    Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False),
-    Mechanism("caller time-outs", "producers[].caller_timeout", fast=False, theory=False),
-    Mechanism("retries", "producers[].retry", fast=False, theory=False),
-    Mechanism("RxJS operators", "producers[].operators", fast=False, theory=False),
-    Mechanism("rate limits", "producers[].rate_limit", fast=False, theory=False),
-    Mechanism("priority shedding", "producers[].priority", fast=False, theory=False),
-    Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False),
-    Mechanism("high-water marks", "buffers[].high_water_mark", fast=False, theory=False),
-    Mechanism("shedding", "buffers[].shed", fast=False, theory=False),
-    Mechanism("batch consumers", "consumers[].batch", fast=False, theory=False),
-    Mechanism("downstream calls", "consumers[].calls", fast=False, theory=False),
+    Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=False, theory=False,
+              why_not_fast=_NODE_STREAMS),
+    Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False,
+              why_not_fast="each request waits for room on its own, with its own deadline (blocking: request)"),
+    Mechanism("caller time-outs", "producers[].caller_timeout", fast=True, theory=False),
+    Mechanism("retries", "producers[].retry", fast=True, theory=False,
+              fast_limits=lambda producer, scenario: _retry_limits(producer, scenario)),
+    Mechanism("RxJS operators", "producers[].operators", fast=True, theory=False,
+              fast_limits=lambda producer, scenario: _target_blocks(producer, scenario,
+                                                                    "operators emitting into a block buffer")),
+    Mechanism("rate limits", "producers[].rate_limit", fast=True, theory=False),
+    Mechanism("priority shedding", "producers[].priority", fast=True, theory=False),
+    Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False,
+              why_not_fast="a blocked caller gives up after its own wait (block_timeout)"),
+    Mechanism("high-water marks", "buffers[].high_water_mark", fast=False, theory=False, why_not_fast=_NODE_STREAMS),
+    Mechanism("shedding", "buffers[].shed", fast=True, theory=False),
+    Mechanism("batch consumers", "consumers[].batch", fast=True, theory=False,
+              fast_limits=lambda consumer, _: "a batch consumer forwarding to another stage (to:)" if consumer.to else ""),
+    Mechanism("downstream calls", "consumers[].calls", fast=True, theory=False,
+              fast_limits=lambda consumer, _: _call_limits(consumer)),
     Mechanism("worker autoscaling", "consumers[].autoscale", fast=False, theory=False),
     Mechanism("forwarding between stages", "consumers[].to", fast=True, theory=False),
     Mechanism("a memory limit", "memory", fast=True, theory=False),
@@ -213,15 +264,15 @@ _CORE_FIELDS = {
 }
 
 
-def _set_fields(spec: Any, known: set[str], prefix: str, generic: str) -> list[tuple[str, str]]:
-    """Fields of `spec` outside `known` set away from their default: (display path, generic path)."""
+def _set_fields(spec: Any, known: set[str], prefix: str, generic: str) -> list[tuple[str, str, Any]]:
+    """Fields of `spec` outside `known` set away from their default: (display path, generic path, spec)."""
     found = []
     for name, field in type(spec).model_fields.items():
         if name in known:
             continue
         if getattr(spec, name) != field.get_default(call_default_factory=True):
             key = field.alias or name
-            found.append((f"{prefix}{key}", f"{generic}{key}" if generic else key))
+            found.append((f"{prefix}{key}", f"{generic}{key}" if generic else key, spec))
     return found
 
 
@@ -233,12 +284,12 @@ def fast_unsupported(scenario: Any) -> list[str]:
         fields += _set_fields(producer, _CORE_FIELDS["producers[]"], f"producers[{index}].", "producers[].")
         process = getattr(producer.arrivals, "process", None)
         if process not in ARRIVALS or ARRIVALS[process].fast is None:
-            fields.append((f"producers[{index}].arrivals.process", f"arrival process {process}"))
+            fields.append((f"producers[{index}].arrivals.process", f"arrival process {process}", producer))
     for index, buffer in enumerate(scenario.buffers):
         fields += _set_fields(buffer, _CORE_FIELDS["buffers[]"], f"buffers[{index}].", "buffers[].")
         entry = POLICIES.get(buffer.policy)
         if entry is None or entry.fast is None:
-            fields.append((f"buffers[{index}].policy", f"buffer policy {buffer.policy}"))
+            fields.append((f"buffers[{index}].policy", f"buffer policy {buffer.policy}", buffer))
     readers: dict[str, list[int]] = {}
     for index, consumer in enumerate(scenario.consumers):
         fields += _set_fields(consumer, _CORE_FIELDS["consumers[]"], f"consumers[{index}].", "consumers[].")
@@ -246,9 +297,12 @@ def fast_unsupported(scenario: Any) -> list[str]:
     if scenario.memory is not None:
         fields += _set_fields(scenario.memory, _CORE_FIELDS["memory"], "memory.", "memory.")
     found = []
-    for shown, generic in fields:
+    for shown, generic, spec in fields:
         mechanism = by_path.get(generic)
         if mechanism is not None and mechanism.fast:
+            limit = mechanism.fast_limits(spec, scenario) if mechanism.fast_limits is not None else ""
+            if limit:
+                found.append(f"{shown}: {limit}")
             continue
         reason = mechanism.why_not_fast or mechanism.name if mechanism else generic
         found.append(f"{shown}: {reason}" if reason != shown else shown)
@@ -256,3 +310,17 @@ def fast_unsupported(scenario: Any) -> list[str]:
         if len(indices) > 1:
             found.append(f"consumers[{indices[1]}].from: several consumer groups competing for buffer {name!r}")
     return found
+
+
+def fast_mechanisms(scenario: Any) -> list[str]:
+    """The optional mechanisms `scenario` uses that fast mode models, by name, in declaration order
+    (beyond the core: what `mode_reason` names when auto picks fast mode)."""
+    fields = _set_fields(scenario, _CORE_FIELDS[""], "", "")
+    for producer in scenario.producers:
+        fields += _set_fields(producer, _CORE_FIELDS["producers[]"], "", "producers[].")
+    for buffer in scenario.buffers:
+        fields += _set_fields(buffer, _CORE_FIELDS["buffers[]"], "", "buffers[].")
+    for consumer in scenario.consumers:
+        fields += _set_fields(consumer, _CORE_FIELDS["consumers[]"], "", "consumers[].")
+    used = {generic for _, generic, _ in fields}
+    return [m.name for m in MECHANISMS if m.fast and m.path in used and m.path not in ("memory", "consumers[].to")]

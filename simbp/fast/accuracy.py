@@ -11,11 +11,15 @@ docs/performance.md with `python benchmarks/fast_error.py`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Bound", "LOSS_RATIO", "BLOCKED_FRACTION", "LATENCY_P99", "LATENCY_MEAN", "THROUGHPUT", "UTILISATION",
            "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
-           "fast_error_summary"]
+           "RATE_LIMITED", "RATE_LIMIT_WAITS", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
+           "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
+           "CALLS", "CALL_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,74 @@ KAFKA_RETENTION_LOST = Bound(relative=0.02)
 """Messages retention deleted unread (by time or by bytes)."""
 
 
-def fast_error_summary(kafka: bool = False) -> dict[str, float]:
-    """The stated bounds as `summary.json`'s `fast_error` entry (with the Kafka ones when it has topics)."""
+# --------------------------------------------------------------------------- the systems keys (docs/systems.md)
+RATE_LIMITED = Bound(relative=0.02, absolute=0.002)
+"""The share of a producer's messages its token bucket discards (Poisson, bursty and evenly spaced
+arrivals; buckets of 1 to 300 tokens; below, at and over the bucket's rate); waiting
+(`on_limit: wait`), the messages it lets the producer produce."""
+
+RATE_LIMIT_WAITS = Bound(relative=0.05, absolute=0.005)
+"""A waiting token bucket (`on_limit: wait`): the producer's blocked fraction (messages produced are
+held to `RATE_LIMITED`)."""
+
+SHED = Bound(relative=0.03, absolute=0.002)
+"""The share of a priority class's messages shed at its depth threshold (`buffers[].shed`)."""
+
+
+BATCH_SIZE = Bound(relative=0.02, absolute=0.05)
+"""A batch consumer's mean batch size (batches closed by their timeout, full batches in overload)."""
+
+BATCH_LATENCY = Bound(relative=0.05)
+"""Mean and p99 latency through a batch consumer (the wait for the batch to close included)."""
+
+
+OPERATOR_DISCARDED = Bound(relative=0.02, absolute=0.002)
+"""The share of the values an RxJS operator receives that it discards (throttleTime, debounceTime)."""
+
+OPERATOR_ADDED_LATENCY = Bound(relative=0.02, absolute=0.001)
+"""The mean latency an RxJS operator adds (bufferTime's wait for its array; debounceTime's due time)."""
+
+
+RETRIES = Bound(relative=0.03, absolute=0.002)
+"""Retries and messages given up, per first attempt (callers that time out or are dropped and retry)."""
+
+ABANDONED = Bound(relative=0.03, absolute=0.002)
+"""Messages whose caller gave up while they waited in the queue (`abandoned_in_queue`), per first attempt."""
+
+
+CALLS = Bound(relative=0.03, absolute=0.002)
+"""Downstream calls that do not interact (no semaphore, no overload terms): call errors per call,
+retried calls per message, and the share of messages failed after their last call."""
+
+CALL_LATENCY = Bound(relative=0.03)
+"""Mean and p99 of a downstream's call latency (`call_latency_s`)."""
+
+
+def _producers_with(key: str) -> Callable[[Any], bool]:
+    return lambda scenario: any(getattr(p, key) for p in scenario.producers)
+
+
+MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
+    "rate_limited": (RATE_LIMITED, _producers_with("rate_limit")),
+    "rate_limit_waits": (RATE_LIMIT_WAITS,
+                         lambda scenario: any(p.rate_limit and p.rate_limit.on_limit == "wait" for p in scenario.producers)),
+    "shed": (SHED, lambda scenario: any(b.shed for b in scenario.buffers)),
+    "operator_discarded": (OPERATOR_DISCARDED, _producers_with("operators")),
+    "operator_added_latency": (OPERATOR_ADDED_LATENCY, _producers_with("operators")),
+    "retries": (RETRIES, _producers_with("retry")),
+    "abandoned": (ABANDONED, _producers_with("caller_timeout")),
+    "calls": (CALLS, lambda scenario: bool(scenario.downstreams)),
+    "call_latency": (CALL_LATENCY, lambda scenario: bool(scenario.downstreams)),
+    "batch_size": (BATCH_SIZE, lambda scenario: any(c.batch for c in scenario.consumers)),
+    "batch_latency": (BATCH_LATENCY, lambda scenario: any(c.batch for c in scenario.consumers)),
+}
+"""Per mechanism fast mode models: its bound, and whether a scenario uses it (then `fast_error`
+carries `<name>_rel` and `<name>_abs`)."""
+
+
+def fast_error_summary(kafka: bool = False, scenario: Any = None) -> dict[str, float]:
+    """The stated bounds as `summary.json`'s `fast_error` entry: the core's, the Kafka ones when it
+    has topics, and those of each mechanism of `MECHANISM_BOUNDS` the scenario (if given) uses."""
     bounds = {
         "loss_ratio_rel": LOSS_RATIO.relative,
         "loss_ratio_abs": LOSS_RATIO.absolute,
@@ -82,6 +152,11 @@ def fast_error_summary(kafka: bool = False) -> dict[str, float]:
         "utilisation_rel": UTILISATION.relative,
         "utilisation_abs": UTILISATION.absolute,
     }
+    if scenario is not None:
+        kafka = kafka or bool(scenario.topics)
+        for name, (bound, used) in MECHANISM_BOUNDS.items():
+            if used(scenario):
+                bounds[f"{name}_rel"], bounds[f"{name}_abs"] = bound.relative, bound.absolute
     if kafka:
         bounds.update({"lag_rel": KAFKA_LAG.relative, "lag_s_rel": KAFKA_LAG_SECONDS.relative,
                        "retention_lost_rel": KAFKA_RETENTION_LOST.relative})

@@ -44,6 +44,9 @@ from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
 from .renewal import ServiceCounts, squared_cv
+from .systems.calls import mean_holding
+from .systems.extension import FastSystems, needs_systems
+from .systems.operators import emitted_rate
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
            "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
@@ -78,8 +81,10 @@ def require_supported(scenario: Scenario) -> None:
 def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     """The quantum: fine enough for the fastest service, coarse enough for `max_quanta`, and a
     whole fraction of the sample interval so samples fall on quantum boundaries."""
-    means = [c.mean_service() for c in scenario.consumers]
+    means = [mean_holding(c, scenario) for c in scenario.consumers if c.batch is None]
     scales = [SERVICE_FRACTION * m for m in means if m > 0 and math.isfinite(m)]
+    # batches are stepped by event: a quantum need only resolve a batch's timeout or service (depth, memory)
+    scales += [SERVICE_FRACTION * max(c.batch.timeout, c.mean_service() * c.batch.size) for c in scenario.consumers if c.batch]
     # a Kafka member's counts are drawn per quantum, so a quarter of one full poll batch is fine enough
     scales += [SERVICE_FRACTION * g.max_poll_records * float(cast(Any, g.processing).mean) for g in scenario.consumer_groups]
     scales = [s for s in scales if s > 0 and math.isfinite(s)]
@@ -110,12 +115,13 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
     for buffer in scenario.buffers:
         reader = readers.get(buffer.name)
         declared = semantics.policy(buffer.policy)
-        if buffer.capacity is None or reader is None or not (declared.drops or (declared.blocks and buffer.name in fed)):
+        if buffer.capacity is None or reader is None or reader.batch is not None \
+                or not (declared.drops or (declared.blocks and buffer.name in fed)):
             continue
-        mean = reader.mean_service()
+        mean = mean_holding(reader, scenario)
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
             continue
-        rate = sum(p.mean_rate(scenario.duration) for p in scenario.producers if p.to == buffer.name)
+        rate = sum(emitted_rate(p, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to == buffer.name)
         sweep = (rate * scenario.load_multiplier + reader.workers / mean) * quantum
         if buffer.capacity < SMALL_BUFFER * sweep:
             result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
@@ -137,23 +143,31 @@ class FastModel:
         self.env = simpy.Environment()
         self.seeds = SeedTree(self.seed)
         self.service = Service(self.env, scenario.memory)
-        self.extensions: list[Any] = []  # fast mode models no optional mechanism yet
+        self.extensions: list[Any] = []  # Kafka and the systems keys, when the scenario uses them
         self.quantum = float(quantum) if quantum is not None else choose_quantum(scenario)
+        systems = FastSystems(scenario, self.seeds, self.quantum) if needs_systems(scenario) else None
         self.buffers: dict[str, FastBuffer] = {
-            b.name: FastBuffer(b, self.seeds.generator(f"buffer/{b.name}/overflow")) for b in scenario.buffers}
+            b.name: (systems.buffer_type(b) if systems else FastBuffer)(b, self.seeds.generator(f"buffer/{b.name}/overflow"))
+            for b in scenario.buffers}
         self.sketch_by_group: dict[str, LatencySketch] = {}
         self.interval_sketch = LatencySketch()
-        self.groups: dict[str, FastGroup] = {}
-        self.readers: dict[str, FastGroup] = {}  # buffer name → the one group reading it
+        self.groups: dict[str, Any] = {}  # FastGroup, or a batch group from the systems
+        self.readers: dict[str, Any] = {}  # buffer name → the one group reading it
         base = scenario.base_dir
         for consumer in scenario.consumers:
-            assert consumer.service is not None  # batch consumers are left to exact mode (semantics)
             sketch = LatencySketch()
             self.sketch_by_group[consumer.name] = sketch
 
             def on_latencies(values: list[float], weights: list[int], sketch: LatencySketch = sketch) -> None:
                 sketch.add_weighted(values, weights)
                 self.interval_sketch.add_weighted(values, weights)
+
+            if (consumer.batch is not None or consumer.calls is not None) and systems is not None:  # fast/systems/
+                make = systems.batch_group if consumer.batch is not None else systems.calling_group
+                self.groups[consumer.name] = self.readers[consumer.from_] = make(consumer, self.buffers[consumer.from_],
+                                                                                 on_latencies)
+                continue
+            assert consumer.service is not None
 
             stream = self.seeds.generator(f"consumer/{consumer.name}/service")
             work = WorkStream(draw_function(consumer.service, stream, base))
@@ -183,10 +197,15 @@ class FastModel:
                 continue
             sizes = ByteSums(spec.size, self.seeds.generator(f"producer/{spec.name}/size"), base, overhead)
             buffer = self.buffers[str(spec.to)]
-            producer = FastProducer(spec, buffer, counts, sizes)
+            producer = (systems.producer(spec, buffer, counts, sizes) if systems is not None
+                        else FastProducer(spec, buffer, counts, sizes))
             self.producers.append(producer)
             buffer.producers.append(producer)
             self._producers_of[buffer.name].append(producer)
+            if systems is not None:
+                systems.attach(producer)
+        if systems is not None:
+            self.extensions.append(systems)
         self._order = self._downstream_first()
         self.service.on_crash(self._crash)
         self.samples: list[dict[str, float]] = []

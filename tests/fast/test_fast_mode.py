@@ -52,7 +52,8 @@ def _exact(scenario: simbp.Scenario, seed: int | None = None) -> simbp.Results:
 
 def _conserved(summary: dict[str, Any]) -> bool:
     return summary["produced"] == (summary["consumed"] + summary["dropped"] + summary["timed_out"]
-                                   + summary["lost_in_crash"] + summary["in_flight_at_end"])
+                                   + summary["lost_in_crash"] + summary["discarded"] + summary["failed"]
+                                   + summary["in_flight_at_end"])
 
 
 def _within(fast: float, exact: float, absolute: float, relative: float) -> bool:
@@ -278,7 +279,7 @@ def test_forcing_fast_runs_it_and_says_so() -> None:
 BATCH = """
 producers: [{name: p, to: q, arrivals: {process: poisson, rate: 50000}}]
 buffers: [{name: q, capacity: 10, policy: block, block_timeout: 1s}]
-consumers: [{name: c, from: q, workers: 1, batch: {size: 10, per_item: 10us}}]
+consumers: [{name: c, from: q, workers: 1, service: 10us, autoscale: {min: 1, max: 4, scale_up_lag: 100}}]
 """
 
 
@@ -286,13 +287,13 @@ def test_mechanisms_fast_mode_cannot_model_make_auto_exact_and_forced_fast_an_er
     scenario = _scenario(BATCH, duration=60)
     assert scenario.estimated_messages() > AUTO_FAST_ABOVE
     missing = unsupported(scenario)
-    assert any("block_timeout" in m for m in missing) and any("batch" in m for m in missing)
+    assert any("block_timeout" in m for m in missing) and any("autoscale" in m for m in missing)
     mode, reason = choose_mode(scenario, "auto")
-    assert mode == "exact" and "batch" in reason and "block_timeout" in reason
+    assert mode == "exact" and "autoscal" in reason and "block_timeout" in reason
     with pytest.raises(ScenarioError) as error:
         simbp.run(scenario, mode="fast")
     fields = {problem.field for problem in error.value.problems}
-    assert {"buffers[0].block_timeout", "consumers[0].batch"} <= fields
+    assert {"buffers[0].block_timeout", "consumers[0].autoscale"} <= fields
     assert "exact mode" in str(error.value)
 
 
