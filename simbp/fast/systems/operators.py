@@ -312,7 +312,7 @@ class OperatorProducer(FastProducer):
         self._offer = (n, n, None)
         return n
 
-    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float) -> None:
+    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True) -> None:
         """Produced when they came (`arrivals`); the buffer (never `block`) returns nothing."""
 
     def holds_item(self) -> int:
