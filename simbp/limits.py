@@ -242,7 +242,29 @@ def estimate_seconds(scenario: Scenario, mode: str) -> float:
     messages = estimate_messages(scenario)
     if mode == "exact":
         return messages / EXACT_MESSAGES_PER_SECOND
-    return estimate_fast_steps(scenario) * FAST_SECONDS_PER_STEP + messages * FAST_SECONDS_PER_MESSAGE
+    return estimate_fast_steps(scenario) * FAST_SECONDS_PER_STEP + _drawn_messages(scenario, messages) * FAST_SECONDS_PER_MESSAGE
+
+
+def _drawn_messages(scenario: Scenario, messages: float) -> float:
+    """Messages whose service fast mode draws one by one: all of them, except those served by a
+    group fed straight by producers that finishes enough of them each quantum to count them
+    instead (`simbp.fast.renewal.COUNTED_FROM`; judged at the mean rate)."""
+    from .fast.model import choose_quantum
+    from .fast.renewal import COUNTED_FROM, squared_cv
+
+    quantum = choose_quantum(scenario)
+    counted = 0.0
+    for consumer in scenario.consumers:
+        if consumer.batch is not None or consumer.calls is not None or consumer.service is None:
+            continue  # batch and calling groups draw per batch or per call (`fast.systems`)
+        mean, scv = consumer.mean_service(), squared_cv(consumer.service, scenario.base_dir)
+        into = sum(_producer_load(scenario, p)[0] for p in scenario.producers if p.to == consumer.from_)
+        if not (mean > 0 and math.isfinite(mean) and math.isfinite(scv)) or into <= 0:
+            continue
+        finished_per_quantum = min(into / scenario.duration, consumer.workers / mean) * quantum
+        if finished_per_quantum >= COUNTED_FROM * max(1.0, scv):
+            counted += into
+    return max(messages - counted, 0.0)
 
 
 def check_budgets(scenario: Scenario, budgets: Budgets | None = None, *, mode: str = "exact",
