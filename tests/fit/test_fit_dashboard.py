@@ -229,6 +229,13 @@ def test_the_fit_opens_in_the_what_if_view_with_every_control(small_spike: pd.Da
         key.endswith("workers") for key in at.query_params)
     assert not [c for c in at.code if c.language != "yaml"]  # no link is offered
     assert not [c for c in at.code if str(fit_root) in c.value]  # nor the server's folder shown
+    # the other views take it too, and a visit to the Observed view does not lose it
+    at.radio(key="view").set_value("Compare policies").run()
+    assert not at.exception and not at.error and at.metric
+    at.radio(key="view").set_value("Observed metrics").run()
+    at.radio(key="view").set_value("What-if").run()
+    assert at.sidebar.radio(key="source").value == "Fitted from observed metrics"
+    assert at.subheader[0].value == fitted.result.scenario.name
 
 
 def test_a_session_without_a_fit_has_no_fitted_source(fit_root: Path) -> None:

@@ -141,6 +141,9 @@ def open_fitted() -> None:
 
 def _source(side: Any, folder: str, entries: list[dashboard.LibraryScenario]) -> tuple[str, str, str, str | None]:
     """(text, label, base_dir, library file) of the chosen scenario; stops the page when there is none."""
+    for key in ("source", "library_file"):  # Streamlit forgets a widget's value on a page without it (Observed)
+        if key not in st.session_state and f"kept:{key}" in st.session_state:
+            st.session_state[key] = st.session_state[f"kept:{key}"]
     fitted = _fitted()
     sources = SOURCES + ((FITTED,) if fitted is not None else ())
     if st.session_state.get("source") not in sources:
@@ -149,6 +152,7 @@ def _source(side: Any, folder: str, entries: list[dashboard.LibraryScenario]) ->
                        "Observed metrics view.")
         st.session_state["source"] = "Library"
     source = side.radio("source", sources, horizontal=True, label_visibility="collapsed", key="source")
+    st.session_state["kept:source"] = source
     if source == FITTED and fitted is not None:
         text, fit_folder, upload = fitted
         side.caption(f"Fitted from {upload} in this session (the Observed metrics view); it replays the observed "
@@ -165,6 +169,7 @@ def _source(side: Any, folder: str, entries: list[dashboard.LibraryScenario]) ->
         chosen = side.selectbox("library scenario", files, key="library_file",
                                 format_func=lambda f: f + ("  (has problems)" if f in problems else ""))
         entry = entries[files.index(chosen)]
+        st.session_state["kept:library_file"] = chosen
         return entry.path.read_text(encoding="utf-8"), entry.file, str(entry.path.parent), entry.file
     upload = side.file_uploader("scenario YAML", type=["yaml", "yml"], key="upload",
                                 max_upload_size=max(1, guard.BUDGET.max_scenario_bytes // 2**20))
