@@ -236,6 +236,11 @@ def test_the_fit_opens_in_the_what_if_view_with_every_control(small_spike: pd.Da
     at.radio(key="view").set_value("What-if").run()
     assert at.sidebar.radio(key="source").value == "Fitted from observed metrics"
     assert at.subheader[0].value == fitted.result.scenario.name
+    # an edit may read files only from the fit's own folder (not the upload beside it, nor the server's)
+    editor = next(t for t in at.text_area if str(t.key).startswith("yaml:"))
+    editor.set_value(editor.value.replace("file: observed_arrivals.csv", "file: ../input/incident.csv")).run()
+    errors = " ".join(e.value for e in at.error)
+    assert not at.exception and "outside the scenario's folder" in errors and str(fit_root) not in errors
 
 
 def test_a_session_without_a_fit_has_no_fitted_source(fit_root: Path) -> None:
