@@ -38,7 +38,7 @@ from .charts import Panel, Rule, time_unit
 
 __all__ = ["FIT_ROOT", "FitOptions", "DashboardFit", "check_upload", "unpack", "fit_upload", "parameter_table",
            "backtest_table", "overlay_panels", "whatif_text", "whatif_panels", "whatif_figures", "download_zip",
-           "problem_lines", "roles", "safe_name", "UPLOAD_TYPES", "REPLAYS", "REPLAY_SECONDS"]
+           "problem_lines", "roles", "safe_name", "scenario_source", "shown_file", "UPLOAD_TYPES", "REPLAYS", "REPLAY_SECONDS"]
 
 FIT_ROOT = Path(tempfile.gettempdir()) / "simbp-dashboard-fits"
 _TTL_S = 24 * 3600
@@ -311,6 +311,18 @@ def overlay_panels(test: Backtest, summary: dict[str, Any]) -> list[Panel]:
     return panels
 
 
+def scenario_source(fitted: DashboardFit | None, root: Path | None = None) -> tuple[str, Path] | None:
+    """fitted.yaml's text and the folder it reads its trace from, for the what-if view; None when
+    there is no fit, or its folder is gone (cleared after a day) or lies outside the fits' area
+    (`root`, default `FIT_ROOT`): the folder is always the server's own, never a path from the user."""
+    if fitted is None or "fitted.yaml" not in fitted.result.files:
+        return None
+    folder, area = fitted.folder.resolve(), (root or FIT_ROOT).resolve()
+    if not folder.is_dir() or not folder.is_relative_to(area) or folder == area:
+        return None
+    return fitted.shown(fitted.result.files["fitted.yaml"].decode("utf-8")), folder
+
+
 def whatif_text(fitted: DashboardFit, workers: int) -> str:
     """fitted.yaml with another consumer count (it reads its trace from the fit's folder)."""
     data = yaml.safe_load(fitted.result.files["fitted.yaml"].decode())
@@ -360,9 +372,15 @@ def download_zip(fitted: DashboardFit) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in ("fitted.yaml", TRACE_FILE, "plan.yaml"):
-            archive.writestr(name, fitted.result.files[name])
+            archive.writestr(name, shown_file(fitted, name))
         archive.writestr("fit.json", fitted.shown(json.dumps(fitted.summary, indent=2, default=_plain)) + "\n")
     return buffer.getvalue()
+
+
+def shown_file(fitted: DashboardFit, name: str) -> bytes:
+    """One of the fit's files as offered for download: YAML without the server's temporary paths."""
+    data = fitted.result.files[name]
+    return fitted.shown(data.decode("utf-8")).encode("utf-8") if name.endswith(".yaml") else data
 
 
 def _plain(value: Any) -> Any:

@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,9 @@ def test_an_uploaded_csv_is_fitted_and_overlaid(small_spike: pd.DataFrame, fit_r
     assert "fitted capacity" in data["fit_throughput_limits"]["label"][0]
     assert [b.label.split(" (")[0] for b in at.get("download_button")][:3] == [
         "Download the fit", "Download fitted.yaml", "Download plan.yaml"]
+    zipped = zipfile.ZipFile(io.BytesIO(fitting.download_zip(at.session_state["observed_fit"][1])))
+    assert "incident_1.csv" in zipped.read("fitted.yaml").decode() and str(fit_root) not in " ".join(
+        zipped.read(name).decode() for name in zipped.namelist())  # no server path in what is handed out
     # everything it wrote is in its own temporary folder
     written = [p for p in fit_root.rglob("*") if p.is_file()]
     assert written and all(p.is_relative_to(fit_root) for p in written)
@@ -188,3 +192,78 @@ def test_upload_checks_and_zip_limits(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="unpacks to more than"):
         fitting.unpack([("big.zip", big)], tmp_path / "b")
     assert not list((tmp_path / "b").rglob("*.json"))
+
+
+def knob(at: AppTest, suffix: str) -> Any:
+    found = [w for w in at.sidebar if str(getattr(w, "key", "")).startswith("knob:") and str(w.key).endswith(suffix)]
+    assert len(found) == 1, [str(getattr(w, "key", "")) for w in at.sidebar]
+    return found[0]
+
+
+def test_the_fit_opens_in_the_what_if_view_with_every_control(small_spike: pd.DataFrame, fit_root: Path) -> None:
+    """"Open in what-if" makes the fitted scenario the what-if view's: it replays the observed arrivals
+    from the fit's own folder (produced = the observed arrivals, the backlog of the spike), every control
+    applies (a third consumer shrinks the backlog), and the share box says a link cannot carry it."""
+    at = upload(opened(), ("incident.csv", small_spike.to_csv(index=False).encode(), "text/csv"))
+    fitted = at.session_state["observed_fit"][1]
+    at.button(key="observed_open").click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    assert at.radio(key="view").value == "What-if"
+    source = at.sidebar.radio(key="source")
+    assert source.value == "Fitted from observed metrics" and source.options[-1] == source.value
+    assert at.subheader[0].value == fitted.result.scenario.name
+    observed_total = float((small_spike["arrivals"] * 5.0).sum())
+    produced = float(metric(at, "produced").value.replace(",", ""))
+    assert produced == pytest.approx(observed_total, rel=0.05)
+    depth = float(metric(at, "peak queue depth").value.replace(",", ""))
+    assert depth == pytest.approx(float(small_spike["lag"].max()), rel=0.25)
+    workers = knob(at, "workers")
+    assert workers.value == fitted.summary["workers"] == 2
+    workers.set_value(3).run()
+    assert not at.exception and not at.error
+    assert float(metric(at, "peak queue depth").value.replace(",", "")) < depth / 2
+    assert float(metric(at, "produced").value.replace(",", "")) == pytest.approx(observed_total, rel=0.05)
+    # a link cannot carry the server's fit folder: the page says so, and the URL names no scenario
+    assert any("a link cannot carry" in i.value for i in at.info)
+    assert not {"scenario", "yaml"} & set(at.query_params) and not any(
+        key.endswith("workers") for key in at.query_params)
+    assert not [c for c in at.code if c.language != "yaml"]  # no link is offered
+    assert not [c for c in at.code if str(fit_root) in c.value]  # nor the server's folder shown
+    # the other views take it too, and a visit to the Observed view does not lose it
+    at.radio(key="view").set_value("Compare policies").run()
+    assert not at.exception and not at.error and at.metric
+    at.radio(key="view").set_value("Observed metrics").run()
+    at.radio(key="view").set_value("What-if").run()
+    assert at.sidebar.radio(key="source").value == "Fitted from observed metrics"
+    assert at.subheader[0].value == fitted.result.scenario.name
+    # an edit may read files only from the fit's own folder (not the upload beside it, nor the server's)
+    editor = next(t for t in at.text_area if str(t.key).startswith("yaml:"))
+    editor.set_value(editor.value.replace("file: observed_arrivals.csv", "file: ../input/incident.csv")).run()
+    errors = " ".join(e.value for e in at.error)
+    assert not at.exception and "outside the scenario's folder" in errors and str(fit_root) not in errors
+
+
+def test_a_session_without_a_fit_has_no_fitted_source(fit_root: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["source"] = "Fitted from observed metrics"  # as if left over: falls back to the library
+    at.run()
+    assert not at.exception and not at.error
+    source = at.sidebar.radio(key="source")
+    assert source.options == ["Library", "Upload a file"] and source.value == "Library"
+
+
+def test_the_fitted_source_is_only_a_folder_in_the_fits_area(tmp_path: Path) -> None:
+    files = {"fitted.yaml": b"name: x\n"}
+    inside = tmp_path / "fits" / "abc-1234" / "fit"
+    inside.mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+
+    def fit_in(folder: Path) -> fitting.DashboardFit:
+        return fitting.DashboardFit(SimpleNamespace(files=files), folder, "x.csv")  # type: ignore[arg-type]
+
+    assert fitting.scenario_source(fit_in(inside), tmp_path / "fits") == ("name: x\n", inside.resolve())
+    assert fitting.scenario_source(fit_in(outside), tmp_path / "fits") is None
+    assert fitting.scenario_source(fit_in(inside / ".." / ".." / ".." / "elsewhere"), tmp_path / "fits") is None
+    assert fitting.scenario_source(fit_in(tmp_path / "fits" / "gone"), tmp_path / "fits") is None
+    assert fitting.scenario_source(None, tmp_path / "fits") is None

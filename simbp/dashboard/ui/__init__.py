@@ -7,6 +7,7 @@ Importing `simbp.dashboard` does not import this package (nor streamlit); the vi
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import streamlit as st
 
@@ -16,7 +17,7 @@ from .capacity import show_capacity, stop_abandoned_sweep
 from .common import CSS, PRESENTER_CSS
 from .observed import show_observed
 from .policies import show_policies
-from .setup import VIEW_LABELS, choose_scenario, read_link, write_link
+from .setup import UNLINKABLE, VIEW_LABELS, choose_scenario, read_link, write_link
 from .whatif import show_whatif
 from .workshop import choose_lesson, show_lesson
 
@@ -65,7 +66,7 @@ def _page() -> None:
     share = st.expander("Share these settings: a link that opens this page as it is now")
     slot = share.empty()
     link_options: dict[str, object] = {"lesson": lesson.id if lesson else None}
-    slot.code(write_link(setup, view, **link_options), language=None)  # type: ignore[arg-type]
+    _show_link(slot, write_link(setup, view, **link_options))  # type: ignore[arg-type]
     if view == "workshop" and lesson is not None:
         show_lesson(setup, lesson)
         return
@@ -77,9 +78,17 @@ def _page() -> None:
         show_whatif(setup)
     elif view == "policies":
         buffer = show_policies(setup)
-        slot.code(write_link(setup, view, buffer=buffer), language=None)
+        _show_link(slot, write_link(setup, view, buffer=buffer))
     elif view == "ab":
         extra = show_ab(setup, folder, entries)
-        slot.code(write_link(setup, view, **extra), language=None)
+        _show_link(slot, write_link(setup, view, **extra))
     elif view == "capacity":
         show_capacity(setup)
+
+
+def _show_link(slot: Any, link: str | None) -> None:
+    """The shareable link, or why these settings have none (a fitted scenario lives on this server only)."""
+    if link is None:
+        slot.info(UNLINKABLE)
+    else:
+        slot.code(link, language=None)

@@ -16,6 +16,7 @@ from .. import guard
 from .. import observed_fit as fitting
 from ..charts import timeline_chart
 from .common import draw_chart, run_page
+from .setup import open_fitted
 
 __all__ = ["show_observed"]
 
@@ -77,6 +78,7 @@ def show_observed() -> None:
         return
     _show_fit(fitted)
     _show_whatif(fitted, options)
+    _open_button()
     _downloads(fitted)
 
 
@@ -153,15 +155,24 @@ def _show_whatif(fitted: fitting.DashboardFit, options: fitting.FitOptions) -> N
                f"lag under {options.lag_target_s:g}s with replications and intervals.")
 
 
+def _open_button() -> None:
+    st.markdown("#### Every control: the fitted scenario in the what-if view")
+    st.button("Open in what-if", key="observed_open", type="primary", on_click=open_fitted,
+              help="the fitted scenario becomes the what-if view's (source: fitted from observed metrics), with "
+                   "every control: consumers, buffer, policy, rates, seed, mode")
+    st.caption("It stays in this session only: it reads the observed arrivals from this fit's temporary folder on "
+               "the server, so a shared link cannot carry it (download the fit to share it).")
+
+
 def _downloads(fitted: fitting.DashboardFit) -> None:
     name = str(fitted.summary.get("scenario", "fitted.yaml"))
     stem = str(fitted.result.scenario.name)
     columns = st.columns(3)
     columns[0].download_button("Download the fit (zip)", fitting.download_zip(fitted), file_name=f"{stem}.zip",
                                mime="application/zip", help="fitted.yaml, observed_arrivals.csv, plan.yaml and fit.json")
-    columns[1].download_button("Download fitted.yaml", fitted.result.files[name], file_name="fitted.yaml",
+    columns[1].download_button("Download fitted.yaml", fitting.shown_file(fitted, name), file_name="fitted.yaml",
                                mime="application/x-yaml")
-    columns[2].download_button("Download plan.yaml", fitted.result.files["plan.yaml"], file_name="plan.yaml",
+    columns[2].download_button("Download plan.yaml", fitting.shown_file(fitted, "plan.yaml"), file_name="plan.yaml",
                                mime="application/x-yaml")
     st.caption("fitted.yaml reads observed_arrivals.csv from its folder: unzip the fit and run "
                "`simbp plan plan.yaml` there.")

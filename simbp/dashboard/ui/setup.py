@@ -22,13 +22,21 @@ from ... import dashboard
 from ...errors import ScenarioError
 from ...scenario import Scenario
 from .. import guard, urlstate, workshop
+from .. import observed_fit as fitting
 from ..knobs import Knob
 from .common import show_problems
 
-__all__ = ["Setup", "read_link", "apply_link", "choose_scenario", "write_link", "VIEW_LABELS", "knob_widget"]
+__all__ = ["Setup", "read_link", "apply_link", "choose_scenario", "write_link", "VIEW_LABELS", "knob_widget",
+           "FITTED", "open_fitted", "UNLINKABLE"]
 
 VIEW_LABELS = {"whatif": "What-if", "policies": "Compare policies", "ab": "A/B", "capacity": "Capacity",
                "workshop": "Workshop", "observed": "Observed metrics"}
+SOURCES = ("Library", "Upload a file")
+FITTED = "Fitted from observed metrics"  # a source only in the session that ran the fit
+UNLINKABLE = ("This scenario was fitted from observed metrics in this session: it replays the observed arrivals "
+              "from a temporary folder on this server, which a link cannot carry. A link reproduces only library "
+              "and pasted scenarios; to share this one, download the fit (zip) from the Observed metrics view: "
+              "`simbp run fitted.yaml` or `simbp plan plan.yaml` in its folder replays it.")
 _UPLOADS = Path(tempfile.gettempdir()) / "simbp-dashboard-uploads"
 _UPLOAD_TTL_S = 24 * 3600
 
@@ -49,6 +57,7 @@ class Setup:
     whatif: Scenario
     seed: int
     mode: str
+    source: str = "Library"
 
 
 def read_link() -> None:
@@ -116,10 +125,39 @@ def _bundle_folder(files: list[Any]) -> Path:
     return folder
 
 
+def _fitted() -> tuple[str, Path, str] | None:
+    """This session's fitted scenario: its text, its server-side fit folder, and the upload it came from."""
+    kept = st.session_state.get("observed_fit")
+    fitted = kept[1] if kept is not None else None
+    found = fitting.scenario_source(fitted, fitting.FIT_ROOT)
+    return None if found is None or fitted is None else (*found, fitted.upload)
+
+
+def open_fitted() -> None:
+    """Callback of the Observed view's "Open in what-if": the fitted scenario becomes the what-if view's."""
+    st.session_state["source"] = FITTED
+    st.session_state["view"] = VIEW_LABELS["whatif"]
+
+
 def _source(side: Any, folder: str, entries: list[dashboard.LibraryScenario]) -> tuple[str, str, str, str | None]:
     """(text, label, base_dir, library file) of the chosen scenario; stops the page when there is none."""
-    source = side.radio("source", ("Library", "Upload a file"), horizontal=True, label_visibility="collapsed",
-                        key="source")
+    for key in ("source", "library_file"):  # Streamlit forgets a widget's value on a page without it (Observed)
+        if key not in st.session_state and f"kept:{key}" in st.session_state:
+            st.session_state[key] = st.session_state[f"kept:{key}"]
+    fitted = _fitted()
+    sources = SOURCES + ((FITTED,) if fitted is not None else ())
+    if st.session_state.get("source") not in sources:
+        if st.session_state.get("source") == FITTED:
+            st.warning("The fitted scenario is gone (fits are kept for a day): fit the metrics again in the "
+                       "Observed metrics view.")
+        st.session_state["source"] = "Library"
+    source = side.radio("source", sources, horizontal=True, label_visibility="collapsed", key="source")
+    st.session_state["kept:source"] = source
+    if source == FITTED and fitted is not None:
+        text, fit_folder, upload = fitted
+        side.caption(f"Fitted from {upload} in this session (the Observed metrics view); it replays the observed "
+                     "arrivals. Every control below applies to it.")
+        return text, "fitted.yaml", str(fit_folder), None
     if source == "Library":
         if not entries:
             st.warning(f"No scenario files in {folder}.")
@@ -131,6 +169,7 @@ def _source(side: Any, folder: str, entries: list[dashboard.LibraryScenario]) ->
         chosen = side.selectbox("library scenario", files, key="library_file",
                                 format_func=lambda f: f + ("  (has problems)" if f in problems else ""))
         entry = entries[files.index(chosen)]
+        st.session_state["kept:library_file"] = chosen
         return entry.path.read_text(encoding="utf-8"), entry.file, str(entry.path.parent), entry.file
     upload = side.file_uploader("scenario YAML", type=["yaml", "yml"], key="upload",
                                 max_upload_size=max(1, guard.BUDGET.max_scenario_bytes // 2**20))
@@ -197,17 +236,20 @@ def choose_scenario(folder: str, entries: list[dashboard.LibraryScenario], *, ed
         show_problems("These settings make an invalid scenario:", error)
         st.stop()
     return Setup(label, base_dir, library_file, base_text, text, text != base_text or library_file is None, knobs,
-                 values, whatif_text, whatif, int(values.get("seed", whatif.seed)), str(mode))
+                 values, whatif_text, whatif, int(values.get("seed", whatif.seed)), str(mode),
+                 str(st.session_state.get("source", "Library")))
 
 
 def write_link(setup: Setup | None, view: str, *, lesson: str | None = None, b_values: dict[str, Any] | None = None,
-               b_scenario: str | None = None, buffer: str | None = None, b_yaml: str | None = None) -> str:
-    """Put the current settings in the URL (only when they changed) and return the shareable link."""
+               b_scenario: str | None = None, buffer: str | None = None, b_yaml: str | None = None) -> str | None:
+    """Put the current settings in the URL (only when they changed) and return the shareable link;
+    None for a fitted scenario (its trace is in a server temp folder: the URL keeps only view and mode)."""
     state = urlstate.ShareState(view=view, mode=str(st.session_state.get("mode", "auto")), lesson=lesson,
                                 present=bool(st.session_state.get("present")), buffer=buffer, b_scenario=b_scenario,
                                 b_yaml=b_yaml)
     params: dict[str, str] = {}
-    if setup is not None:
+    unlinkable = setup is not None and setup.source == FITTED
+    if setup is not None and not unlinkable:
         state.scenario = setup.library_file
         state.yaml = setup.text if setup.edited else None
         params = urlstate.encode_state(state, setup.knobs, setup.values, b_values)
@@ -215,5 +257,7 @@ def write_link(setup: Setup | None, view: str, *, lesson: str | None = None, b_v
         params = urlstate.encode_state(state)
     if dict(st.query_params) != params:
         st.query_params.from_dict(params)
+    if unlinkable:
+        return None
     base = st.context.url or os.environ.get("SIMBP_DASHBOARD_URL", "http://localhost:8501/")
     return urlstate.share_url(base, params)
