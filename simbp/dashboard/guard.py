@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..budget import BudgetExceeded, Budgets, RunCancelled, resolve_inside
-from ..limits import EXACT_MESSAGES_PER_SECOND, FAST_SECONDS_PER_MESSAGE, FAST_SECONDS_PER_STEP
+from ..limits import EXACT_MESSAGES_PER_SECOND
 from ..scenario import Scenario
 
 __all__ = ["Budget", "BUDGET", "BUDGETS", "RunEstimate", "RunCancelled", "Deadline", "referenced_files",
@@ -114,7 +114,7 @@ def estimate_run(scenario: Scenario, mode: str = "auto", budget: Budget = BUDGET
     seconds come from exact mode's messages or fast mode's quantum steps (`simbp.limits`' measured
     rates). Above `warn_seconds` the page asks first; above `max_seconds` it refuses, saying what to change.
     """
-    from ..limits import check_budgets, choose_mode, estimate_fast_steps, estimate_messages
+    from ..limits import check_budgets, choose_mode, estimate_messages, estimate_seconds
 
     components = _component_count(scenario)
     if components > budget.max_components:
@@ -130,7 +130,7 @@ def estimate_run(scenario: Scenario, mode: str = "auto", budget: Budget = BUDGET
         return RunEstimate(messages, chosen, 0.0, False, "; ".join(p.message.split(" To allow it")[0]
                                                                    for p in error.problems))
     if chosen == "fast":
-        seconds = estimate_fast_steps(scenario) * FAST_SECONDS_PER_STEP + messages * FAST_SECONDS_PER_MESSAGE
+        seconds = estimate_seconds(scenario, "fast")  # simbp.limits: per quantum, per message only where drawn
     else:
         seconds = messages / EXACT_MESSAGES_PER_SECOND
     refused = None

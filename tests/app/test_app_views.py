@@ -112,9 +112,10 @@ def test_files_outside_the_folder_large_and_refused_runs(library: Path, monkeypa
     assert any("This run is large" in w.value for w in at.warning) and not at.metric
     next(b for b in at.button if b.label == "Run it anyway").click().run()
     assert not at.exception and metric(at, "verdict") == "healthy"
-    # 43 M messages into a block buffer: auto picks fast mode, still large, so the page asks first (a small
-    # drop_newest buffer would be stepped finely in fast mode, and such a run is refused outright)
-    long_block = QUICKSTART.replace("duration: 20s", "duration: 40h").replace("policy: drop_newest", "policy: block")
+    # 43 M messages into a large block buffer: auto picks fast mode, still large, so the page asks first (a
+    # small drop_newest or block buffer would be stepped finely in fast mode, and such a run is refused outright)
+    long_block = QUICKSTART.replace("duration: 20s", "duration: 40h").replace("policy: drop_newest", "policy: block") \
+        .replace("capacity: 200", "capacity: 100000")
     at.text_area[0].set_value(long_block).run()
     assert any("in fast mode" in w.value for w in at.warning) and not at.metric
     next(s for s in at.sidebar.selectbox if s.label == "simulation mode").set_value("exact").run()
