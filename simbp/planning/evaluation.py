@@ -284,8 +284,6 @@ class Evaluator:
             return False
         if n >= rule.most or identical(rows):
             return True
-        if run.too_short:
-            return True  # runs too short cannot pass, and more of them at this length would not change that
         if rule.stop_when_decided and self._fails(rows):
             return True  # a point that fails stays failed: more replications would only narrow the miss
         for figure in self.study.check_figures:
