@@ -96,6 +96,8 @@ class PointResult:
             parts.append("runs too short to reach a steady state" + (
                 f" (about {format_figure(needed, 'duration')} per run needed)" if needed and math.isfinite(needed) else ""))
         for figure in self.undecided():
+            if figure not in self.to_decide:
+                continue  # undecided only because the runs are too short (said above)
             count = self.to_decide.get(figure)
             if count is None:
                 parts.append(f"{figure}: the estimate sits on the limit; no number of replications would decide it")
