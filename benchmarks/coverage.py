@@ -9,8 +9,12 @@ interval contained the exact value, with a 95% Clopper–Pearson interval on tha
 the rare-loss case how often a target the configuration really misses was passed (it must never
 be).
 
-    python benchmarks/coverage.py                 # every case, 100 repeats, 2 processes (a few minutes)
-    python benchmarks/coverage.py --repeats 30 --cases mm1,rare_loss
+    python benchmarks/coverage.py                 # every case, 100 sweeps each, 2 processes (about an hour)
+    python benchmarks/coverage.py --repeats 30 --cases mm1,rare_loss_short --save out.json
+    python benchmarks/coverage.py --table out.json more.json     # the table of saved outcomes
+
+Each queue is swept twice: with 60 s runs and with 5 s runs (far too short: the planner must find
+that out, lengthen them and still cover).
 
 Exact values: M/M/c mean sojourn and sojourn quantiles (`simbp.theory`), M/M/c/K loss, mean and
 sojourn quantiles of accepted messages (`simbp.theory`, `simbp.planning.queueing`). The latency
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import tempfile
 import time
@@ -71,7 +76,6 @@ class Case:
     replications: str = "{min: 5, max: 5}"
     loss_target: float | None = None
     extra: str = ""  # more spec keys (e.g. steady_state)
-    share: float = 1.0  # this case runs share × --repeats sweeps (the costly ρ 0.95 cases fewer)
 
     def exact(self) -> dict[str, float]:
         mu = 1.0 / SERVICE_MEAN
@@ -94,14 +98,18 @@ class Case:
         return folder / "spec.yaml"
 
 
+MM2K = "M/M/2/39, ρ 0.8, loss 0.0037% against a ≤ 0.001% target"
 CASES = {case.name: case for case in (
-    Case("mm1", "M/M/1, ρ 0.8, 10 s runs, 5 replications", 200, 1, "10s"),
-    Case("mm2_80", "M/M/2, ρ 0.8, 10 s runs, 5 replications", 400, 2, "10s"),
-    Case("mm2_95", "M/M/2, ρ 0.95, 60 s runs, 3 replications", 475, 2, "60s", replications="{min: 3, max: 3}", share=0.6),
-    Case("mm2_95_short", "M/M/2, ρ 0.95, 5 s runs (too short), 3 replications", 475, 2, "5s",
-         replications="{min: 3, max: 3}", share=0.6),
-    Case("rare_loss", "M/M/2/39, ρ 0.8, loss 0.0037% against a ≤ 0.001% target, 10 s runs, 5–10 replications", 400, 2,
-         "10s", capacity=37, replications="{min: 5, max: 10}", loss_target=1e-5),
+    Case("mm1", "M/M/1, ρ 0.8, 60 s runs, 5 replications", 200, 1, "60s"),
+    Case("mm1_short", "M/M/1, ρ 0.8, 5 s runs, 5 replications", 200, 1, "5s"),
+    Case("mm2_80", "M/M/2, ρ 0.8, 60 s runs, 5 replications", 400, 2, "60s"),
+    Case("mm2_80_short", "M/M/2, ρ 0.8, 5 s runs, 5 replications", 400, 2, "5s"),
+    Case("mm2_95", "M/M/2, ρ 0.95, 60 s runs, 3 replications", 475, 2, "60s", replications="{min: 3, max: 3}"),
+    Case("mm2_95_short", "M/M/2, ρ 0.95, 5 s runs, 3 replications", 475, 2, "5s", replications="{min: 3, max: 3}"),
+    Case("rare_loss", f"{MM2K}, 60 s runs, 5–10 replications", 400, 2, "60s", capacity=37,
+         replications="{min: 5, max: 10}", loss_target=1e-5),
+    Case("rare_loss_short", f"{MM2K}, 5 s runs, 5–10 replications", 400, 2, "5s", capacity=37,
+         replications="{min: 5, max: 10}", loss_target=1e-5),
 )}
 FIGURES = ("latency_s.mean", "latency_s.p99", "loss_ratio")
 
@@ -125,8 +133,8 @@ def one_sweep(job: tuple[str, int]) -> dict[str, Any]:
 
 def coverage_table(outcomes: list[dict[str, Any]], cases: list[Case]) -> list[str]:
     """The printed table: per case and figure, coverage with its binomial interval."""
-    lines = ["| case | exact mean / p99 / loss | runs (s) | mean latency | p99 latency | loss ratio | missed target passed |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| case | sweeps | exact mean / p99 / loss | runs (s) | mean latency | p99 latency | loss ratio | "
+             "missed target passed |", "|---|---|---|---|---|---|---|---|"]
     for case in cases:
         exact = case.exact()
         mine = [o for o in outcomes if o["case"] == case.name]
@@ -141,25 +149,41 @@ def coverage_table(outcomes: list[dict[str, Any]], cases: list[Case]) -> list[st
             passed = f"{wrong} of {len(mine)}"
         runs = sorted(o["run_s"] for o in mine)
         span = f"{runs[0]:g}" if runs[0] == runs[-1] else f"{runs[0]:g}–{runs[-1]:g}"
+        short = sum(1 for o in mine if o["too_short"])
+        if short:
+            span += f" ({short} too short)"
         values = (f"{exact['latency_s.mean'] * 1e3:.1f} ms / {exact['latency_s.p99'] * 1e3:.1f} ms / "
                   f"{exact['loss_ratio']:.2g}")
-        lines.append(f"| {case.title} ({len(mine)} sweeps) | {values} | {span} | {' | '.join(cells)} | {passed} |")
+        lines.append(f"| {case.title} | {len(mine)} | {values} | {span} | {' | '.join(cells)} | {passed} |")
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=100,
-                        help="sweeps per case (default 100; the ρ 0.95 cases run 60% of it)")
+    parser.add_argument("--repeats", type=int, default=100, help="sweeps per case (default 100)")
     parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
+    parser.add_argument("--first-seed", type=int, default=1000, help="sweep seeds start here (default 1000)")
+    parser.add_argument("--save", type=Path, help="also write every sweep's outcome to this JSON file")
+    parser.add_argument("--table", type=Path, nargs="+", help="print the table of saved outcomes (no sweeps)")
     args = parser.parse_args(argv)
     cases = [CASES[name.strip()] for name in args.cases.split(",") if name.strip()]
-    jobs = [(case.name, 1000 + seed) for case in cases for seed in range(max(1, round(args.repeats * case.share)))]
+    if args.table:
+        outcomes = [o for path in args.table for o in json.loads(path.read_text())]
+        cases = [c for c in cases if any(o["case"] == c.name for o in outcomes)]
+        print("\n".join(coverage_table(outcomes, cases)))
+        return 0
     started = time.time()
+    outcomes: list[dict[str, Any]] = []
+    print("\n".join(coverage_table([], [])), flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        outcomes = list(pool.map(one_sweep, jobs, chunksize=4))
-    print("\n".join(coverage_table(outcomes, cases)))
+        for case in cases:  # a case's row is printed as soon as its sweeps are done
+            jobs = [(case.name, args.first_seed + seed) for seed in range(args.repeats)]
+            mine = list(pool.map(one_sweep, jobs, chunksize=2))
+            outcomes += mine
+            print(coverage_table(mine, [case])[-1], flush=True)
+            if args.save:
+                args.save.write_text(json.dumps(outcomes))
     print(f"\n95% intervals; coverage in brackets: its own 95% Clopper–Pearson interval. "
           f"{len(outcomes)} sweeps in {time.time() - started:.0f} s.")
     return 0

@@ -78,7 +78,7 @@ def _write_sweep(result: "SweepResult", folder: "OutputFolder", plots: bool) -> 
         heatmap = plot_heatmap(result, heat_figure)
         if heatmap is not None:
             images["sweep_heatmap"] = (_png(heatmap), f"{heat_figure} over the two varied fields; each cell shows the mean "
-                                       f"and ✓ when the point meets every target.")
+                                       f"and ✓ (meets every target), ✗ (misses one) or ? (undecided).")
         curve = plot_load_curve(result, curve_figure)
         if curve is not None:
             images["sweep_load"] = (_png(curve), f"{curve_figure} as the load rises, with its 95% interval band; the diamond "

@@ -96,9 +96,10 @@ def _method(study: "Study", modes: dict[str, int] | None = None) -> str:
     if steady.enabled:
         cut = ("a fixed warm-up of " + format_figure(steady.warmup, "duration") if steady.warmup is not None else
                "a warm-up found by MSER-5 on the average number in system of the point's first replications")
-        analysis = (f"Figures are steady-state: each run leaves out {cut}; runs that had not settled (or held too "
-                    f"few observations beyond the tail quantile asked) were run again twice as long, up to "
-                    f"{steady.longest:g}× the duration, and a point whose runs were still too short cannot pass. ")
+        analysis = (f"Figures are steady-state: each run leaves out {cut}. Runs that had not settled (or held too "
+                    f"few observations beyond the tail quantile asked) were a pilot: the point was run again, with "
+                    f"fresh random numbers, at the length the pilot asked for (twice what it needs), up to "
+                    f"{steady.longest:g}× the duration; a point whose runs were still too short cannot pass. ")
     else:
         analysis = "Figures cover the whole run (" + "; ".join(study.notes) + "). "
     return (f"<h3>Method</h3><ul>{targets}</ul><p>Each point runs {rule.min} replications{_esc(more)}. Replication seeds "

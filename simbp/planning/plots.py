@@ -57,6 +57,9 @@ def find_knee(xs: Sequence[float], ys: Sequence[float], passes: Sequence[bool] |
 
 
 # ====================================================================================== plots
+_MARKS = {"pass": "✓", "fail": "✗", "undecided": "?"}
+
+
 def _figure(title: str, height: float = 3.6, width: float = 8.0) -> tuple["Figure", Any]:
     from matplotlib.figure import Figure
 
@@ -97,7 +100,8 @@ def _sort_key(value: Any) -> Any:
 
 
 def plot_heatmap(result: "SweepResult", figure_name: str) -> "Figure | None":
-    """A figure's mean over two varied fields (cells coloured against its target, ✓/✗ = meets every target)."""
+    """A figure's mean over two varied fields (cells coloured against its target; ✓ meets every
+    target, ✗ misses one, ? undecided)."""
     import numpy as np
     from matplotlib.colors import TwoSlopeNorm
 
@@ -135,7 +139,7 @@ def plot_heatmap(result: "SweepResult", figure_name: str) -> "Figure | None":
                 grid[i, j] = math.log10(max(mean, abs(limit) * 1e-3) / abs(limit)) if math.isfinite(mean) else 3.0
             else:
                 grid[i, j] = mean
-            labels[(i, j)] = f"{format_figure(mean, kind)}\n{'✓' if r.passed else '✗'}"
+            labels[(i, j)] = f"{format_figure(mean, kind)}\n{_MARKS.get(r.judgement, '✗')}"
         if limit:
             image = axes.imshow(np.clip(grid, -3, 3), cmap="RdYlGn_r", norm=TwoSlopeNorm(vcenter=0.0, vmin=-3, vmax=3),
                                 aspect="auto", origin="lower")
@@ -354,15 +358,19 @@ def plot_sensitivity(result: "PlanResult") -> "Figure | None":
         return None
     bars.sort(key=lambda entry: abs((entry[2] if math.isfinite(entry[2]) else centre)
                                     - (entry[1] if math.isfinite(entry[1]) else centre)))
-    figure, axes = _figure(f"What moves {name}: each parameter one step either side of the recommendation",
-                           height=1.2 + 0.55 * len(bars))
+    figure, axes = _figure(f"What moves {name}\n(each parameter one step either side of the recommendation)",
+                           height=1.6 + 0.55 * len(bars))
     for row, (item, low, high) in enumerate(bars):
-        for value, label, colour in ((low, item.low_value, "#9ecae1"), (high, item.high_value, "#3182bd")):
+        for value, label, colour, away in ((low, item.low_value, "#9ecae1", -1), (high, item.high_value, "#3182bd", 1)):
             if not math.isfinite(value):
                 continue
             axes.barh(row, value - centre, left=centre, color=colour, height=0.6)
-            axes.annotate(display(label), (value, row), textcoords="offset points", ha="center", va="center",
-                          xytext=(0, 0), fontsize=8, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0})
+            side = away if value == centre else (1 if value > centre else -1)  # just past the bar's end
+            axes.annotate(display(label), (value, row), textcoords="offset points", ha="left" if side > 0 else "right",
+                          va="center", xytext=(4 * side, 0), fontsize=8,
+                          bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0})
+    axes.use_sticky_edges = False  # bars stick to 0 otherwise, and the labels at their ends would leave the axes
+    axes.margins(x=0.12)
     axes.set_yticks(range(len(bars)), [field_label(item.parameter) for item, _, _ in bars])
     axes.axvline(centre, color="black", linewidth=1, label=f"recommendation: {format_figure(centre, kind)}")
     for limit in (target.high, target.low):

@@ -9,8 +9,10 @@ noise and usually cuts nothing, so, as Hoad, Robinson & Davies (2010) recommend,
 the average of the point's first replications (`choose_cut`); the cut is then removed from every
 replication of the point, and each reports it (`warmup_s`). A cut in the second half of the runs
 means they never settled: too short. So does a window with too few completions beyond the tail
-quantile a target asks about (`TAIL_EVENTS`). Too-short runs are lengthened by the planner
-(doubling, up to `SteadyState.longest` times the spec's duration).
+quantile a target asks about (`TAIL_EVENTS`). Too-short runs were a pilot: the planner runs the
+point again with fresh seeds at the length needed (`evaluation`), up to `SteadyState.longest`
+times the spec's duration; the length is trusted only from a window spanning `PILOT_TIMES`
+correlation times.
 
 Per replication (run where the replication runs): `run_probe` runs with an observer
 (`SketchSnapshots`, an engine extension) that copies the cumulative latency sketches at every
@@ -26,13 +28,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..metrics import LatencySketch
 
-__all__ = ["SteadyState", "RunPlan", "SketchSnapshots", "mser_cut", "correlation_time", "run_times", "choose_cut",
+__all__ = ["SteadyState", "RunPlan", "Cut", "PILOT_TIMES", "SketchSnapshots", "mser_cut", "correlation_time", "run_times", "choose_cut",
            "run_probe", "run_at_cut", "run_whole", "window", "sketch_state", "sketch_from_state", "MSER_BATCH",
            "TAIL_EVENTS", "LOSS_BATCHES", "POOLED"]
 
@@ -41,21 +43,26 @@ SAMPLES = 1000  # planning runs are sampled at least this often: the correlation
 TAIL_EVENTS = 10  # completions beyond the highest targeted quantile each replication's window must hold
 LOSS_BATCHES = 20  # the window's loss counts are returned in this many batches (for the design effect)
 TAU_BATCHES = 10  # batches per window for the correlation time
+PILOT_TIMES = 50  # a window spanning fewer correlation times (batches of five) underestimates them: not trusted to set a run length
 RUN_TIMES = 200  # a window must span this many correlation times of the number in system (≈ 100 independent looks)
+FEWEST_RUN_TIMES = 100  # … and never fewer than this, however few the replications
 
 
 def run_times(replications: int) -> float:
     """The correlation times a window must span for intervals over `replications` runs to hold:
     `RUN_TIMES` from five replications on. With fewer, Student's t interval is so much wider
-    (t₁ = 12.7, t₂ = 4.3) that a start-up bias or a skewed spread of shorter runs stays well
-    inside it: the requirement scales with n / t²₍ₙ₋₁₎, measured on M/M/1 and M/M/2 queues
-    (benchmarks/coverage.py)."""
+    (t₁ = 12.7, t₂ = 4.3) that a start-up bias or a skewed spread of shorter runs stays inside
+    it: the requirement scales with n / t²₍ₙ₋₁₎, but never below `FEWEST_RUN_TIMES` (at 50 τ,
+    three replications of M/M/2 at ρ 0.95 put p99 intervals around the truth only 80-83% of the
+    time: a short window's pooled p99 is biased low; benchmarks/coverage.py)."""
     from .statistics import t_quantile_975
 
     if replications < 2:
         return RUN_TIMES
     scale = (replications / t_quantile_975(replications - 1) ** 2) / (5 / t_quantile_975(4) ** 2)
-    return RUN_TIMES * min(1.0, scale)
+    return max(FEWEST_RUN_TIMES, RUN_TIMES * min(1.0, scale))
+
+
 POOLED = "_pooled"  # a replication row's key for what is pooled over replications; not a figure
 _LOST = ("dropped", "timed_out", "lost_in_crash")
 
@@ -168,28 +175,38 @@ def candidate_cuts(samples: int) -> set[int]:
     return set(range(0, samples // 2 + 1, MSER_BATCH))
 
 
-def choose_cut(raws: list[dict[str, Any]], settings: SteadyState) -> tuple[int, bool, float]:
-    """The point's cut from its first replications' raw data: (sample index, too short, seconds
-    of run needed).
+class Cut(NamedTuple):
+    """The point's warm-up cut (`sample`, an index), whether its runs are too short, the run length
+    they need (seconds), and whether that need can be trusted (`trusted`: the window spans
+    `PILOT_TIMES` correlation times, so the estimate of the correlation time itself holds)."""
+
+    sample: int
+    too_short: bool
+    needed: float
+    trusted: bool
+
+
+def choose_cut(raws: list[dict[str, Any]], settings: SteadyState) -> Cut:
+    """The point's cut from its first replications' raw data.
 
     The cut is MSER-5 on the replications' average number in system (or the first sample at or
     after a fixed `warmup`). The run length needed is the cut plus `run_times` correlation times
     of the number in system (the mean of the replications' batch-means estimates), and at least
     what gives each window `TAIL_EVENTS` completions beyond the tail quantile asked; twice the
-    run when MSER found no settled stretch.
+    run when MSER found no settled stretch (then nothing about the length is trusted).
     """
     times = [row["time_s"] for row in raws[0]["samples"]]
     duration = times[-1]
     if settings.warmup is not None:
         cut = next((k for k in sorted(candidate_cuts(len(times))) if times[k] >= settings.warmup - 1e-12), None)
         if cut is None:
-            return 0, True, 2.0 * settings.warmup
+            return Cut(0, True, 2.0 * settings.warmup, False)
     else:
         length = min(len(raw["samples"]) for raw in raws)
         average = np.mean([[row["in_flight"] for row in raw["samples"][:length]] for raw in raws], axis=0)
         cut, unsettled = mser_cut(average)
         if unsettled:
-            return cut, True, 2.0 * duration
+            return Cut(cut, True, 2.0 * duration, False)
     span = max(duration - times[cut], 1e-9)
     tau = float(np.mean([correlation_time([row["in_flight"] for row in raw["samples"][cut + 1:]], span) for raw in raws]))
     needed = times[cut] + run_times(settings.replications) * tau
@@ -198,7 +215,7 @@ def choose_cut(raws: list[dict[str, Any]], settings: SteadyState) -> tuple[int, 
         fewest = min(_window_completions(raw, cut) for raw in raws)
         rate = fewest / span
         needed = max(needed, times[cut] + (wanted / rate if rate > 0 else 2.0 * span))
-    return cut, duration < needed * (1 - 1e-9), needed
+    return Cut(cut, duration < needed * (1 - 1e-9), needed, span >= PILOT_TIMES * tau)
 
 
 def _window_completions(raw: dict[str, Any], cut: int) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .advice import headroom_warnings
+from .advice import WARN_HEADROOM, headroom_warnings
 from .evaluation import Evaluator, PointResult, Progress, as_study, with_executor
 from .judging import UNDECIDED
 from .study import Study
@@ -114,8 +114,10 @@ def _recommendations(study: Study, results: list[PointResult]) -> list[dict[str,
 
 
 def _grid_headroom(best: PointResult, results: list[PointResult], study: Study) -> float | None:
-    """How far the grid shows the same configuration passing above this load (None: the grid has
-    no higher load for it that fails, so it says nothing)."""
+    """How far the grid shows the same configuration passing above this load, when the grid shows
+    that to be less than the headroom asked (or `WARN_HEADROOM`); None when it cannot tell: no
+    higher load fails, or the first that fails is beyond the headroom asked (the configuration
+    breaks somewhere between the last passing load and it: `plan` measures where)."""
     load = best.point.changes.get("load_multiplier")
     if load is None:
         return None
@@ -125,7 +127,8 @@ def _grid_headroom(best: PointResult, results: list[PointResult], study: Study) 
     reached = load
     for result in higher:
         if not result.passed:
-            return reached / load
+            floor = study.spec.headroom or WARN_HEADROOM
+            return reached / load if result.point.changes["load_multiplier"] / load < floor * (1 - 1e-9) else None
         reached = result.point.changes["load_multiplier"]
     return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ def test_sample_spec_validates_and_runs_shortened(path: Path, tmp_path: Path) ->
     study = load_study(path)
     assert study.points and study.targets and study.spec.description.strip()
     short_study = load_study(path, overrides={"duration": "1s"}, lengthen=False)  # a quick look
+    fewest = short_study.spec.replications.model_copy(update={"max": short_study.spec.replications.min})
+    short_study = dataclasses.replace(short_study, spec=short_study.spec.model_copy(update={"replications": fewest}))
     assert all(point.scenario.duration == 1.0 for point in short_study.points)
     with SerialExecutor() as executor:
         swept = sweep(short_study, executor, progress=False)
