@@ -9,7 +9,7 @@ interval contained the exact value, with a 95% Clopper–Pearson interval on tha
 the rare-loss case how often a target the configuration really misses was passed (it must never
 be).
 
-    python benchmarks/coverage.py                 # every case, 100 sweeps each, 2 processes (about an hour)
+    python benchmarks/coverage.py                 # every case, 100 sweeps each, 2 processes (1–2 hours)
     python benchmarks/coverage.py --repeats 30 --cases mm1,rare_loss_short --save out.json
     python benchmarks/coverage.py --table out.json more.json     # the table of saved outcomes
 

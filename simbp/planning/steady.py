@@ -34,7 +34,8 @@ import numpy as np
 
 from ..metrics import LatencySketch
 
-__all__ = ["SteadyState", "RunPlan", "Cut", "PILOT_TIMES", "SketchSnapshots", "mser_cut", "correlation_time", "run_times", "choose_cut",
+__all__ = ["SteadyState", "RunPlan", "Cut", "PILOT_TIMES", "changing_load", "SketchSnapshots", "mser_cut",
+           "correlation_time", "run_times", "choose_cut",
            "run_probe", "run_at_cut", "run_whole", "window", "sketch_state", "sketch_from_state", "MSER_BATCH",
            "TAIL_EVENTS", "LOSS_BATCHES", "POOLED"]
 
@@ -123,6 +124,20 @@ class SketchSnapshots:
 
     def peak_queue_depth(self) -> int:
         return 0
+
+
+def changing_load(scenario: Any) -> str:
+    """Why the load of a scenario is not stationary (a steady state cannot be reached), or ""."""
+    for producer in scenario.producers:
+        arrivals = producer.arrivals
+        process = getattr(arrivals, "process", "")
+        if process == "trace":
+            return f"producer {producer.name!r} replays a trace"
+        if process == "schedule" and getattr(arrivals, "repeat", None) is None:
+            return f"producer {producer.name!r} follows a schedule that does not repeat"
+        if producer.start > 0 or (producer.stop is not None and producer.stop < scenario.duration):
+            return f"producer {producer.name!r} starts late or stops early"
+    return ""
 
 
 # ====================================================================================== the cut

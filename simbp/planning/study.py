@@ -30,7 +30,7 @@ from ..scenario.yamldoc import load_yaml, looks_like_path, read_document
 from .figures import display, figure_kind, parse_figure_value, short_path
 from .judging import Target
 from .spec import SweepSpec, ValueRange
-from .steady import SteadyState
+from .steady import SteadyState, changing_load
 
 __all__ = ["Point", "Study", "load_study", "replication_seed"]
 
@@ -130,12 +130,11 @@ def load_study(source: str | Path, *, base_dir: Path | None = None, allow_large:
                budgets: Budgets | None = None) -> Study:
     """Read and validate a spec (YAML path or text) before anything runs.
 
-    `lengthen=False` (the command line's `--no-lengthen`) never lengthens runs: a quick look, where
-    points whose runs are too short say so (and how long they should be) instead of passing.
-
-    `overrides` are extra `fixed` fields (path → value) that win over the spec's, e.g.
-    `{"duration": "10s"}` for a quick look (the command line's `--duration`). `budgets` bound the
-    spec document, the grid and each replication (`simbp.budget`; `allow_large` does not lift them).
+    `lengthen=False` (the command line's `--no-lengthen`) never lengthens runs: a quick look, where points
+    whose runs are too short say so (and how long they should be) instead of passing. `overrides` are extra
+    `fixed` fields (path → value) that win over the spec's, e.g. `{"duration": "10s"}` for a quick look (the
+    command line's `--duration`). `budgets` bound the spec document, the grid and each replication
+    (`simbp.budget`; `allow_large` does not lift them).
 
     Every fault is collected and raised together as `ScenarioError`, each with the spec file's
     line and field path: unknown keys, a path that names no field, a value of the wrong type for
@@ -373,7 +372,7 @@ class _Validator:
         if self.spec.transient:
             return SteadyState(enabled=False), ["transient study: figures cover the whole run (after the scenario's "
                                                 "own warmup), no warm-up is detected and runs are not lengthened"]
-        changing = _changing_load(base)
+        changing = changing_load(base)
         if changing:
             return SteadyState(enabled=False), [f"no steady state to analyse: {changing}; figures cover the whole run "
                                                 f"(say `transient: true` to make this explicit)"]
@@ -472,20 +471,6 @@ class _Validator:
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _changing_load(scenario: Scenario) -> str:
-    """Why the load of a scenario is not stationary (a steady state cannot be reached), or ""."""
-    for producer in scenario.producers:
-        arrivals = producer.arrivals
-        process = getattr(arrivals, "process", "")
-        if process == "trace":
-            return f"producer {producer.name!r} replays a trace"
-        if process == "schedule" and getattr(arrivals, "repeat", None) is None:
-            return f"producer {producer.name!r} follows a schedule that does not repeat"
-        if producer.start > 0 or (producer.stop is not None and producer.stop < scenario.duration):
-            return f"producer {producer.name!r} starts late or stops early"
-    return ""
 
 
 def _modes() -> tuple[str, ...]:
