@@ -109,6 +109,9 @@ def capacity_spec(question: CapacityQuestion, base_file: str = "base.yaml") -> s
         "seed": int(question.seed),
         "fixed": {"duration": float(question.duration_s)},
         "replications": {"min": int(question.replications), "max": int(question.replications)},
+        # warm-up cut, but runs never lengthened: the estimate shown before the sweep starts holds,
+        # and points whose runs are too short say so (undecided) instead of passing
+        "steady_state": {"longest": 1},
         "vary": {question.size_path: [int(v) for v in question.size_values],
                  "load_multiplier": [float(v) for v in question.loads]},
         "targets": targets,

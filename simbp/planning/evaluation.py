@@ -163,6 +163,7 @@ class _Run:
     rows: dict[int, dict[str, Any]] = field(default_factory=dict)
     too_short: bool = False
     needed: float = math.nan
+    cap: float = math.inf  # the longest run the study's size limits and budgets allow, once found below `longest`
 
 
 class Evaluator:
@@ -241,7 +242,8 @@ class Evaluator:
         behind = sum(raw["_raw"]["summary"]["verdict"] == FALLING_BEHIND for raw in raws) * 2 > len(raws)
         base = run.point.scenario.duration
         rows = [window_row(raw, cut, base) for raw in raws]
-        longest = min(steady.longest * base, max(base, MAX_RUN_MESSAGES / max(estimate_messages(run.point.scenario) / base, 1e-9)))
+        longest = min(steady.longest * base, max(base, MAX_RUN_MESSAGES / max(estimate_messages(run.point.scenario) / base, 1e-9)),
+                      max(base, run.cap))
         # Runs that measured the length they need do not also measure the figures (keeping runs
         # because they look settled keeps the calm ones and biases every figure low: measured,
         # mean and p99 latency 1.5-3% low on M/M/2 at ρ 0.8), except the spec's own runs when
@@ -255,7 +257,11 @@ class Evaluator:
         if not (comfortable or (run.final and reliable)) and run.duration < longest * (1 - 1e-9) and not behind \
                 and not self._misses_a_max(rows):
             wanted = _round_up(MARGIN * needed)
-            run.duration = min(longest, max(base, wanted) if reliable else max(2 * run.duration, wanted))
+            chosen = min(longest, max(base, wanted) if reliable else max(2 * run.duration, wanted))
+            allowed = self._within_budgets(run.point, chosen, run.duration)
+            if allowed < chosen:
+                run.cap = longest = allowed  # lengthening stops where the size limits and budgets do
+            run.duration = allowed
             run.final = reliable or run.duration >= longest * (1 - 1e-9)
             run.attempt += 1
             run.raws = {}
@@ -267,6 +273,22 @@ class Evaluator:
             run.rows[row["replication"]] = self._flagged(run, row)
         run.raws = {}
         return []
+
+    def _within_budgets(self, point: Point, duration: float, shortest: float) -> float:
+        """The longest run length, from `duration` halving down to `shortest` (what already ran),
+        that the study's size limits and runtime budgets allow (`simbp.limits.check_size`)."""
+        from ..errors import ScenarioTooLarge
+        from ..limits import check_size, choose_mode
+
+        while duration > shortest * (1 + 1e-9):
+            scenario = point.scenario.with_changes({"duration": duration})
+            try:
+                check_size(scenario, allow_large=self.study.allow_large,
+                           mode=choose_mode(scenario, self.study.spec.mode or "auto")[0], budgets=self.study.budgets)
+                return duration
+            except ScenarioTooLarge:  # BudgetExceeded included
+                duration = max(shortest, duration / 2)
+        return shortest
 
     def _misses_a_max(self, rows: list[dict[str, Any]]) -> bool:
         exact = identical(rows)

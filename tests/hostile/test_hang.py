@@ -190,7 +190,9 @@ def test_the_plan_margin_stops_at_the_size_limits(place: Path) -> None:
     from hostile_helpers import run_cli, write
 
     write(place, GOOD.replace("duration: 10s", "duration: 2s").replace("workers: 2", "workers: 8"), "base.yaml")
-    body = ("name: s\nbase: base.yaml\nmode: exact\nreplications: {min: 2, max: 2}\ntargets:\n  loss_ratio: {max: 100%}\n"
+    # transient: whole runs, so every load passes and only the size limits can stop the margin
+    body = ("name: s\nbase: base.yaml\nmode: exact\ntransient: true\nreplications: {min: 2, max: 2}\n"
+            "targets:\n  loss_ratio: {max: 100%}\n"
             "plan:\n  search:\n    consumers.workers.workers: [1, 2, 4, 8]\n  margin: {up_to: 1000000000}\n")
     outcome = run_cli(["plan", str(write(place, body, "spec.yaml")), "--jobs", "1", "--out", "out", "--no-plots",
                        "--budget", "events=20000"], place, timeout=120)
@@ -199,3 +201,21 @@ def test_the_plan_margin_stops_at_the_size_limits(place: Path) -> None:
     margin = summary["margin"]
     assert margin is not None and 10 < margin["searched_up_to"] < 200  # 2 s at 50/s × 200 ≈ 20,000 events
     assert max(entry["load_multiplier"] for entry in margin["curve"]) <= margin["searched_up_to"]
+
+
+def test_runs_are_never_lengthened_past_the_budgets(place: Path) -> None:
+    """Steady-state analysis lengthens runs found too short, but never past the study's budgets:
+    the plan finishes (points that stay too short say so) instead of failing on a budget mid-way."""
+    import json
+
+    from hostile_helpers import run_cli, write
+
+    write(place, GOOD.replace("duration: 10s", "duration: 2s"), "base.yaml")
+    body = ("name: s\nbase: base.yaml\nmode: exact\nreplications: {min: 2, max: 2}\ntargets:\n  loss_ratio: {max: 100%}\n"
+            "plan:\n  search:\n    consumers.workers.workers: [1, 2, 4, 8]\n  margin: {up_to: 3}\n")
+    outcome = run_cli(["plan", str(write(place, body, "spec.yaml")), "--jobs", "1", "--out", "out", "--no-plots",
+                       "--budget", "events=20000"], place, timeout=120)
+    assert_clean(outcome)
+    assert outcome.code == 0, outcome.out
+    summary = json.loads((place / "out" / "plan_summary.json").read_text(encoding="utf-8"))
+    assert summary["recommendation"] is not None
