@@ -276,10 +276,13 @@ class Evaluator:
 
     def _within_budgets(self, point: Point, duration: float, shortest: float) -> float:
         """The longest run length, from `duration` halving down to `shortest` (what already ran),
-        that the study's size limits and runtime budgets allow (`simbp.limits.check_size`)."""
+        that the study's size limits and runtime budgets allow (`simbp.limits.check_size`); a
+        `duration` no longer than what already ran is allowed as it is."""
         from ..errors import ScenarioTooLarge
         from ..limits import check_size, choose_mode
 
+        if duration <= shortest:
+            return duration
         while duration > shortest * (1 + 1e-9):
             scenario = point.scenario.with_changes({"duration": duration})
             try:
