@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from itertools import cycle
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "murmur2", "partition_for_key", "partition_choices", "partition_shares", "range_assignment",
     "round_robin_assignment", "burrow_status", "group_status", "STATUS_NAMES", "GROUP_STATUS_NAMES",
-    "OK", "WARN", "STOP", "STALL",
+    "OK", "WARN", "STOP", "STALL", "write_topic_columns", "write_group_columns",
 ]
 
 OK, WARN, STOP, STALL = 0, 1, 2, 3
@@ -153,3 +153,39 @@ def group_status(statuses: Sequence[int]) -> int:
     """Burrow's group status: the worst partition, with STOP and STALL both counted as ERR."""
     worst = max(statuses, default=OK)
     return 2 if worst >= STOP else worst
+
+
+# --------------------------------------------------------------------------- time-series columns
+def _interval(row: dict[str, Any], last: dict[str, float], key: str, total: float) -> None:
+    """`row[key]`: the change of a cumulative `total` since the previous row (kept in `last`)."""
+    row[key] = total - last.get(key, 0)
+    last[key] = total
+
+
+def write_topic_columns(row: dict[str, Any], last: dict[str, float], name: str, *, lag: float, lag_s: float,
+                        retained: float, bytes_held: float, produced: float, retention_lost: float) -> None:
+    """A topic's columns of one time-series row, the same for both engines (after its partitions')."""
+    row[f"{name}.lag"] = lag
+    row[f"{name}.lag_s"] = lag_s
+    row[f"{name}.retained"] = retained
+    row[f"{name}.bytes"] = bytes_held
+    _interval(row, last, f"{name}.produced", produced)
+    _interval(row, last, f"{name}.retention_lost", retention_lost)
+
+
+def write_group_columns(row: dict[str, Any], last: dict[str, float], name: str, *, size: int, active: int,
+                        rebalancing: bool, consumed: float, busy: float, members: float,
+                        statuses: Sequence[int]) -> None:
+    """A consumer group's columns of one time-series row, the same for both engines: members,
+    consumption and utilisation since the previous row, and Burrow's status per partition."""
+    row[f"{name}.consumers"] = size
+    row[f"{name}.consumers_active"] = active
+    row[f"{name}.rebalancing"] = 1.0 if rebalancing else 0.0
+    _interval(row, last, f"{name}.consumed", consumed)
+    span = members - last.get(f"{name}.members", 0.0)
+    row[f"{name}.utilisation"] = (busy - last.get(f"{name}.busy", 0.0)) / span if span > 0 else 0.0
+    last[f"{name}.busy"] = busy
+    last[f"{name}.members"] = members
+    for index, status in enumerate(statuses):
+        row[f"{name}.p{index}.status"] = status
+    row[f"{name}.status"] = group_status(statuses)

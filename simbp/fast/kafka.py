@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from ..kafka_rules import GROUP_STATUS_NAMES, STATUS_NAMES, group_status, partition_shares
+from ..kafka_rules import GROUP_STATUS_NAMES, STATUS_NAMES, group_status, partition_shares, write_group_columns, write_topic_columns
 from ..metrics import LatencySketch
 from ..random import SeedTree, draw_function
 from ..scaling import Autoscaler
@@ -188,31 +188,12 @@ class FastKafka:
                 row[f"{name}.p{partition}.lag"] = topic.partition_lag(partition)
                 row[f"{name}.p{partition}.lag_s"] = seconds
                 lag_s = max(lag_s, seconds)
-            row[f"{name}.lag"] = topic.lag
-            row[f"{name}.lag_s"] = lag_s
-            row[f"{name}.retained"] = topic.retained()
-            row[f"{name}.bytes"] = topic.bytes()
-            produced = topic.produced
-            row[f"{name}.produced"] = produced - last.get(f"{name}.produced", 0)
-            last[f"{name}.produced"] = produced
-            row[f"{name}.retention_lost"] = topic.retention_lost - last.get(f"{name}.retention_lost", 0)
-            last[f"{name}.retention_lost"] = topic.retention_lost
+            write_topic_columns(row, last, name, lag=topic.lag, lag_s=lag_s, retained=topic.retained(),
+                                bytes_held=topic.bytes(), produced=topic.produced, retention_lost=topic.retention_lost)
         for group in self.groups.values():
-            name = group.name
-            row[f"{name}.consumers"] = group.size
-            row[f"{name}.consumers_active"] = group.active_members()
-            row[f"{name}.rebalancing"] = 1.0 if group.rebalancing else 0.0
-            row[f"{name}.consumed"] = group.consumed - last.get(f"{name}.consumed", 0)
-            last[f"{name}.consumed"] = group.consumed
-            busy, members = group.busy_seconds(now), group.member_seconds(now)
-            span = members - last.get(f"{name}.members", 0.0)
-            row[f"{name}.utilisation"] = (busy - last.get(f"{name}.busy", 0.0)) / span if span > 0 else 0.0
-            last[f"{name}.busy"] = busy
-            last[f"{name}.members"] = members
-            statuses = self._statuses(group.topic, now)
-            for index, status in enumerate(statuses):
-                row[f"{name}.p{index}.status"] = status
-            row[f"{name}.status"] = group_status(statuses)
+            write_group_columns(row, last, group.name, size=group.size, active=group.active_members(),
+                                rebalancing=group.rebalancing, consumed=group.consumed, busy=group.busy_seconds(now),
+                                members=group.member_seconds(now), statuses=self._statuses(group.topic, now))
 
     def components(self) -> dict[str, dict[str, Any]]:
         """Summary entries for every topic and consumer group (exact mode's keys)."""

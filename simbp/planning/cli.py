@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,9 +86,15 @@ def _folder(args: argparse.Namespace, study: "Study", kind: str) -> "OutputFolde
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """`simbp sweep SPEC`: validate, run every point, print the points and write the report."""
+    return _run_command(args, "sweep", _sweep)
 
-    study = _load(args, need_plan=False)
-    folder = _folder(args, study, "sweep")
+
+def _run_command(args: argparse.Namespace, kind: str,
+                 body: Callable[[argparse.Namespace, "Study", "OutputFolder", Any], int]) -> int:
+    """Validate the spec and check the output folder before anything runs, then run `body` with
+    the folder created and locked and the executor started (both released however it ends)."""
+    study = _load(args, need_plan=kind == "plan")
+    folder = _folder(args, study, kind)
     executor = _executor(args)
     try:
         folder.open()  # created and locked while the points run and the files are written
@@ -95,7 +102,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         executor.close()
         raise
     try:
-        return _sweep(args, study, folder, executor)
+        return body(args, study, folder, executor)
     finally:
         folder.close()
 
@@ -138,19 +145,7 @@ def _sweep(args: argparse.Namespace, study: "Study", folder: "OutputFolder", exe
 
 def run_plan_command(args: argparse.Namespace) -> int:
     """`simbp plan SPEC`: search for the cheapest configuration; exit 1 when none meets the targets."""
-
-    study = _load(args, need_plan=True)
-    folder = _folder(args, study, "plan")
-    executor = _executor(args)
-    try:
-        folder.open()  # created and locked while the points run and the files are written
-    except BaseException:
-        executor.close()
-        raise
-    try:
-        return _plan(args, study, folder, executor)
-    finally:
-        folder.close()
+    return _run_command(args, "plan", _plan)
 
 
 def _plan(args: argparse.Namespace, study: "Study", folder: "OutputFolder", executor: Any) -> int:

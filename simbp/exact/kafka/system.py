@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...kafka_rules import GROUP_STATUS_NAMES, STATUS_NAMES, group_status
+from ...kafka_rules import GROUP_STATUS_NAMES, STATUS_NAMES, group_status, write_group_columns, write_topic_columns
 from ...metrics import LatencySketch
 from ...random import sampler
 from ..autoscale import Autoscaler
@@ -128,32 +128,12 @@ class KafkaSystem:
                 row[f"{name}.p{partition.index}.lag_s"] = seconds
                 if seconds > lag_s:
                     lag_s = seconds
-            row[f"{name}.lag"] = topic.lag
-            row[f"{name}.lag_s"] = lag_s
-            row[f"{name}.retained"] = topic.retained()
-            row[f"{name}.bytes"] = topic.bytes()
-            produced = topic.produced
-            row[f"{name}.produced"] = produced - last.get(f"{name}.produced", 0)
-            last[f"{name}.produced"] = produced
-            row[f"{name}.retention_lost"] = topic.retention_lost - last.get(f"{name}.retention_lost", 0)
-            last[f"{name}.retention_lost"] = topic.retention_lost
+            write_topic_columns(row, last, name, lag=topic.lag, lag_s=lag_s, retained=topic.retained(),
+                                bytes_held=topic.bytes(), produced=topic.produced, retention_lost=topic.retention_lost)
         for group in self.groups.values():
-            name = group.name
-            row[f"{name}.consumers"] = group.size
-            row[f"{name}.consumers_active"] = group.active_members()
-            row[f"{name}.rebalancing"] = 1.0 if group.rebalancing else 0.0
-            row[f"{name}.consumed"] = group.consumed - last.get(f"{name}.consumed", 0)
-            last[f"{name}.consumed"] = group.consumed
-            busy = group.busy_seconds(now)
-            members = group.member_seconds(now)
-            span = members - last.get(f"{name}.members", 0.0)
-            row[f"{name}.utilisation"] = (busy - last.get(f"{name}.busy", 0.0)) / span if span > 0 else 0.0
-            last[f"{name}.busy"] = busy
-            last[f"{name}.members"] = members
-            statuses = group.statuses(now)
-            for index, status in enumerate(statuses):
-                row[f"{name}.p{index}.status"] = status
-            row[f"{name}.status"] = group_status(statuses)
+            write_group_columns(row, last, group.name, size=group.size, active=group.active_members(),
+                                rebalancing=group.rebalancing, consumed=group.consumed, busy=group.busy_seconds(now),
+                                members=group.member_seconds(now), statuses=group.statuses(now))
 
     # ------------------------------------------------------------------ summary
     def components(self) -> dict[str, dict[str, Any]]:

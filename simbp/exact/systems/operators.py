@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ...operator_report import operator_stats
 from ...semantics import NotModelled
 from ..clock import after
 
@@ -81,10 +82,7 @@ class Operator:
         self.emit(created, size)
 
     def stats(self) -> dict[str, Any]:
-        return {"operator": self.kind, "received": self.received, "emitted": self.emitted, "discarded": self.discarded,
-                "in_flight_at_end": self.held(),
-                "added_latency_s": {"mean": self.delay_sum / self.emitted if self.emitted else None,
-                                    "max": self.delay_max if self.emitted else None}}
+        return operator_stats(self)
 
 
 class DebounceTime(Operator):
@@ -216,13 +214,6 @@ class BufferTime(Operator):
         if self.items:
             self.timer = None
             self._flush()
-
-    def stats(self) -> dict[str, Any]:
-        stats = super().stats()
-        stats["arrays"] = self.arrays
-        stats["mean_array_size"] = self.emitted / self.arrays if self.arrays else None
-        stats["largest_array"] = self.largest_array
-        return stats
 
 
 OPERATORS: dict[str, type[Operator]] = {cls.kind: cls for cls in (DebounceTime, ThrottleTime, BufferTime)}

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...operator_report import operator_stages
 from ..buffer import ACCEPTED, DROPPED, WAITING, Buffer
 from ..clock import after
 from ..producer import ProducerState
@@ -335,14 +336,7 @@ class UpstreamProducer(ProducerState):
         for operator in self.operators:
             by[operator.kind] = by.get(operator.kind, 0) + operator.discarded
         if self.operators:  # keyed by the RxJS name (a repeated one gets _2, _3 …), in pipe order
-            stages: dict[str, Any] = {}
-            for operator in self.operators:
-                key, n = operator.kind, 1
-                while key in stages:
-                    n += 1
-                    key = f"{operator.kind}_{n}"
-                stages[key] = operator.stats()
-            entry["operators"] = stages
+            entry["operators"] = operator_stages(self.operators)
         entry["discarded_by"] = by
         if self.retry is not None:
             entry["retries"] = self.retries

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ...operator_report import operator_stages, operator_stats
 from ...scenario.schema import ProducerSpec
 from ..buffer import FastBuffer
 from ..inputs import ByteSums
@@ -70,10 +71,7 @@ class FastOperator:
             self.emitted += len(left)
 
     def stats(self) -> dict[str, Any]:
-        return {"operator": self.kind, "received": self.received, "emitted": self.emitted, "discarded": self.discarded,
-                "in_flight_at_end": self.held(),
-                "added_latency_s": {"mean": self.delay_sum / self.emitted if self.emitted else None,
-                                    "max": self.delay_max if self.emitted else None}}
+        return operator_stats(self)
 
 
 class FastThrottle(FastOperator):
@@ -207,13 +205,6 @@ class FastBufferTime(FastOperator):
     def complete(self, now: float) -> Values:
         return self._flush(now) if self.size else (_EMPTY, _EMPTY)
 
-    def stats(self) -> dict[str, Any]:
-        stats = super().stats()
-        stats["arrays"] = self.arrays
-        stats["mean_array_size"] = self.emitted / self.arrays if self.arrays else None
-        stats["largest_array"] = self.largest_array
-        return stats
-
 
 def _build(spec: Any, opened: float) -> FastOperator:
     kind = spec.kind
@@ -324,11 +315,4 @@ class OperatorProducer(FastProducer):
 
     def stages(self) -> dict[str, Any]:
         """Per operator, keyed by its RxJS name (a repeated one gets _2, _3 …), in pipe order."""
-        stages: dict[str, Any] = {}
-        for operator in self.operators:
-            key, n = operator.kind, 1
-            while key in stages:
-                n += 1
-                key = f"{operator.kind}_{n}"
-            stages[key] = operator.stats()
-        return stages
+        return operator_stages(self.operators)
