@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import simpy
 
-from ..kafka_rules import GROUP_STATUS_NAMES, STATUS_NAMES, group_status, partition_shares, write_group_columns, write_topic_columns
+from ..kafka_rules import partition_shares, write_group_columns, write_topic_columns
+from ..kafka_summary import group_entry, kafka_events, partition_row, topic_entry
 from ..metrics import LatencySketch
 from ..random import SeedTree, draw_function
 from ..scaling import Autoscaler
@@ -200,53 +201,28 @@ class FastKafka:
         now = self.env.now
         result: dict[str, dict[str, Any]] = {}
         for topic in self.topics.values():
-            produced = topic.produced
-            lags = [topic.lag_seconds(p, now) for p in range(topic.count)]
-            result[topic.name] = {
-                "kind": "topic", "partitions": topic.count,
-                "retention_time_s": topic.spec.retention.time, "retention_bytes": topic.spec.retention.bytes,
-                "produced": produced, "dropped": topic.retention_lost, "retention_lost": topic.retention_lost,
-                "in_flight_at_end": topic.unread(), "lag": topic.lag, "lag_s": max(lags, default=0.0),
-                "peak_queue_depth": topic.peak_lag, "retained": topic.retained(), "bytes": topic.bytes(),
-                "loss_ratio": topic.retention_lost / produced if produced else 0.0, "read_by": topic.group_name,
-                "partition_detail": [{
-                    "partition": p, "produced": topic.end[p], "log_start_offset": topic.start[p],
-                    "log_end_offset": topic.end[p], "committed_offset": topic.committed[p], "lag": topic.partition_lag(p),
-                    "lag_s": lags[p], "peak_lag_sampled": topic.peak_lag_by[p], "retention_lost": topic.retention_lost_by[p],
-                    "consumed": topic.consumed_by[p], "owner": None if topic.owner[p] < 0 else topic.owner[p],
-                } for p in range(topic.count)],
-            }
+            rows = [partition_row(p, log_start=topic.start[p], log_end=topic.end[p], committed=topic.committed[p],
+                                  lag=topic.partition_lag(p), lag_s=topic.lag_seconds(p, now),
+                                  peak_lag=topic.peak_lag_by[p], retention_lost=topic.retention_lost_by[p],
+                                  consumed=topic.consumed_by[p], owner=topic.owner[p])
+                    for p in range(topic.count)]
+            result[topic.name] = topic_entry(
+                topic.spec, partitions=topic.count, produced=topic.produced, retention_lost=topic.retention_lost,
+                unread=topic.unread(), lag=topic.lag, lag_s=max((row["lag_s"] for row in rows), default=0.0),
+                peak_lag=topic.peak_lag, retained=topic.retained(), bytes_held=topic.bytes(),
+                read_by=topic.group_name, rows=rows)
         for group in self.groups.values():
-            busy = group.busy_seconds(now) - self._warm.get(f"{group.name}.busy", 0.0)
-            members = group.member_seconds(now) - self._warm.get(f"{group.name}.members", 0.0)
-            statuses = self._statuses(group.topic, now)
-            everyone = sorted(group.members + group.leaving + group.departed, key=lambda m: m.index)
-            entry: dict[str, Any] = {
-                "kind": "consumer_group", "topic": group.topic.name, "consumers": group.size,
-                "consumers_active": group.active_members(),
-                "idle_consumers": sum(1 for m in group.members if not m.partitions),
-                "assignment": group.spec.assignment, "max_poll_records": group.max_poll_records,
-                "processed": group.processed, "consumed": group.consumed, "in_flight_at_end": group.held_items(),
-                "utilisation": busy / members if members > 0 else 0.0,
-                "polls": group.polls, "mean_poll_size": group.processed / group.polls if group.polls else None,
-                "commits": group.commits, "rebalances": group.rebalances,
-                "rebalancing_s": group.rebalance_time + (now - group.rebalance_started if group.rebalancing else 0.0),
-                "lag": group.topic.lag, "status": GROUP_STATUS_NAMES[group_status(statuses)],
-                "partition_status": {str(i): STATUS_NAMES[s] for i, s in enumerate(statuses)},
-                "worst_partition_status": {str(p): STATUS_NAMES[s] for p, s in enumerate(group.topic.worst_status)},
-                "consumer_detail": [{"consumer": m.index, "partitions": list(m.partitions), "processed": m.processed,
-                                     "member": m in group.members} for m in everyone],
-            }
             scaler = self.autoscalers.get(group.name)
-            if scaler is not None:
-                entry["autoscale"] = scaler.summary()
-            result[group.name] = entry
+            result[group.name] = group_entry(
+                group, topic=group.topic.name, lag=group.topic.lag,
+                busy=group.busy_seconds(now) - self._warm.get(f"{group.name}.busy", 0.0),
+                members=group.member_seconds(now) - self._warm.get(f"{group.name}.members", 0.0),
+                rebalancing_s=group.rebalance_time + (now - group.rebalance_started if group.rebalancing else 0.0),
+                statuses=self._statuses(group.topic, now), worst_statuses=list(group.topic.worst_status),
+                partitions_of={m.index: list(m.partitions) for m in [*group.members, *group.leaving, *group.departed]},
+                autoscale=scaler.summary() if scaler is not None else None)
         return result
 
     def events(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for group in self.groups.values():
-            rows += group.events
-        for scaler in self.autoscalers.values():
-            rows += scaler.events
-        return rows
+        """Rebalances and autoscaling decisions, for the run's event log."""
+        return kafka_events(self.groups.values(), self.autoscalers.values())

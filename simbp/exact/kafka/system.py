@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...kafka_rules import GROUP_STATUS_NAMES, STATUS_NAMES, group_status, write_group_columns, write_topic_columns
+from ...kafka_rules import write_group_columns, write_topic_columns
+from ...kafka_summary import group_entry, kafka_events, partition_row, topic_entry
 from ...metrics import LatencySketch
 from ...random import sampler
 from ..autoscale import Autoscaler
@@ -142,54 +143,28 @@ class KafkaSystem:
         self.settle()
         result: dict[str, dict[str, Any]] = {}
         for topic in self.topics.values():
-            produced = topic.produced
-            result[topic.name] = {
-                "kind": "topic", "partitions": len(topic.partitions),
-                "retention_time_s": topic.spec.retention.time, "retention_bytes": topic.spec.retention.bytes,
-                "produced": produced, "dropped": topic.retention_lost, "retention_lost": topic.retention_lost,
-                "in_flight_at_end": topic.unread(), "lag": topic.lag,
-                "lag_s": max((p.lag_seconds(now) for p in topic.partitions), default=0.0),
-                "peak_queue_depth": topic.peak_lag, "retained": topic.retained(), "bytes": topic.bytes(),
-                "loss_ratio": topic.retention_lost / produced if produced else 0.0,
-                "read_by": topic.read_by,
-                "partition_detail": [{
-                    "partition": p.index, "produced": p.log_end_offset, "log_start_offset": p.log_start_offset,
-                    "log_end_offset": p.log_end_offset, "committed_offset": p.committed, "lag": p.lag,
-                    "lag_s": p.lag_seconds(now), "peak_lag_sampled": p.peak_lag, "retention_lost": p.retention_lost,
-                    "consumed": p.consumed, "owner": None if p.owner < 0 else p.owner,
-                } for p in topic.partitions],
-            }
+            rows = [partition_row(p.index, log_start=p.log_start_offset, log_end=p.log_end_offset,
+                                  committed=p.committed, lag=p.lag, lag_s=p.lag_seconds(now), peak_lag=p.peak_lag,
+                                  retention_lost=p.retention_lost, consumed=p.consumed, owner=p.owner)
+                    for p in topic.partitions]
+            result[topic.name] = topic_entry(
+                topic.spec, partitions=len(topic.partitions), produced=topic.produced,
+                retention_lost=topic.retention_lost, unread=topic.unread(), lag=topic.lag,
+                lag_s=max((row["lag_s"] for row in rows), default=0.0), peak_lag=topic.peak_lag,
+                retained=topic.retained(), bytes_held=topic.bytes(), read_by=topic.read_by, rows=rows)
         for group in self.groups.values():
-            busy = group.busy_seconds(now) - self._warm.get(f"{group.name}.busy", 0.0)
-            members = group.member_seconds(now) - self._warm.get(f"{group.name}.members", 0.0)
-            statuses = group.statuses(now)
-            everyone = sorted(group.members + group.leaving + group.departed, key=lambda m: m.index)
-            entry: dict[str, Any] = {
-                "kind": "consumer_group", "topic": group.topic.name, "consumers": group.size,
-                "consumers_active": group.active_members(),
-                "idle_consumers": sum(1 for m in group.members if not m.partitions),
-                "assignment": group.spec.assignment, "max_poll_records": group.max_poll_records,
-                "processed": group.processed, "consumed": group.consumed, "in_flight_at_end": group.held_items(),
-                "utilisation": busy / members if members > 0 else 0.0,
-                "polls": group.polls, "mean_poll_size": group.processed / group.polls if group.polls else None,
-                "commits": group.commits, "rebalances": group.rebalances,
-                "rebalancing_s": group.rebalancing_seconds(now),
-                "lag": group.topic.lag, "status": GROUP_STATUS_NAMES[group_status(statuses)],
-                "partition_status": {str(i): STATUS_NAMES[s] for i, s in enumerate(statuses)},
-                "worst_partition_status": {str(p.index): STATUS_NAMES[p.worst_status] for p in group.topic.partitions},
-                "consumer_detail": [{"consumer": m.index, "partitions": [p.index for p in m.partitions],
-                                     "processed": m.processed, "member": m in group.members} for m in everyone],
-            }
             scaler = self.autoscalers.get(group.name)
-            if scaler is not None:
-                entry["autoscale"] = scaler.summary()
-            result[group.name] = entry
+            result[group.name] = group_entry(
+                group, topic=group.topic.name, lag=group.topic.lag,
+                busy=group.busy_seconds(now) - self._warm.get(f"{group.name}.busy", 0.0),
+                members=group.member_seconds(now) - self._warm.get(f"{group.name}.members", 0.0),
+                rebalancing_s=group.rebalancing_seconds(now), statuses=group.statuses(now),
+                worst_statuses=[p.worst_status for p in group.topic.partitions],
+                partitions_of={m.index: [p.index for p in m.partitions]
+                               for m in [*group.members, *group.leaving, *group.departed]},
+                autoscale=scaler.summary() if scaler is not None else None)
         return result
 
     def events(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for group in self.groups.values():
-            rows += group.events
-        for scaler in self.autoscalers.values():
-            rows += scaler.events
-        return rows
+        """Rebalances and autoscaling decisions, for the run's event log."""
+        return kafka_events(self.groups.values(), self.autoscalers.values())
