@@ -25,17 +25,28 @@ class MemberView(Protocol):
 class GroupView(Protocol):
     """What a consumer group shows in its summary entry (both engines' groups have these)."""
 
-    size: int
-    spec: Any
-    max_poll_records: int
-    processed: int
-    consumed: int
-    polls: int
-    commits: int
-    rebalances: int
-    members: Sequence[Any]
-    leaving: Sequence[Any]
-    departed: Sequence[Any]
+    @property
+    def size(self) -> int: ...
+    @property
+    def spec(self) -> Any: ...
+    @property
+    def max_poll_records(self) -> int: ...
+    @property
+    def processed(self) -> int: ...
+    @property
+    def consumed(self) -> int: ...
+    @property
+    def polls(self) -> int: ...
+    @property
+    def commits(self) -> int: ...
+    @property
+    def rebalances(self) -> int: ...
+    @property
+    def members(self) -> Sequence[Any]: ...
+    @property
+    def leaving(self) -> Sequence[Any]: ...
+    @property
+    def departed(self) -> Sequence[Any]: ...
 
     def active_members(self) -> int: ...
 
@@ -53,7 +64,7 @@ def partition_row(index: int, *, log_start: int, log_end: int, committed: int, l
 
 
 def topic_entry(spec: Any, *, partitions: int, produced: int, retention_lost: int, unread: int, lag: int,
-                lag_s: float, peak_lag: int, retained: int, bytes_held: int, read_by: str | None,
+                lag_s: float, peak_lag: int, retained: int, bytes_held: float, read_by: str | None,
                 rows: list[dict[str, Any]]) -> dict[str, Any]:
     """A topic's summary entry: retention settings, traffic, lag now and at peak, and its partitions."""
     return {
