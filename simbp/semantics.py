@@ -79,7 +79,9 @@ class ArrivalProcess:
     """An arrival process: how exact mode draws times, how fast mode draws counts, what theory sees.
 
     `theory` is the Kendall letter of the arrival stream ("M" for Poisson, "D" for evenly spaced),
-    or None when the rate varies in time and no stationary formula applies.
+    or None when the rate varies in time and no stationary formula applies. `stationary` says whether
+    the load settles into a steady state that planning can measure: always, only when the process
+    repeats (`repeat:`), or never (and `unsteady` says why, in words that follow "producer NAME").
     """
 
     name: str
@@ -87,6 +89,8 @@ class ArrivalProcess:
     exact: str
     fast: str | None
     theory: Literal["M", "D"] | None
+    stationary: Literal["always", "when repeating", "never"] = "always"
+    unsteady: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,9 +181,10 @@ for _process in (
     ArrivalProcess("bursty", "on and off periods, each with its rate", exact="bursty", fast="poisson counts per phase",
                    theory=None),
     ArrivalProcess("schedule", "a rate curve (steps or ramps), optionally repeating", exact="schedule",
-                   fast="integrated rate", theory=None),
+                   fast="integrated rate", theory=None, stationary="when repeating",
+                   unsteady="follows a schedule that does not repeat"),
     ArrivalProcess("trace", "replayed timestamps or counts from a CSV", exact="trace", fast="exact counts",
-                   theory=None),
+                   theory=None, stationary="never", unsteady="replays a trace"),
 ):
     ARRIVALS[_process.name] = _process
 

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import semantics
 from ..metrics import LatencySketch
 
 __all__ = ["SteadyState", "RunPlan", "Cut", "PILOT_TIMES", "changing_load", "SketchSnapshots", "mser_cut",
@@ -130,11 +131,10 @@ def changing_load(scenario: Any) -> str:
     """Why the load of a scenario is not stationary (a steady state cannot be reached), or ""."""
     for producer in scenario.producers:
         arrivals = producer.arrivals
-        process = getattr(arrivals, "process", "")
-        if process == "trace":
-            return f"producer {producer.name!r} replays a trace"
-        if process == "schedule" and getattr(arrivals, "repeat", None) is None:
-            return f"producer {producer.name!r} follows a schedule that does not repeat"
+        process = semantics.arrival_process(arrivals.process)
+        repeats = getattr(arrivals, "repeat", None) is not None
+        if process.stationary == "never" or (process.stationary == "when repeating" and not repeats):
+            return f"producer {producer.name!r} {process.unsteady}"
         if producer.start > 0 or (producer.stop is not None and producer.stop < scenario.duration):
             return f"producer {producer.name!r} starts late or stops early"
     return ""

@@ -87,3 +87,20 @@ def test_every_declared_policy_has_an_exact_hook_and_fast_rule() -> None:
         assert entry.bounded == (entry.name != "unbounded")
     for process in ("constant", "poisson", "bursty", "schedule", "trace"):
         assert semantics.arrival_process(process).exact == process
+
+
+def test_planning_asks_the_table_whether_a_load_settles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`changing_load` (planning's steady-state gate) reads each process's `stationary` entry:
+    declaring evenly spaced arrivals as never settling is enough for planning to refuse them."""
+    from dataclasses import replace
+
+    from simbp.planning.steady import changing_load
+
+    scenario = simbp.load_scenario(SCENARIO.replace("POLICY", "drop_newest"))
+    assert changing_load(scenario) == ""
+    monkeypatch.setitem(semantics.ARRIVALS, "constant", replace(
+        semantics.ARRIVALS["constant"], stationary="never", unsteady="ticks on a clock that drifts"))
+    assert changing_load(scenario) == "producer 'src' ticks on a clock that drifts"
+    schedule = simbp.load_scenario(SCENARIO.replace("POLICY", "drop_newest").replace(
+        "{process: constant, rate: 100/s}", "{process: schedule, points: [{at: 0, rate: 100/s}, {at: 10s, rate: 50/s}]}"))
+    assert "schedule that does not repeat" in changing_load(schedule)
