@@ -148,7 +148,9 @@ def test_readme_commands_name_a_bundled_scenario_that_runs(tmp_path: Path) -> No
     test_command = next(c for c in commands if "pytest" in c)
     assert run_command.startswith("pip install -e . && simbp run scenarios/")
     assert test_command.startswith('pip install -e ".[test]" && ')
-    assert test_command.endswith("&& python -m pytest -q")  # lint and types first, then every test
+    assert test_command.endswith("&& python -m pytest -q -n 2 --dist loadfile")  # lint and types first, then
+    pytest_part = test_command.rsplit("&&", 1)[1].split()  # every test (two processes), none deselected
+    assert not {"-k", "-m", "--deselect", "-x", "--lf"} & set(pytest_part)
     assert test_command in (ROOT / ".ci" / "run").read_text()
     scenario = run_command.split("simbp run ", 1)[1].split()[0]
     assert main(["run", str(ROOT / scenario), "--out", str(tmp_path / "r"), "--quiet", "--no-plots"]) == 0
