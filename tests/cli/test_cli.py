@@ -149,7 +149,7 @@ def test_readme_commands_name_a_bundled_scenario_that_runs(tmp_path: Path) -> No
     assert run_command.startswith("pip install -e . && simbp run scenarios/")
     assert test_command.startswith('pip install -e ".[test]" && ')
     assert test_command.endswith("&& python -m pytest -q -n 2 --dist loadfile")  # lint and types first, then
-    pytest_part = test_command.rsplit("&&", 1)[1].split()  # every test (two processes), none deselected
+    pytest_part = test_command.rsplit("pytest", 1)[1].split()  # every test (two processes), none deselected
     assert not {"-k", "-m", "--deselect", "-x", "--lf"} & set(pytest_part)
     assert test_command in (ROOT / ".ci" / "run").read_text()
     scenario = run_command.split("simbp run ", 1)[1].split()[0]
