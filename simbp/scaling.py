@@ -11,16 +11,16 @@ a SimPy clock and three callbacks, so exact mode and fast mode use it alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import simpy
 
     from .scenario.schema import AutoscaleSpec
 
-__all__ = ["Autoscaler"]
+__all__ = ["Autoscaler", "WorkerPool", "WorkerAutoscaling"]
 
 
 class Autoscaler:
@@ -101,3 +101,84 @@ class Autoscaler:
                 "scale_downs": sum(1 for c in self.changes if c["to"] < c["from"]),
                 "peak_consumers": max(sizes + [self.changes[0]["from"] if self.changes else self.size()]),
                 "changes": self.changes}
+
+
+class WorkerPool(Protocol):
+    """A buffer consumer's workers as an autoscaler resizes them (exact mode's `WorkerScaler`, fast
+    mode's `FastWorkerPool`): its size, a resize, and the seconds workers were present and busy."""
+
+    @property
+    def size(self) -> int: ...
+
+    def resize(self, target: int) -> None: ...
+
+    def worker_seconds(self, now: float) -> float: ...
+
+    def busy_seconds(self, now: float) -> float: ...
+
+
+class WorkerAutoscaling:
+    """Autoscalers for buffer consumers (`consumers[].autoscale`), the lag being the depth of `from`,
+    in either engine. Offers the engines' extension hooks (start, flush, totals, sample, end_warmup,
+    components, events): the worker count per sample, and utilisation over the worker-seconds
+    actually present (a pool that changes size would otherwise be judged against its first size)."""
+
+    def __init__(self, env: "simpy.Environment", pools: Iterable[tuple[str, "AutoscaleSpec", WorkerPool, Callable[[], float]]]):
+        self.env = env
+        self.pools: dict[str, WorkerPool] = {}
+        self.scalers: dict[str, Autoscaler] = {}
+        self._last: dict[str, float] = {}
+        self._warm: dict[str, float] = {}
+        for name, spec, pool, depth in pools:
+            self.pools[name] = pool
+            self.scalers[name] = Autoscaler(env, spec, name, measure=depth, size=partial(_size, pool),
+                                            resize=pool.resize, noun="workers")
+
+    def start(self) -> None:
+        for scaler in self.scalers.values():
+            scaler.start()
+
+    def flush(self) -> None:
+        """Nothing buffered here."""
+
+    def totals(self) -> dict[str, int]:
+        return {}
+
+    def peak_queue_depth(self) -> int:
+        return 0
+
+    def end_warmup(self) -> None:
+        now = self.env.now
+        for name, pool in self.pools.items():
+            self._warm[f"{name}.busy"] = pool.busy_seconds(now)
+            self._warm[f"{name}.workers"] = pool.worker_seconds(now)
+
+    def sample(self, row: dict[str, float]) -> None:
+        """Worker count, and utilisation over the worker-seconds actually present in the interval."""
+        now = self.env.now
+        for name, pool in self.pools.items():
+            busy = pool.busy_seconds(now)
+            seconds = pool.worker_seconds(now)
+            span = seconds - self._last.get(f"{name}.workers", 0.0)
+            row[f"{name}.workers"] = pool.size
+            row[f"{name}.utilisation"] = (busy - self._last.get(f"{name}.busy", 0.0)) / span if span > 0 else 0.0
+            self._last[f"{name}.busy"] = busy
+            self._last[f"{name}.workers"] = seconds
+
+    def components(self) -> dict[str, dict[str, Any]]:
+        """Updates to the scaled consumers' summary entries."""
+        now = self.env.now
+        result = {}
+        for name, pool in self.pools.items():
+            busy = pool.busy_seconds(now) - self._warm.get(f"{name}.busy", 0.0)
+            seconds = pool.worker_seconds(now) - self._warm.get(f"{name}.workers", 0.0)
+            result[name] = {"workers": pool.size, "utilisation": busy / seconds if seconds > 0 else 0.0,
+                            "autoscale": self.scalers[name].summary()}
+        return result
+
+    def events(self) -> list[dict[str, Any]]:
+        return [event for scaler in self.scalers.values() for event in scaler.events]
+
+
+def _size(pool: WorkerPool) -> int:
+    return pool.size

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..scaling import Autoscaler
+from ..scaling import WorkerAutoscaling as SharedWorkerAutoscaling
 from .consumer import BatchWorker, Worker
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from .consumer import WorkerGroup
     from .contract import ModelView
 
-__all__ = ["Autoscaler", "WorkerScaler"]
+__all__ = ["Autoscaler", "WorkerScaler", "WorkerAutoscaling"]
 
 
 class _ScalableWorker(Worker):
@@ -87,6 +88,9 @@ class WorkerScaler:
     def worker_seconds(self, now: float) -> float:
         return self.area + len(self.group.workers) * (now - self._since)
 
+    def busy_seconds(self, now: float) -> float:
+        return self.group.busy_seconds(now)
+
     def _new_worker(self, index: int) -> Any:
         group = self.group
         if group.spec.batch is None:
@@ -128,76 +132,16 @@ class WorkerScaler:
         self.group.workers.remove(worker)
 
 
-class WorkerAutoscaling:
-    """Autoscalers for buffer consumers (`consumers[].autoscale`): lag is the depth of `from`.
-
-    Offers the engine's extension hooks (start, sample, components, events); built before the
-    workers start, so the scaled groups get scalable workers from the beginning."""
+class WorkerAutoscaling(SharedWorkerAutoscaling):
+    """Autoscalers for buffer consumers (`consumers[].autoscale`) in exact mode: each scaled group gets
+    scalable workers (`WorkerScaler`) before the workers start; the lag read is the depth of `from`."""
 
     def __init__(self, model: "ModelView"):
-        self.env = model.env
-        self.pools: dict[str, WorkerScaler] = {}
-        self.scalers: dict[str, Autoscaler] = {}
-        self._last: dict[str, float] = {}
-        self._warm: dict[str, float] = {}
-        for spec in model.scenario.consumers:
-            if spec.autoscale is None:
-                continue
-            pool = WorkerScaler(model.groups[spec.name])
-            self.pools[spec.name] = pool
-            self.scalers[spec.name] = Autoscaler(model.env, spec.autoscale, spec.name, measure=_depth_of(model.buffers[spec.from_]),
-                                                 size=_size_of(pool), resize=pool.resize, noun="workers")
-
-    def start(self) -> None:
-        for scaler in self.scalers.values():
-            scaler.start()
-
-    def flush(self) -> None:
-        """Nothing buffered here."""
-
-    def totals(self) -> dict[str, int]:
-        return {}
-
-    def peak_queue_depth(self) -> int:
-        return 0
-
-    def end_warmup(self) -> None:
-        now = self.env.now
-        for name, pool in self.pools.items():
-            self._warm[f"{name}.busy"] = pool.group.busy_seconds(now)
-            self._warm[f"{name}.workers"] = pool.worker_seconds(now)
-
-    def sample(self, row: dict[str, float]) -> None:
-        """Worker count, and utilisation over the worker-seconds actually present in the interval."""
-        now = self.env.now
-        for name, pool in self.pools.items():
-            busy = pool.group.busy_seconds(now)
-            seconds = pool.worker_seconds(now)
-            span = seconds - self._last.get(f"{name}.workers", 0.0)
-            row[f"{name}.workers"] = pool.size
-            row[f"{name}.utilisation"] = (busy - self._last.get(f"{name}.busy", 0.0)) / span if span > 0 else 0.0
-            self._last[f"{name}.busy"] = busy
-            self._last[f"{name}.workers"] = seconds
-
-    def components(self) -> dict[str, dict[str, Any]]:
-        """Updates to the scaled consumers' summary entries."""
-        now = self.env.now
-        result = {}
-        for name, pool in self.pools.items():
-            busy = pool.group.busy_seconds(now) - self._warm.get(f"{name}.busy", 0.0)
-            seconds = pool.worker_seconds(now) - self._warm.get(f"{name}.workers", 0.0)
-            result[name] = {"workers": pool.size, "utilisation": busy / seconds if seconds > 0 else 0.0,
-                            "autoscale": self.scalers[name].summary()}
-        return result
-
-    def events(self) -> list[dict[str, Any]]:
-        return [event for scaler in self.scalers.values() for event in scaler.events]
+        super().__init__(model.env, [(spec.name, spec.autoscale, WorkerScaler(model.groups[spec.name]),
+                                      _depth_of(model.buffers[spec.from_]))
+                                     for spec in model.scenario.consumers if spec.autoscale is not None])
 
 
 def _depth_of(buffer: "Buffer") -> Callable[[], float]:
     """The lag a buffer's autoscaler reads: items waiting in the buffer."""
     return lambda: float(buffer.depth)
-
-
-def _size_of(pool: WorkerScaler) -> Callable[[], int]:
-    return lambda: pool.size
