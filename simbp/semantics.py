@@ -252,7 +252,8 @@ MECHANISMS: tuple[Mechanism, ...] = (
               fast_limits=lambda consumer, _: "a batch consumer forwarding to another stage (to:)" if consumer.to else ""),
     Mechanism("downstream calls", "consumers[].calls", fast=True, theory=False,
               fast_limits=lambda consumer, _: _call_limits(consumer)),
-    Mechanism("worker autoscaling", "consumers[].autoscale", fast=False, theory=False),
+    Mechanism("worker autoscaling", "consumers[].autoscale", fast=True, theory=False,
+              fast_limits=lambda consumer, _: "a batch consumer's autoscaled workers" if consumer.batch else ""),
     Mechanism("forwarding between stages", "consumers[].to", fast=True, theory=False),
     Mechanism("a memory limit", "memory", fast=True, theory=False),
 )

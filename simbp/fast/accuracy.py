@@ -19,7 +19,7 @@ __all__ = ["Bound", "LOSS_RATIO", "BLOCKED_FRACTION", "LATENCY_P99", "LATENCY_ME
            "BUFFER_LAG_SECONDS", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
            "RATE_LIMITED", "RATE_LIMIT_WAITS", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
            "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
-           "CALLS", "CALL_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
+           "CALLS", "CALL_LATENCY", "WORKERS_SCALED", "MECHANISM_BOUNDS", "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,10 @@ retried calls per message, and the share of messages failed after their last cal
 CALL_LATENCY = Bound(relative=0.03)
 """Mean and p99 of a downstream's call latency (`call_latency_s`)."""
 
+WORKERS_SCALED = Bound(relative=0.05, absolute=0.5)
+"""Worker autoscaling (`consumers[].autoscale`): the pool's peak size, its worker-seconds and the
+number of scale-ups (latency, loss, throughput and utilisation keep the core's bounds)."""
+
 
 def _producers_with(key: str) -> Callable[[Any], bool]:
     return lambda scenario: any(getattr(p, key) for p in scenario.producers)
@@ -139,6 +143,7 @@ MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "call_latency": (CALL_LATENCY, lambda scenario: bool(scenario.downstreams)),
     "batch_size": (BATCH_SIZE, lambda scenario: any(c.batch for c in scenario.consumers)),
     "batch_latency": (BATCH_LATENCY, lambda scenario: any(c.batch for c in scenario.consumers)),
+    "workers_scaled": (WORKERS_SCALED, lambda scenario: any(c.autoscale for c in scenario.consumers)),
 }
 """Per mechanism fast mode models: its bound, and whether a scenario uses it (then `fast_error`
 carries `<name>_rel` and `<name>_abs`)."""

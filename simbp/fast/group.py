@@ -140,8 +140,8 @@ class FastGroup:
         if room != math.inf:  # after `room` forwards, each finished item holds its worker
             finishes = min(finishes, int(room) + workers)
             forwardable = min(finishes, int(room))
-        free = workers - in_service
-        takes = min(available, free + forwardable)  # a worker takes the next item when it is free
+        free = workers - in_service  # below 0 just after an autoscaler removed busy workers
+        takes = max(0, min(available, free + forwardable))  # a worker takes the next item when it is free
         finishes = min(finishes, in_service + takes)
         forwardable = min(forwardable, finishes)
         finished = done + finishes
@@ -163,7 +163,7 @@ class FastGroup:
             self._unbooked = owed - used
         self.busy_time += used
         if takes:
-            self._take(takes, min(free, takes), t0, t1, merge_within)
+            self._take(takes, max(0, min(free, takes)), t0, t1, merge_within)
         if finishes:
             slices = self.in_service.pop(finishes)
             self.processed += finishes

@@ -37,6 +37,7 @@ from ..metrics import LatencySketch
 from ..random import SeedTree, draw_function
 from ..scenario.schema import Scenario
 from ..service import Service
+from .autoscale import fast_worker_autoscaling
 from .buffer import FastBuffer
 from .cohorts import Cohorts
 from .group import REPRESENTATIVES, FastGroup
@@ -89,6 +90,8 @@ def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     scales += [SERVICE_FRACTION * g.max_poll_records * float(cast(Any, g.processing).mean) for g in scenario.consumer_groups]
     scales = [s for s in scales if s > 0 and math.isfinite(s)]
     fine = min(scales) if scales else scenario.duration
+    # an autoscaler reads the depth at the last quantum boundary: a few readings between its checks
+    fine = min([fine] + [c.autoscale.check_every / 4 for c in scenario.consumers if c.autoscale is not None])
     members = max((_most_members(g) for g in scenario.consumer_groups), default=0)
     if members:  # a Kafka member costs a Python step a quantum: at most KAFKA_MEMBER_STEPS of them a run
         max_quanta = max(1, min(max_quanta, KAFKA_MEMBER_STEPS // members))
@@ -122,7 +125,8 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
             continue
         rate = sum(emitted_rate(p, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to == buffer.name)
-        sweep = (rate * scenario.load_multiplier + reader.workers / mean) * quantum
+        workers = reader.autoscale.max if reader.autoscale is not None else reader.workers
+        sweep = (rate * scenario.load_multiplier + workers / mean) * quantum
         if buffer.capacity < SMALL_BUFFER * sweep:
             result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
     return result
@@ -206,6 +210,9 @@ class FastModel:
                 systems.attach(producer)
         if systems is not None:
             self.extensions.append(systems)
+        scaling = fast_worker_autoscaling(self.env, scenario.consumers, self.groups, self.buffers)
+        if scaling is not None:
+            self.extensions.append(scaling)
         self._order = self._downstream_first()
         self.service.on_crash(self._crash)
         self.samples: list[dict[str, float]] = []

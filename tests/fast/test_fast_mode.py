@@ -279,7 +279,7 @@ def test_forcing_fast_runs_it_and_says_so() -> None:
 BATCH = """
 producers: [{name: p, to: q, arrivals: {process: poisson, rate: 50000}}]
 buffers: [{name: q, capacity: 10, policy: block, block_timeout: 1s}]
-consumers: [{name: c, from: q, workers: 1, service: 10us, autoscale: {min: 1, max: 4, scale_up_lag: 100}}]
+consumers: [{name: c, from: q, workers: 1, batch: {size: 10, per_item: 1us}, autoscale: {min: 1, max: 4, scale_up_lag: 100}}]
 """
 
 
