@@ -26,25 +26,35 @@ __all__ = ["FastWorkerPool", "fast_worker_autoscaling"]
 
 
 class FastWorkerPool:
-    """A `FastGroup`'s worker count as a resizable pool, counting the worker-seconds present."""
+    """A `FastGroup`'s worker count as a resizable pool, counting the worker-seconds present.
+
+    A decision at time T takes effect after the quantum ending at T has been stepped (a zero-delay
+    event, queued behind the clock's step), so the worker-seconds counted and the work the group did
+    with them cover the same quanta (utilisation never above 1)."""
 
     def __init__(self, group: FastGroup, env: simpy.Environment):
         self.group = group
         self.env = env
         self.area = 0.0
         self._since = env.now
+        self.target = group.count
 
     @property
     def size(self) -> int:
-        return self.group.count
+        """The size asked for (it is the group's from the next quantum)."""
+        return self.target
 
     def resize(self, target: int) -> None:
         """From the next quantum, the group works with `target` workers."""
+        self.target = target
+        self.env.timeout(0).callbacks.append(self._apply)
+
+    def _apply(self, _event: object) -> None:
         now = self.env.now
         self.area += self.group.count * (now - self._since)
         self._since = now
-        self.group.count = target
-        self.group.workers = range(target)
+        self.group.count = self.target
+        self.group.workers = range(self.target)
 
     def worker_seconds(self, now: float) -> float:
         return self.area + self.group.count * (now - self._since)

@@ -110,6 +110,7 @@ def test_an_autoscaled_pool_in_fast_mode_matches_exact_mode(case: str) -> None:
     fast_summaries = [build_results(simulate_fast(scenario, seed=seed, quantum=0.01)).summary for seed in SEEDS]
     for summary in fast_summaries:
         assert summary["produced"] == summary["consumed"] + summary["in_flight_at_end"] + summary["dropped"]
+        assert summary["components"]["workers"]["utilisation"] <= 1 + 1e-9  # work and worker-seconds agree
     fast = [figures(summary) for summary in fast_summaries]
     failures = []
     for name in exact[0]:
