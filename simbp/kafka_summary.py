@@ -12,14 +12,7 @@ from typing import Any, Protocol
 
 from .kafka_rules import GROUP_STATUS_NAMES, STATUS_NAMES, group_status
 
-__all__ = ["GroupView", "MemberView", "partition_row", "topic_entry", "group_entry", "kafka_events"]
-
-
-class MemberView(Protocol):
-    """What a group member shows in `consumer_detail` (both engines' members have these)."""
-
-    index: int
-    processed: int
+__all__ = ["GroupView", "partition_row", "topic_entry", "group_entry", "kafka_events"]
 
 
 class GroupView(Protocol):
