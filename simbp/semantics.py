@@ -206,15 +206,13 @@ _INTERACTING = ("each call's latency and error depend on the calls in flight whe
 
 
 def _downstream_limits(scenario: Any) -> str:
-    """Downstreams whose calls interact (overload terms) stay in exact mode."""
-    degrading = [d.name for d in scenario.downstreams if d.overload.slowdown > 0 or d.overload.error_rate > 0]
-    return f"downstreams degrading in overload ({', '.join(degrading)}): {_INTERACTING}" if degrading else ""
+    """Downstreams fast mode leaves to exact mode: none (degrading ones are stepped as calls that
+    interact, `simbp.fast.systems.permits`)."""
+    return ""
 
 
 def _call_limits(consumer: Any) -> str:
-    """A calling consumer fast mode leaves to exact mode: behind a semaphore, or forwarding."""
-    if consumer.calls.semaphore is not None:
-        return f"calls behind a semaphore (calls.semaphore): a permit passes from call to call, and {_INTERACTING}"
+    """A calling consumer fast mode leaves to exact mode: one forwarding to another stage."""
     if consumer.to is not None:
         return "a calling consumer forwarding to another stage (to:)"
     return ""

@@ -19,7 +19,7 @@ __all__ = ["Bound", "LOSS_RATIO", "BLOCKED_FRACTION", "LATENCY_P99", "LATENCY_ME
            "BUFFER_LAG_SECONDS", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
            "RATE_LIMITED", "RATE_LIMIT_WAITS", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
            "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
-           "CALLS", "CALL_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
+           "CALLS", "CALL_LATENCY", "PERMIT_WAITS", "OVERLOAD", "MECHANISM_BOUNDS", "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,15 @@ retried calls per message, and the share of messages failed after their last cal
 CALL_LATENCY = Bound(relative=0.03)
 """Mean and p99 of a downstream's call latency (`call_latency_s`)."""
 
+PERMIT_WAITS = Bound(relative=0.10, absolute=0.002)
+"""Calls behind a semaphore (`calls.semaphore`, `simbp.fast.systems.permits`): the mean wait for a permit
+(`semaphore.mean_wait_s`, seconds). The group's throughput, loss, latency, utilisation and the calls
+in flight are held to the core's bounds and `CALL_LATENCY`."""
+
+OVERLOAD = Bound(relative=0.10, absolute=0.002)
+"""Downstreams degrading in overload (`overload.slowdown`, `overload.error_rate`): call error ratio,
+failed per message and call latency p99."""
+
 
 def _producers_with(key: str) -> Callable[[Any], bool]:
     return lambda scenario: any(getattr(p, key) for p in scenario.producers)
@@ -137,6 +146,8 @@ MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "abandoned": (ABANDONED, _producers_with("caller_timeout")),
     "calls": (CALLS, lambda scenario: bool(scenario.downstreams)),
     "call_latency": (CALL_LATENCY, lambda scenario: bool(scenario.downstreams)),
+    "permit_waits": (PERMIT_WAITS, lambda scenario: any(c.calls and c.calls.semaphore for c in scenario.consumers)),
+    "overload": (OVERLOAD, lambda scenario: any(d.overload.slowdown or d.overload.error_rate for d in scenario.downstreams)),
     "batch_size": (BATCH_SIZE, lambda scenario: any(c.batch for c in scenario.consumers)),
     "batch_latency": (BATCH_LATENCY, lambda scenario: any(c.batch for c in scenario.consumers)),
 }

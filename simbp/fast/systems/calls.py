@@ -11,11 +11,12 @@ pooled work (`FastGroup`): each item's holding time, its calls, errors, timeouts
 drawn together when its service time is drawn, and counted when it finishes.
 
 A semaphore, or a downstream that degrades with the calls in flight, makes each call depend on the
-others in flight at its start; those stay in exact mode (`simbp.semantics`).
+others in flight at its start: `permits.py` steps those as a tandem inside the group.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from typing import Any
 
@@ -65,8 +66,26 @@ class FastDownstream:
         self.in_flight = 0.0  # calls in flight at the last sample (its interval's average)
         self.peak_in_flight = 0.0
         self.sketch = LatencySketch()
+        self.slowdown = spec.overload.slowdown
+        self.callers: list[Any] = []  # permit groups (`permits.py`) calling it: their calls in flight
+        self.running: list[float] = []  # heap: when calls their callers gave up on (timeout) end here
         self._last_seconds = 0.0
         self._last_time = 0.0
+
+    def in_flight_at(self, now: float) -> int:
+        """Calls in flight at `now` of the groups whose calls interact (with abandoned ones still running)."""
+        running = self.running
+        while running and running[0] <= now:
+            heapq.heappop(running)
+        return sum(group.calls.in_service.count for group in self.callers) + len(running)
+
+    def running_until(self, end: float) -> None:
+        """A call its caller gave up on keeps the downstream busy until `end`."""
+        heapq.heappush(self.running, end)
+
+    def factor(self, in_flight: float) -> float:
+        """A call's latency factor when it starts with `in_flight` calls (itself included)."""
+        return 1.0 + self.slowdown * max(0.0, in_flight - self.capacity)
 
     def sample(self, now: float) -> float:
         """Calls in flight over the last interval, on average (what the time series shows)."""

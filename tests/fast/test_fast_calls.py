@@ -1,0 +1,127 @@
+"""Calls that interact in fast mode (`simbp/fast/systems/permits.py`): behind a semaphore, and to a
+downstream that degrades in overload, each against replications of exact mode.
+
+As in tests/fast/test_fast_systems.py, fast mode's mean over the seeds must lie within exact mode's
+99.9% interval widened by the stated bound (`simbp.fast.accuracy`):
+
+    |fast mean − exact mean| ≤ Z · √(se_fast² + se_exact²) + bound.tolerance(exact mean),   Z = 3.29
+
+The loads are ρ = 0.7, 0.9 and 1.3 of the permits' (or the downstream's) capacity, 500 calls a second.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from repo import ROOT
+from test_fast_systems import Case, Figure, _db, _holds, _latency, _loss, _per_message
+
+import simbp
+from simbp.fast.accuracy import (
+    CALL_LATENCY,
+    CALLS,
+    LATENCY_MEAN,
+    LATENCY_P99,
+    LOSS_RATIO,
+    OVERLOAD,
+    PERMIT_WAITS,
+    THROUGHPUT,
+    UTILISATION,
+)
+from simbp.fast.model import unsupported
+from simbp.limits import choose_mode
+
+PERMITS = """
+name: permits
+duration: DURATION
+sample_interval: 1
+producers: [{name: api, to: requests, arrivals: {process: poisson, rate: RATE}}]
+buffers: [{name: requests, capacity: 200, policy: drop_newest}]
+consumers: [{name: handlers, from: requests, workers: 40, service: {dist: exponential, mean: 1ms}, calls: CALLS}]
+downstreams: [{name: db, capacity: 10, latency: {dist: exponential, mean: 20ms}, error_rate: ERROR, OVERLOAD}]
+"""
+SEMAPHORE = "{downstream: db, semaphore: 10}"
+RETRYING = "{downstream: db, semaphore: 10, timeout: 50ms, retries: 2, backoff: 10ms}"
+MILD = "overload: {slowdown: 0.05, error_rate: 0.002}, max_error_rate: 0.5"
+COLLAPSE = "overload: {slowdown: 0.2, error_rate: 0.01}, max_error_rate: 0.5"
+NONE = "overload: {}"
+
+SEMAPHORE_CASES = {  # name: (rate, calls, error rate, overload, duration, quantum)
+    "semaphore, rho 0.7": (350, SEMAPHORE, 0.0, NONE, 20, 0.005),
+    "semaphore, rho 0.9": (450, SEMAPHORE, 0.0, NONE, 30, 0.005),
+    "semaphore, rho 1.3 (the permit queue and the buffer full)": (650, SEMAPHORE, 0.0, NONE, 20, 0.005),
+    "semaphore, errors, timeouts and retries, rho 0.9": (400, RETRYING, 0.05, NONE, 20, 0.005),
+}
+OVERLOAD_CASES = {
+    "degrading downstream, rho 0.7": (350, "{downstream: db}", 0.0, MILD, 20, 0.005),
+    "degrading downstream, rho 0.9": (450, "{downstream: db}", 0.0, MILD, 20, 0.005),
+    "degrading downstream, rho 1.3 (past the knee)": (650, "{downstream: db}", 0.0, MILD, 20, 0.005),
+    "congestion collapse, rho 1.3": (650, "{downstream: db}", 0.0, COLLAPSE, 20, 0.005),
+    "degrading downstream behind a semaphore, rho 1.3": (650, "{downstream: db, semaphore: 15}", 0.0, MILD, 20, 0.005),
+}
+
+
+def permits_scenario(rate: float, calls: str, error: float, overload: str, duration: float) -> simbp.Scenario:
+    body = (PERMITS.replace("DURATION", str(duration)).replace("RATE", str(rate)).replace("CALLS", calls)
+            .replace("ERROR", str(error)).replace("OVERLOAD", overload))
+    return simbp.load_scenario(body)
+
+
+def _throughput(summary: dict[str, Any]) -> float:
+    return summary["consumed"] / summary["duration_s"]
+
+
+def _handlers(figure: str, inner: str = "") -> Figure:
+    def value(summary: dict[str, Any]) -> float:
+        entry = summary["components"]["handlers"][figure]
+        return float(entry[inner] if inner else entry)
+    return value
+
+
+def _common() -> list[tuple[str, Figure, Any]]:
+    return [("throughput", _throughput, THROUGHPUT), ("loss ratio", _loss, LOSS_RATIO),
+            ("latency mean", _latency("mean"), LATENCY_MEAN), ("latency p99", _latency("p99"), LATENCY_P99),
+            ("utilisation", _handlers("utilisation"), UTILISATION),
+            ("call latency mean", _db("call_latency_s", "mean"), CALL_LATENCY),
+            ("calls in flight (mean)", _db("mean_in_flight"), CALL_LATENCY)]
+
+
+def semaphore_case(name: str) -> Case:
+    rate, calls, error, overload, duration, quantum = SEMAPHORE_CASES[name]
+    checks = _common() + [("mean wait for a permit", _handlers("semaphore", "mean_wait_s"), PERMIT_WAITS)]
+    if error:
+        checks += [("call error ratio", _db("error_ratio"), CALLS), ("failed per message", _per_message("failed"), CALLS),
+                   ("retried calls per message", _per_message("call_retries"), CALLS)]
+    return Case("calls behind a semaphore", name, permits_scenario(rate, calls, error, overload, duration), quantum, checks,
+                range(1, 5))
+
+
+def overload_case(name: str) -> Case:
+    rate, calls, error, overload, duration, quantum = OVERLOAD_CASES[name]
+    checks = _common() + [("call error ratio", _db("error_ratio"), OVERLOAD),
+                          ("failed per message", _per_message("failed"), OVERLOAD),
+                          ("call latency p99", _db("call_latency_s", "p99"), OVERLOAD)]
+    return Case("downstreams degrading in overload", name, permits_scenario(rate, calls, error, overload, duration), quantum,
+                checks, range(1, 5))
+
+
+def mechanism_cases() -> list[Case]:
+    """Every comparison here, for `benchmarks/fast_error.py --systems` (the table in docs/performance.md)."""
+    return [semaphore_case(n) for n in SEMAPHORE_CASES] + [overload_case(n) for n in OVERLOAD_CASES]
+
+
+@pytest.mark.parametrize("name", list(SEMAPHORE_CASES))
+def test_calls_behind_a_semaphore_within_the_stated_bounds(name: str) -> None:
+    _holds(semaphore_case(name))
+
+
+@pytest.mark.parametrize("name", list(OVERLOAD_CASES))
+def test_degrading_downstreams_within_the_stated_bounds(name: str) -> None:
+    _holds(overload_case(name))
+
+
+def test_the_library_scenarios_run_in_fast_mode() -> None:
+    for name in ("downstream_with_semaphore", "downstream_without_semaphore"):
+        assert not unsupported(simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+    assert choose_mode(simbp.load_scenario(ROOT / "scenarios" / "downstream_with_semaphore.yaml"), "auto")[0] == "exact"
