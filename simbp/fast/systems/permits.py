@@ -44,6 +44,9 @@ from .calls import PROFILE_DRAWS, FastDownstream, mean_holding
 
 __all__ = ["AttemptTags", "CallStream", "FastPermitGroup", "interacts"]
 
+KNEE = 0.5  # sub-step a degrading downstream's callers from this share of its capacity in flight (or waiting)
+SUBSTEP = 0.25  # of the mean call latency: the sub-step there
+MAX_SUBSTEPS = 64
 _CHUNK = 32  # calls drawn at a time (those drawn and not started are drawn again at the next step's load)
 
 
@@ -317,11 +320,27 @@ class FastPermitGroup:
 
     # ------------------------------------------------------------------ one step
     def step(self, t0: float, t1: float, merge_within: float, arrived: int = 0) -> None:
-        """Handler stage, retries due, then the call stage (see the module docstring)."""
+        """One quantum: in sub-steps of a quarter call when the downstream degrades and its calls in
+        flight are near its capacity (each call's load is read at its sub-step's start)."""
+        parts = 1
+        if self.stream.degrades:
+            near = self.downstream.in_flight_at(t0) + self.queue.queue.count + self.handling.count
+            if near >= KNEE * self.downstream.capacity and self._base_call > 0:
+                parts = min(MAX_SUBSTEPS, math.ceil((t1 - t0) / (SUBSTEP * self._base_call) - 1e-9))
+        if parts == 1:
+            self._advance(t0, t1, merge_within, math.inf)
+            return
+        for part in range(parts):
+            s0, s1 = t0 + (t1 - t0) * part / parts, (t1 if part == parts - 1 else t0 + (t1 - t0) * (part + 1) / parts)
+            self._advance(s0, s1, merge_within, s1)
+
+    def _advance(self, t0: float, t1: float, merge_within: float, until: float) -> None:
+        """Handler stage, retries due, then the call stage (see the module docstring), taking from the
+        buffer only what arrived by `until`."""
         held = self.held_items()
         in_call, busy = self.calls.in_service.count, self.calls.busy_time
         self._step = (t0, t1)
-        entered = self._handle(t0, t1, merge_within, self.count - held)
+        entered = self._handle(t0, t1, merge_within, min(self.count - held, _arrived_by(self.source.queue, until)))
         entered += self._retries_due(t1, merge_within)
         calls, stream = self.calls, self.stream
         starts, finishes = self._started, self._finishes
@@ -339,7 +358,7 @@ class FastPermitGroup:
         stream.discard_from(calls.taken)
         self._started, self._finishes = calls.taken - taken, calls.done - done
         if self._finishes and self.source.queue.count:  # workers freed by the calls that ended take again
-            self._take_freed(t0, t1, merge_within, self.count - self.held_items())
+            self._take_freed(t0, t1, merge_within, min(self.count - self.held_items(), _arrived_by(self.source.queue, until)))
         # permits in use: all of them while calls wait for one
         in_use = calls.count if self.queue.queue.count else calls.in_service.count
         self.peak_in_use = max(self.peak_in_use, min(in_use, calls.count))
@@ -477,6 +496,21 @@ class FastPermitGroup:
             picked = picked + np.asarray([self._noise.pop() for _ in range(len(picked))])
         self._values.extend(np.maximum(picked, 0.0).tolist())
         self._weights.extend(weights)
+
+
+def _arrived_by(queue: Cohorts, until: float) -> int:
+    """Items of `queue` that entered it by `until` (all of them when `until` is infinite)."""
+    if until == math.inf:
+        return queue.count
+    total = 0
+    for count, _, _, e_lo, e_hi, _ in queue.items:
+        if e_hi <= until:
+            total += count
+            continue
+        if e_lo < until:
+            total += int(count * (until - e_lo) / (e_hi - e_lo))
+        break
+    return total
 
 
 class _Held:
