@@ -44,7 +44,7 @@ from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
 from .renewal import ServiceCounts, squared_cv
-from .systems.calls import mean_holding
+from .systems.calls import concurrency, mean_holding
 from .systems.extension import FastSystems, needs_systems
 from .systems.operators import emitted_rate
 
@@ -122,7 +122,7 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
             continue
         rate = sum(emitted_rate(p, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to == buffer.name)
-        sweep = (rate * scenario.load_multiplier + reader.workers / mean) * quantum
+        sweep = (rate * scenario.load_multiplier + concurrency(reader) / mean) * quantum
         if buffer.capacity < SMALL_BUFFER * sweep:
             result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
     return result

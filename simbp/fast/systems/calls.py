@@ -29,7 +29,7 @@ from ..buffer import FastBuffer
 from ..group import FastGroup
 from ..inputs import WorkStream
 
-__all__ = ["CallOutcomes", "FastCallingGroup", "FastDownstream", "PROFILE_DRAWS", "mean_holding"]
+__all__ = ["CallOutcomes", "FastCallingGroup", "FastDownstream", "PROFILE_DRAWS", "concurrency", "mean_holding"]
 
 PROFILE_DRAWS = 4096
 
@@ -50,6 +50,13 @@ def mean_holding(consumer: ConsumerSpec, scenario: Any) -> float:
     failing = min(1.0, downstream.error_rate)
     attempts = sum(failing ** n for n in range(calls.retries + 1))
     return mean + attempts * latency + (attempts - 1) * calls.backoff
+
+
+def concurrency(consumer: ConsumerSpec) -> int:
+    """Messages a consumer serves at once: its workers, or its semaphore's permits when fewer (the
+    rate it can take items at is this over `mean_holding`)."""
+    semaphore = consumer.calls.semaphore if consumer.calls is not None else None
+    return min(consumer.workers, semaphore) if semaphore is not None else consumer.workers
 
 
 class FastDownstream:

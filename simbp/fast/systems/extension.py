@@ -24,7 +24,7 @@ from ..producer import FastProducer
 from .batch import BatchFedBuffer, FastBatchGroup
 from .calls import CallOutcomes, FastCallingGroup, FastDownstream
 from .operators import OperatorProducer
-from .permits import FastPermitGroup, interacts
+from .permits import FastPermitGroup, interacts, overloadable
 from .ratelimit import FastTokenBucket
 from .retries import RetryingProducer
 from .shedding import SheddingBuffer
@@ -132,9 +132,10 @@ class FastSystems:
         assert spec.calls is not None
         downstream = self.downstreams[spec.calls.downstream]
         base = self.scenario.base_dir
-        if interacts(spec, downstream.spec):
+        if interacts(spec, downstream.spec, self.scenario):
             permits = FastPermitGroup(spec, source, on_latencies, downstream, self.seeds.generator(f"consumer/{spec.name}/calls"),
-                                      self.seeds.generator(f"consumer/{spec.name}/service_profile"), base)
+                                      self.seeds.generator(f"consumer/{spec.name}/service_profile"), base,
+                                      overloadable(downstream.spec, self.scenario))
             self.calling.append(permits)
             return permits
         outcomes = CallOutcomes(spec, downstream.spec, self.seeds.generator(f"consumer/{spec.name}/calls"), base)

@@ -40,20 +40,62 @@ from ..buffer import FastBuffer
 from ..cohorts import Cohorts, Slice
 from ..group import REPRESENTATIVES, FastGroup
 from ..inputs import WorkStream
-from .calls import PROFILE_DRAWS, FastDownstream, mean_holding
+from .calls import PROFILE_DRAWS, FastDownstream, concurrency, mean_holding
 
-__all__ = ["AttemptTags", "CallStream", "FastPermitGroup", "interacts"]
+__all__ = ["AttemptTags", "CallStream", "FastPermitGroup", "interacts", "can_collapse", "step_equivalents",
+           "STEPS_PER_QUANTUM", "STEPS_PER_CALL"]
 
 KNEE = 0.5  # sub-step a degrading downstream's callers from this share of its capacity in flight (or waiting)
 SUBSTEP = 0.25  # of the mean call latency: the sub-step there
 MAX_SUBSTEPS = 64
+STEPS_PER_QUANTUM = 18.0  # a permit group's quantum costs about 18 core steps (0.7 ms; measured, docs/performance.md)
+STEPS_PER_CALL = 0.1  # and each call started in it about a tenth of one (4 µs)
 _CHUNK = 32  # calls drawn at a time (those drawn and not started are drawn again at the next step's load)
 
 
-def interacts(consumer: ConsumerSpec, downstream: DownstreamSpec) -> bool:
-    """Whether a calling consumer's calls depend on each other: a semaphore, or a degrading downstream."""
+def interacts(consumer: ConsumerSpec, downstream: DownstreamSpec, scenario: Any) -> bool:
+    """Whether a calling consumer's calls depend on each other: a semaphore, or a downstream that
+    degrades and that its callers can take over its capacity."""
     assert consumer.calls is not None
-    return consumer.calls.semaphore is not None or downstream.overload.slowdown > 0 or downstream.overload.error_rate > 0
+    return consumer.calls.semaphore is not None or overloadable(downstream, scenario)
+
+
+def overloadable(downstream: DownstreamSpec, scenario: Any) -> bool:
+    """Whether a downstream's overload terms can apply: it has some, and its callers together can
+    have more calls in flight than its capacity (workers, or a semaphore's permits, each)."""
+    if not (downstream.overload.slowdown > 0 or downstream.overload.error_rate > 0):
+        return False
+    callers = [c for c in scenario.consumers if c.calls is not None and c.calls.downstream == downstream.name]
+    return sum(min(c.workers, c.calls.semaphore or c.workers) for c in callers) > downstream.capacity
+
+
+def can_collapse(consumer: ConsumerSpec, downstream: DownstreamSpec) -> bool:
+    """Whether the consumer's calls can tip the downstream into congestion collapse: it loses
+    throughput with concurrency (`slowdown × capacity > 1`) and the caller can exceed its capacity."""
+    assert consumer.calls is not None
+    concurrency = min(consumer.workers, consumer.calls.semaphore or consumer.workers)
+    return downstream.overload.slowdown * downstream.capacity > 1 and concurrency > downstream.capacity
+
+
+def step_equivalents(scenario: Any, quantum: float, quanta: float) -> float:
+    """Fast mode's cost of the permit groups in core quantum steps (`simbp.limits`): per quantum,
+    `STEPS_PER_QUANTUM` plus `STEPS_PER_CALL` per call (at the mean rate into the group), times the
+    sub-steps of a degrading downstream whose calls in flight reach `KNEE` of its capacity."""
+    downstreams = {d.name: d for d in scenario.downstreams}
+    total = 0.0
+    for consumer in scenario.consumers:
+        downstream = downstreams.get(consumer.calls.downstream) if consumer.calls is not None else None
+        if downstream is None or not interacts(consumer, downstream, scenario):
+            continue
+        rate = sum(p.mean_rate(scenario.duration) for p in scenario.producers if p.to == consumer.from_)
+        rate *= scenario.load_multiplier * (1 + consumer.calls.retries * downstream.error_rate)  # type: ignore[union-attr]
+        latency = float(downstream.latency.mean)
+        parts = 1
+        if overloadable(downstream, scenario):
+            if min(rate * latency, consumer.workers) >= KNEE * downstream.capacity and latency > 0:
+                parts = min(MAX_SUBSTEPS, math.ceil(quantum / (SUBSTEP * latency) - 1e-9))
+        total += quanta * (parts * STEPS_PER_QUANTUM + rate * quantum * STEPS_PER_CALL)
+    return total
 
 
 class AttemptTags:
@@ -94,7 +136,8 @@ class CallStream(WorkStream):
     (`min(latency, timeout)`), drawn at the load of the step it starts in (`begin`), with its
     latency at the downstream and its outcome kept for when it finishes."""
 
-    def __init__(self, spec: ConsumerSpec, downstream: DownstreamSpec, rng: np.random.Generator, base: Any):
+    def __init__(self, spec: ConsumerSpec, downstream: DownstreamSpec, rng: np.random.Generator, base: Any,
+                 degrades: bool = True):
         super().__init__(self._draw)
         assert spec.calls is not None
         self.latency = draw_function(downstream.latency, rng, base)
@@ -105,7 +148,7 @@ class CallStream(WorkStream):
         self.overload_error_rate = downstream.overload.error_rate
         self.max_error_rate = downstream.max_error_rate
         self.timeout = spec.calls.timeout
-        self.degrades = self.slowdown > 0 or self.overload_error_rate > 0
+        self.degrades = degrades and (self.slowdown > 0 or self.overload_error_rate > 0)
         self.latencies: list[float] = []  # per drawn call from `base`: its latency at the downstream
         self.errors: list[bool] = []
         self.timeouts: list[bool] = []
@@ -113,6 +156,7 @@ class CallStream(WorkStream):
         self.in_flight = 0  # calls in flight at the downstream at the step's start
         self.drift = 0.0  # in-flight change per start within the step (1 − finishes / starts, last step)
         self.most = math.inf  # the most calls a start can see in flight, itself included (a semaphore's cap)
+        self.chunk = _CHUNK  # calls drawn at a time: about as many as the last step started
 
     def begin(self, first: int, in_flight: int, drift: float, most: float) -> None:
         """A step starts: calls from index `first` start at this load (at most `most` in flight)."""
@@ -139,7 +183,7 @@ class CallStream(WorkStream):
     def last_within(self, low: int, high: int, work: float) -> int:
         prefix = self.prefix
         while self.base + len(prefix) - 1 < high and prefix[-1] <= work:
-            n = min(_CHUNK, high - (self.base + len(prefix) - 1))
+            n = min(self.chunk, high - (self.base + len(prefix) - 1))
             prefix.extend((prefix[-1] + np.cumsum(self._draw(n))).tolist())
         return super().last_within(low, high, work)
 
@@ -216,7 +260,8 @@ class FastPermitGroup:
     queue and call stage, every item holding one of the group's workers."""
 
     def __init__(self, spec: ConsumerSpec, source: FastBuffer, on_latencies: Callable[[list[float], list[int]], None],
-                 downstream: FastDownstream, rng: np.random.Generator, profile_rng: np.random.Generator, base: Any = None):
+                 downstream: FastDownstream, rng: np.random.Generator, profile_rng: np.random.Generator, base: Any = None,
+                 degrades: bool = True):
         calls = spec.calls
         assert calls is not None and spec.service is not None
         self.spec = spec
@@ -225,7 +270,8 @@ class FastPermitGroup:
         self.target: FastBuffer | None = None
         self.sink = True
         self.workers = range(spec.workers)
-        self.count = spec.workers
+        self.worker_count = spec.workers
+        self.count = concurrency(spec)  # what the buffer sees take its items at most (`FastModel._substeps`)
         self.permits = calls.semaphore
         self.retries = calls.retries
         self.backoff = calls.backoff
@@ -237,8 +283,8 @@ class FastPermitGroup:
         self._noise: list[float] = []
         self.handling = Cohorts()  # items in their own service; `entered` = when a worker took them
         self.queue = _PermitQueue(f"{spec.name}/permits")
-        self.stream = CallStream(spec, downstream.spec, rng, base)
-        profile = self.stream.latency(PROFILE_DRAWS)
+        self.stream = CallStream(spec, downstream.spec, rng, base, degrades)
+        profile = draw_function(downstream.spec.latency, profile_rng, base)(PROFILE_DRAWS)
         if calls.timeout is not None:
             profile = np.minimum(profile, calls.timeout)
         stage = _CallStage(spec, self.queue, None, self.stream, self._latencies, profile)  # type: ignore[arg-type]
@@ -338,9 +384,9 @@ class FastPermitGroup:
         """Handler stage, retries due, then the call stage (see the module docstring), taking from the
         buffer only what arrived by `until`."""
         held = self.held_items()
-        in_call, busy = self.calls.in_service.count, self.calls.busy_time
+        before, busy = self.handling.count + self.queue.queue.count, self.calls.busy_time
         self._step = (t0, t1)
-        entered = self._handle(t0, t1, merge_within, min(self.count - held, _arrived_by(self.source.queue, until)))
+        entered = self._handle(t0, t1, merge_within, min(self.worker_count - held, _arrived_by(self.source.queue, until)))
         entered += self._retries_due(t1, merge_within)
         calls, stream = self.calls, self.stream
         starts, finishes = self._started, self._finishes
@@ -357,16 +403,18 @@ class FastPermitGroup:
         stream.cover(calls.taken)
         stream.discard_from(calls.taken)
         self._started, self._finishes = calls.taken - taken, calls.done - done
+        stream.chunk = max(_CHUNK, self._started + self._started // 4)
         if self._finishes and self.source.queue.count:  # workers freed by the calls that ended take again
-            self._take_freed(t0, t1, merge_within, min(self.count - self.held_items(), _arrived_by(self.source.queue, until)))
+            self._take_freed(t0, t1, merge_within, min(self.worker_count - self.held_items(), _arrived_by(self.source.queue, until)))
         # permits in use: all of them while calls wait for one
         in_use = calls.count if self.queue.queue.count else calls.in_service.count
         self.peak_in_use = max(self.peak_in_use, min(in_use, calls.count))
         # workers holding messages: those in their own service, waiting for a permit or backing off,
         # and those in a call, which is the permits' work (pooled work's FIFO keeps short calls behind
         # long ones in service longer than they run)
-        outside = self.held_items() - calls.in_service.count
-        self.busy_time += 0.5 * (held - in_call + outside) * (t1 - t0) + calls.busy_time - busy
+        # (a failed call's backoff is booked whole when it starts: pooled work may end its call early)
+        outside = self.handling.count + self.queue.queue.count
+        self.busy_time += 0.5 * (before + outside) * (t1 - t0) + calls.busy_time - busy
 
     def _handle(self, t0: float, t1: float, merge_within: float, free: int) -> int:
         """Items whose own service ends by `t1` join the permit queue; free workers take new ones."""
@@ -476,6 +524,7 @@ class FastPermitGroup:
             ends = np.maximum(starts + holding, self._step[0])
             for i in np.flatnonzero(retry):
                 self._tie += 1
+                self.busy_time += self.backoff
                 heapq.heappush(self.backing_off, (float(ends[i] + self.backoff), self._tie,
                                                   float(created[i]), float(each[i]), int(attempts[i]) + 1))
         stream.forget_before(first + n)
