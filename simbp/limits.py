@@ -196,8 +196,8 @@ def estimate_fast_steps(scenario: Scenario) -> float:
         if name not in fine:
             steps += quanta * 3 * (substeps - 1)
     steps += quanta * BATCH_QUANTUM_STEPS * sum(1 for c in scenario.consumers if c.batch is not None)
-    steps += permit_steps(scenario, choose_quantum(scenario), quanta)  # calls that interact (fast.systems.permits)
-    return float(steps) + BATCH_STEPS * estimate_batches(scenario)
+    calls = permit_steps(scenario, choose_quantum(scenario), quanta)  # calls that interact (fast.systems.permits)
+    return float(steps) + calls + BATCH_STEPS * estimate_batches(scenario)
 
 
 def _storm_substeps(scenario: Scenario) -> dict[str, int]:

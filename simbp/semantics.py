@@ -329,4 +329,9 @@ def fast_mechanisms(scenario: Any) -> list[str]:
     for consumer in scenario.consumers:
         fields += _set_fields(consumer, _CORE_FIELDS["consumers[]"], "", "consumers[].")
     used = {generic for _, generic, _ in fields}
-    return [m.name for m in MECHANISMS if m.fast and m.path in used and m.path not in ("memory", "consumers[].to")]
+    names = [m.name for m in MECHANISMS if m.fast and m.path in used and m.path not in ("memory", "consumers[].to")]
+    if any(c.calls is not None and c.calls.semaphore is not None for c in scenario.consumers):
+        names.append("calls behind a semaphore")  # calls that interact (simbp.fast.systems.permits)
+    if any(d.overload.slowdown > 0 or d.overload.error_rate > 0 for d in scenario.downstreams):
+        names.append("downstreams degrading in overload")
+    return names

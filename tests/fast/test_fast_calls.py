@@ -49,7 +49,7 @@ NONE = "overload: {}"
 
 SEMAPHORE_CASES = {  # name: (rate, calls, error rate, overload, duration, quantum)
     "semaphore, rho 0.7": (350, SEMAPHORE, 0.0, NONE, 20, 0.005),
-    "semaphore, rho 0.9": (450, SEMAPHORE, 0.0, NONE, 30, 0.005),
+    "semaphore, rho 0.9": (450, SEMAPHORE, 0.0, NONE, 20, 0.005),
     "semaphore, rho 1.3 (the permit queue and the buffer full)": (650, SEMAPHORE, 0.0, NONE, 20, 0.005),
     "semaphore, errors, timeouts and retries, rho 0.9": (400, RETRYING, 0.05, NONE, 20, 0.005),
 }
