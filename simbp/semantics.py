@@ -216,9 +216,12 @@ def _downstream_limits(scenario: Any) -> str:
 def _call_limits(consumer: Any, scenario: Any) -> str:
     """A calling consumer fast mode leaves to exact mode: one forwarding to another stage, or one
     that can tip its downstream into congestion collapse."""
-    if consumer.to is not None:
-        return "a calling consumer forwarding to another stage (to:)"
     downstream = next((d for d in scenario.downstreams if d.name == consumer.calls.downstream), None)
+    if consumer.to is not None and (consumer.calls.semaphore is not None or consumer.calls.timeout is not None
+                                    or downstream is None or downstream.error_rate > 0 or downstream.overload.slowdown > 0
+                                    or downstream.overload.error_rate > 0):
+        return ("a calling consumer forwarding to another stage (to:) whose calls can fail (error_rate, timeout) or "
+                "interact (semaphore, overload): fast mode forwards only calls that always answer")
     concurrency = min(consumer.workers, consumer.calls.semaphore or consumer.workers)
     if downstream is not None and downstream.overload.slowdown * downstream.capacity > 1 \
             and concurrency > downstream.capacity:

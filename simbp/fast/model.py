@@ -163,9 +163,10 @@ class FastModel:
                 self.interval_sketch.add_weighted(values, weights)
 
             if (consumer.batch is not None or consumer.calls is not None) and systems is not None:  # fast/systems/
-                make = systems.batch_group if consumer.batch is not None else systems.calling_group
-                self.groups[consumer.name] = self.readers[consumer.from_] = make(consumer, self.buffers[consumer.from_],
-                                                                                 on_latencies)
+                source = self.buffers[consumer.from_]
+                group = (systems.batch_group(consumer, source, on_latencies) if consumer.batch is not None
+                         else systems.calling_group(consumer, source, on_latencies, self.buffers.get(consumer.to or "")))
+                self.groups[consumer.name] = self.readers[consumer.from_] = group
                 continue
             assert consumer.service is not None
 

@@ -61,6 +61,23 @@ OVERLOAD_CASES = {
 }
 
 
+FORWARDING = """
+name: forwarding
+duration: 20
+sample_interval: 1
+producers: [{name: api, to: requests, arrivals: {process: poisson, rate: RATE}}]
+buffers: [{name: requests, capacity: 200, policy: drop_newest}, {name: results, capacity: 50, policy: POLICY}]
+consumers:
+  - {name: handlers, from: requests, to: results, workers: 20, service: {dist: exponential, mean: 1ms}, calls: {downstream: db}}
+  - {name: writers, from: results, workers: 2, service: {dist: exponential, mean: 2ms}}
+downstreams: [{name: db, capacity: 10, latency: {dist: exponential, mean: 20ms}}]
+"""
+FORWARDING_CASES = {  # name: (rate, policy of the next stage's buffer, quantum)
+    "forwarding into a drop_newest stage, rho 0.9 at the writers": (900, "drop_newest", 0.005),
+    "forwarding into a block stage that pushes back, rho 1.3 at the writers": (1300, "block", 0.005),
+}
+
+
 def permits_scenario(rate: float, calls: str, error: float, overload: str, duration: float) -> simbp.Scenario:
     body = (PERMITS.replace("DURATION", str(duration)).replace("RATE", str(rate)).replace("CALLS", calls)
             .replace("ERROR", str(error)).replace("OVERLOAD", overload))
@@ -105,14 +122,30 @@ def overload_case(name: str) -> Case:
                 checks, range(1, 5))
 
 
+def forwarding_case(name: str) -> Case:
+    rate, policy, quantum = FORWARDING_CASES[name]
+    scenario = simbp.load_scenario(FORWARDING.replace("RATE", str(rate)).replace("POLICY", policy))
+    checks = [("throughput", _throughput, THROUGHPUT), ("loss ratio", _loss, LOSS_RATIO),
+              ("latency mean", _latency("mean"), LATENCY_MEAN), ("latency p99", _latency("p99"), LATENCY_P99),
+              ("utilisation", _handlers("utilisation"), UTILISATION),
+              ("calls in flight (mean)", _db("mean_in_flight"), CALL_LATENCY)]
+    return Case("calling consumers forwarding (to:)", name, scenario, quantum, checks, range(1, 5))
+
+
 def mechanism_cases() -> list[Case]:
     """Every comparison here, for `benchmarks/fast_error.py --systems` (the table in docs/performance.md)."""
-    return [semaphore_case(n) for n in SEMAPHORE_CASES] + [overload_case(n) for n in OVERLOAD_CASES]
+    return ([semaphore_case(n) for n in SEMAPHORE_CASES] + [overload_case(n) for n in OVERLOAD_CASES]
+            + [forwarding_case(n) for n in FORWARDING_CASES])
 
 
 @pytest.mark.parametrize("name", list(SEMAPHORE_CASES))
 def test_calls_behind_a_semaphore_within_the_stated_bounds(name: str) -> None:
     _holds(semaphore_case(name))
+
+
+@pytest.mark.parametrize("name", list(FORWARDING_CASES))
+def test_calling_consumers_forwarding_within_the_stated_bounds(name: str) -> None:
+    _holds(forwarding_case(name))
 
 
 @pytest.mark.parametrize("name", list(OVERLOAD_CASES))

@@ -191,10 +191,12 @@ class FastCallingGroup(FastGroup):
     module): the core's pooled work on holding times, with the calls counted as items finish."""
 
     def __init__(self, spec: ConsumerSpec, source: FastBuffer, on_latencies: Callable[[list[float], list[int]], None],
-                 downstream: FastDownstream, outcomes: CallOutcomes, profile_rng: np.random.Generator, base: Any = None):
+                 downstream: FastDownstream, outcomes: CallOutcomes, profile_rng: np.random.Generator, base: Any = None,
+                 target: FastBuffer | None = None):
         work = WorkStream(outcomes.draw)
         profile = CallOutcomes(spec, downstream.spec, profile_rng, base).draw(PROFILE_DRAWS)
-        super().__init__(spec, source, None, work, on_latencies, profile)
+        # a forwarding group's calls cannot fail (`simbp.semantics`): every finished item is forwarded
+        super().__init__(spec, source, target, work, on_latencies, profile)
         self.mean_service = float(np.mean(profile))  # what a worker holds a message for
         self.downstream = downstream
         self.outcomes = outcomes

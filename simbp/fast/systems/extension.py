@@ -125,10 +125,10 @@ class FastSystems:
         return OperatorProducer(spec, buffer, counts, sizes, self.seeds.generator(f"producer/{spec.name}/operator_times"),
                                 self.quantum, stop, self.scenario.duration)
 
-    def calling_group(self, spec: ConsumerSpec, source: FastBuffer,
-                      on_latencies: Callable[[list[float], list[int]], None]) -> FastCallingGroup | FastPermitGroup:
-        """A consumer calling a downstream: calls that do not interact (`calls.py`), or that do, behind
-        a semaphore or to a degrading downstream (`permits.py`)."""
+    def calling_group(self, spec: ConsumerSpec, source: FastBuffer, on_latencies: Callable[[list[float], list[int]], None],
+                      target: FastBuffer | None = None) -> FastCallingGroup | FastPermitGroup:
+        """A consumer calling a downstream: calls that do not interact (`calls.py`, forwarding to `target`
+        when they cannot fail), or that do, behind a semaphore or to a degrading downstream (`permits.py`)."""
         assert spec.calls is not None
         downstream = self.downstreams[spec.calls.downstream]
         base = self.scenario.base_dir
@@ -140,7 +140,7 @@ class FastSystems:
             return permits
         outcomes = CallOutcomes(spec, downstream.spec, self.seeds.generator(f"consumer/{spec.name}/calls"), base)
         group = FastCallingGroup(spec, source, on_latencies, downstream, outcomes,
-                                 self.seeds.generator(f"consumer/{spec.name}/service_profile"), base)
+                                 self.seeds.generator(f"consumer/{spec.name}/service_profile"), base, target)
         self.calling.append(group)
         return group
 
