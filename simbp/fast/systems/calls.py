@@ -79,12 +79,17 @@ class FastDownstream:
         self._last_seconds = 0.0
         self._last_time = 0.0
 
-    def in_flight_at(self, now: float) -> int:
-        """Calls in flight at `now` of the groups whose calls interact (with abandoned ones still running)."""
+    def others(self, group: Any) -> Callable[[float], int]:
+        """For `group`'s calls: the calls in flight at an instant besides its own (other groups', as of
+        their last step, and those whose caller gave up, until they end here)."""
+        others = sum(g.in_flight() for g in self.callers if g is not group)
         running = self.running
-        while running and running[0] <= now:
-            heapq.heappop(running)
-        return sum(group.calls.in_service.count for group in self.callers) + len(running)
+
+        def at(now: float) -> int:
+            while running and running[0] <= now:
+                heapq.heappop(running)
+            return others + len(running)
+        return at
 
     def running_until(self, end: float) -> None:
         """A call its caller gave up on keeps the downstream busy until `end`."""

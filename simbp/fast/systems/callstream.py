@@ -1,25 +1,36 @@
-"""The call stage's inputs for calls that interact (`permits.py`): each call drawn when it starts, at
-the load of its step, and the attempt numbers of the calls waiting for a permit or in a call."""
+"""The call stage of calls that interact (`permits.py`): the permits' FIFO queue served call by call.
+
+Given when each item reached the permit queue, the calls are an exact G/G/p queue: a call starts at
+the later of its item's arrival and the first free permit, holds the permit for `min(latency ×
+factor, timeout)`, and its latency factor and error probability come from the calls in flight at
+the downstream at that instant (this group's exactly, other groups' as of their last step). One
+Python step per call, with latencies and uniforms drawn in numpy blocks: the queue's per-call
+state is what the overload law needs, and a calling service's calls are few next to its messages'
+own events in exact mode (docs/performance.md).
+"""
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import Any
-
-import numpy as np
 
 from ...random import draw_function
 from ...scenario.schema import ConsumerSpec, DownstreamSpec
-from ..inputs import WorkStream
+from ..cohorts import Cohorts
 
-__all__ = ["AttemptTags", "CallStream", "CHUNK"]
+__all__ = ["AttemptTags", "CallStage", "Call"]
 
-CHUNK = 32  # calls drawn at a time (those drawn and not started are drawn again at the next step's load)
+_BLOCK = 4096  # latencies and uniforms drawn at a time
+
+Call = tuple[float, int, float, float, int, float, bool, bool]
+"""A call in flight: (end, tie, created, bytes, attempt, latency at the downstream, error, timed out)."""
 
 
 class AttemptTags:
-    """Attempt numbers of the items in the permit queue and the call stage, FIFO, as runs."""
+    """Attempt numbers of the items in the permit queue, FIFO, as runs."""
 
     def __init__(self) -> None:
         self.runs: deque[list[int]] = deque()
@@ -32,102 +43,102 @@ class AttemptTags:
         else:
             self.runs.append([n, attempt])
 
-    def pop(self, n: int) -> np.ndarray:
-        """The attempt numbers of the `n` oldest items."""
-        out = []
-        while n > 0 and self.runs:
-            head = self.runs[0]
-            take = min(n, head[0])
-            out.append(np.full(take, head[1], dtype=np.int64))
-            head[0] -= take
-            n -= take
-            if not head[0]:
-                self.runs.popleft()
-        if n > 0:
-            out.append(np.zeros(n, dtype=np.int64))
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+    def pop_one(self) -> int:
+        """The attempt number of the oldest item (0 when none is tagged)."""
+        if not self.runs:
+            return 0
+        head = self.runs[0]
+        head[0] -= 1
+        if not head[0]:
+            self.runs.popleft()
+        return head[1]
 
     def clear(self) -> None:
         self.runs.clear()
 
 
-class CallStream(WorkStream):
-    """The call stage's work: per call, in the order calls start, how long it holds its permit
-    (`min(latency, timeout)`), drawn at the load of the step it starts in (`begin`), with its
-    latency at the downstream and its outcome kept for when it finishes."""
+class CallStage:
+    """`permits` permits serving the permit queue call by call (see the module docstring)."""
 
-    def __init__(self, spec: ConsumerSpec, downstream: DownstreamSpec, rng: np.random.Generator, base: Any,
-                 degrades: bool = True):
-        super().__init__(self._draw)
+    def __init__(self, spec: ConsumerSpec, downstream: DownstreamSpec, rng: Any, base: Any, permits: int,
+                 degrades: bool):
         assert spec.calls is not None
-        self.latency = draw_function(downstream.latency, rng, base)
-        self.rng = rng
+        self.permits = permits
         self.capacity = downstream.capacity
         self.slowdown = downstream.overload.slowdown
         self.error_rate = downstream.error_rate
         self.overload_error_rate = downstream.overload.error_rate
         self.max_error_rate = downstream.max_error_rate
-        self.timeout = spec.calls.timeout
         self.degrades = degrades and (self.slowdown > 0 or self.overload_error_rate > 0)
-        self.latencies: list[float] = []  # per drawn call from `base`: its latency at the downstream
-        self.errors: list[bool] = []
-        self.timeouts: list[bool] = []
-        self.first = 0  # index of the first call starting in this step
-        self.in_flight = 0  # calls in flight at the downstream at the step's start
-        self.drift = 0.0  # in-flight change per start within the step (1 − finishes / starts, last step)
-        self.most = math.inf  # the most calls a start can see in flight, itself included (a semaphore's cap)
-        self.chunk = CHUNK  # calls drawn at a time: about as many as the last step started
+        self.errs = self.error_rate > 0 or (self.degrades and self.overload_error_rate > 0)
+        self.timeout = spec.calls.timeout if spec.calls.timeout is not None else math.inf
+        self._latency = draw_function(downstream.latency, rng, base)
+        self._rng = rng
+        self._latencies: list[float] = []
+        self._uniforms: list[float] = []
+        self.calls: list[Call] = []  # heap of calls in flight, by end
+        self.bytes = 0.0
+        self.tie = 0
+        self.waits = 0
+        self.wait_time = 0.0
+        self.peak_in_use = 0
+        self.full = False  # every permit busy with items waiting at the end of the last step
+        self.held_time = 0.0  # permit-seconds of the calls started (booked whole at their start)
 
-    def begin(self, first: int, in_flight: int, drift: float, most: float) -> None:
-        """A step starts: calls from index `first` start at this load (at most `most` in flight)."""
-        self.first, self.in_flight, self.drift, self.most = first, in_flight, drift, most
+    def draw(self) -> tuple[float, float]:
+        """A call's latency at normal load and a uniform for its error."""
+        if not self._latencies:
+            self._latencies = self._latency(_BLOCK).tolist()
+            self._uniforms = self._rng.random(_BLOCK).tolist() if self.errs else [1.0] * _BLOCK
+        return self._latencies.pop(), self._uniforms.pop()
 
-    def _draw(self, n: int) -> np.ndarray:
-        start = self.base + len(self.prefix) - 1  # index of the first call drawn now
-        latency = self.latency(n).astype(float)
-        probability = np.full(n, self.error_rate)
-        if self.degrades:
-            position = np.arange(start - self.first, start - self.first + n, dtype=float)
-            load = np.minimum(np.floor(self.in_flight + 1 + position * self.drift + 0.5), self.most)
-            excess = np.maximum(load - self.capacity, 0.0)
-            latency *= 1.0 + self.slowdown * excess
-            over = excess > 0
-            probability[over] = np.minimum(self.max_error_rate, self.error_rate + self.overload_error_rate * excess[over])
-        errors = self.rng.random(n) < probability if probability.any() else np.zeros(n, dtype=bool)
-        timeouts = latency > self.timeout if self.timeout is not None else np.zeros(n, dtype=bool)
-        self.latencies.extend(latency.tolist())
-        self.errors.extend(errors.tolist())
-        self.timeouts.extend(timeouts.tolist())
-        return np.minimum(latency, self.timeout) if self.timeout is not None else latency
+    def run(self, queue: Cohorts, tags: AttemptTags | None, t0: float, t1: float, others: Callable[[float], int],
+            ended: Callable[[Call], None]) -> None:
+        """Serve the permit queue from `t0` to `t1`: start calls as permits free up, first come
+        first served, and hand each call that ends by `t1` to `ended` (in the order they end)."""
+        calls, items = self.calls, queue.items
+        now = t0
+        # when a permit last freed (a start then, later than its item's entry, waited for it); at the
+        # step's start if the last step left items waiting with every permit busy
+        freed = t0 if self.full else -math.inf
+        while True:
+            start = math.inf
+            if items and len(calls) < self.permits:
+                head = items[0]
+                start = max(now, head[3] + (head[4] - head[3]) / (2 * head[0]))  # its first item's entry
+            end = calls[0][0] if calls else math.inf
+            if end <= start and end <= t1:
+                call = heapq.heappop(calls)
+                self.bytes -= call[3]
+                now = freed = max(now, call[0])
+                ended(call)
+                continue
+            if start >= t1:
+                self.full = bool(items) and len(calls) >= self.permits
+                return
+            (_, c_lo, c_cut, e_lo, e_cut, nbytes), = queue.pop(1)
+            entered = 0.5 * (e_lo + e_cut)
+            if start > entered + 1e-12 and start == freed:  # (not just behind an item that entered later)
+                self.waits += 1
+                self.wait_time += start - entered
+            now = start
+            latency, uniform = self.draw()
+            probability = self.error_rate
+            if self.degrades:
+                excess = len(calls) + 1 + others(start) - self.capacity
+                if excess > 0:
+                    latency *= 1.0 + self.slowdown * excess
+                    probability = min(self.max_error_rate, probability + self.overload_error_rate * excess)
+            hold = latency if latency <= self.timeout else self.timeout
+            self.tie += 1
+            heapq.heappush(calls, (start + hold, self.tie, 0.5 * (c_lo + c_cut), nbytes,
+                                   tags.pop_one() if tags is not None else 0, latency, uniform < probability,
+                                   latency > self.timeout))
+            self.bytes += nbytes
+            self.held_time += hold
+            if len(calls) > self.peak_in_use:
+                self.peak_in_use = len(calls)
 
-    def last_within(self, low: int, high: int, work: float) -> int:
-        prefix = self.prefix
-        while self.base + len(prefix) - 1 < high and prefix[-1] <= work:
-            n = min(self.chunk, high - (self.base + len(prefix) - 1))
-            prefix.extend((prefix[-1] + np.cumsum(self._draw(n))).tolist())
-        return super().last_within(low, high, work)
-
-    def cover(self, index: int) -> None:
-        """Draw the calls before `index` (started this step) not drawn yet."""
-        missing = index - (self.base + len(self.prefix) - 1)
-        if missing > 0:
-            self.prefix.extend((self.prefix[-1] + np.cumsum(self._draw(missing))).tolist())
-
-    def discard_from(self, index: int) -> None:
-        """Forget calls from `index` on (drawn, not started): they start later, at another load."""
-        keep = index - self.base
-        if keep + 1 < len(self.prefix):
-            del self.prefix[keep + 1:]
-            del self.latencies[keep:], self.errors[keep:], self.timeouts[keep:]
-
-    def skip_to(self, index: int) -> None:
-        self.cover(index)
-
-    def restart(self, index: int) -> None:
-        raise AssertionError("the call stage draws every call")
-
-    def forget_before(self, index: int) -> None:
-        cut = index - self.base
-        if cut > 1024:
-            del self.prefix[:cut], self.latencies[:cut], self.errors[:cut], self.timeouts[:cut]
-            self.base = index
+    def clear(self) -> None:
+        self.calls = []
+        self.bytes = 0.0

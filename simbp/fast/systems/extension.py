@@ -134,8 +134,7 @@ class FastSystems:
         base = self.scenario.base_dir
         if interacts(spec, downstream.spec, self.scenario):
             permits = FastPermitGroup(spec, source, on_latencies, downstream, self.seeds.generator(f"consumer/{spec.name}/calls"),
-                                      self.seeds.generator(f"consumer/{spec.name}/service_profile"), base,
-                                      overloadable(downstream.spec, self.scenario))
+                                      base, overloadable(downstream.spec, self.scenario))
             self.calling.append(permits)
             return permits
         outcomes = CallOutcomes(spec, downstream.spec, self.seeds.generator(f"consumer/{spec.name}/calls"), base)
