@@ -164,9 +164,9 @@ class FastModel:
 
             if (consumer.batch is not None or consumer.calls is not None) and systems is not None:  # fast/systems/
                 source = self.buffers[consumer.from_]
-                group = (systems.batch_group(consumer, source, on_latencies) if consumer.batch is not None
+                built = (systems.batch_group(consumer, source, on_latencies) if consumer.batch is not None
                          else systems.calling_group(consumer, source, on_latencies, self.buffers.get(consumer.to or "")))
-                self.groups[consumer.name] = self.readers[consumer.from_] = group
+                self.groups[consumer.name] = self.readers[consumer.from_] = built
                 continue
             assert consumer.service is not None
 

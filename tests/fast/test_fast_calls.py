@@ -164,3 +164,55 @@ def test_the_library_scenarios_say_what_fast_mode_does_with_them() -> None:
     assert mode == "exact" and "congestion collapse" in reason
     capped = permits_scenario(650, "{downstream: db, semaphore: 10}", 0.0, COLLAPSE, 36_000)
     assert not unsupported(capped)  # a semaphore at the capacity keeps the calls under the knee
+
+
+@pytest.mark.parametrize("calls, overload", [(RETRYING, NONE), ("{downstream: db}", MILD)])
+def test_results_have_exact_modes_shape_and_report_their_bounds(calls: str, overload: str) -> None:
+    scenario = permits_scenario(400, calls, 0.05, overload, 5)
+    exact, fast = simbp.run(scenario, mode="exact"), simbp.run(scenario, mode="fast")
+    assert set(fast.summary) - {"quantum_s", "fast_error"} == set(exact.summary)
+    for component, figures in exact.summary["components"].items():
+        assert set(fast.summary["components"][component]) == set(figures), component
+    assert list(fast.timeseries.columns) == list(exact.timeseries.columns)
+    bounds = fast.summary["fast_error"]
+    if "semaphore" in calls:
+        assert bounds["permit_waits_rel"] == PERMIT_WAITS.relative and "overload_rel" not in bounds
+        assert fast.summary["components"]["handlers"]["semaphore"]["peak_in_use"] == 10
+    else:
+        assert bounds["overload_rel"] == OVERLOAD.relative and "permit_waits_rel" not in bounds
+
+
+@pytest.mark.parametrize("calls, overload", [(RETRYING, NONE), ("{downstream: db}", MILD)])
+def test_conservation_holds_through_crashes_and_restarts(calls: str, overload: str) -> None:
+    """produced = consumed + dropped + timed_out + lost_in_crash + discarded + failed + in flight, also
+    when the service crashes (losing what its workers hold: in their own service, waiting for a permit,
+    in a call or backing off) and restarts."""
+    scenario = permits_scenario(650, calls, 0.05, overload, 30).with_changes(
+        {"memory": {"limit": "40KiB", "restart_after": "1s", "per_item_overhead": "1KiB"}})
+    summary = simbp.run(scenario, mode="fast").summary
+    assert summary["crashes"] >= 1 and summary["lost_in_crash"] > 0
+    assert summary["produced"] == (summary["consumed"] + summary["dropped"] + summary["timed_out"] + summary["lost_in_crash"]
+                                   + summary["discarded"] + summary["failed"] + summary["in_flight_at_end"])
+
+
+def test_calls_by_hand_one_permit_serves_them_in_turn() -> None:
+    """Arrivals every 10 ms from 10 ms on, no own service, one permit, calls of 25 ms: call n (from 0)
+    starts at 10 + 25 n ms, when the permit frees, and ends at 35 + 25 n ms, so 39 end within the
+    second (n ≤ 38); message n, created at 10 (n + 1) ms, waits 15 n ms for the permit, the last
+    answered 25 + 15 × 38 = 595 ms after it was created; the permit is busy from 10 ms on."""
+    body = """
+name: by_hand
+duration: 1
+sample_interval: 1
+producers: [{name: api, to: requests, arrivals: {process: constant, rate: 100}}]
+buffers: [{name: requests, policy: unbounded}]
+consumers: [{name: handlers, from: requests, workers: 4, service: 0, calls: {downstream: db, semaphore: 1}}]
+downstreams: [{name: db, capacity: 1, latency: 25ms}]
+"""
+    scenario = simbp.load_scenario(body)
+    exact, fast = simbp.run(scenario, mode="exact").summary, simbp.run(scenario, mode="fast").summary
+    assert exact["consumed"] == 39 and fast["consumed"] == pytest.approx(39, abs=1)
+    assert exact["latency_s"]["max"] == pytest.approx(0.595, abs=1e-9)
+    assert fast["latency_s"]["max"] == pytest.approx(0.595, rel=0.05)
+    assert fast["components"]["db"]["mean_in_flight"] == pytest.approx(0.99, abs=0.02)
+    assert fast["components"]["handlers"]["semaphore"]["peak_in_use"] == 1
