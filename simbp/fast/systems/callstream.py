@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -21,40 +20,15 @@ from ...random import draw_function
 from ...scenario.schema import ConsumerSpec, DownstreamSpec
 from ..cohorts import Cohorts
 
-__all__ = ["AttemptTags", "CallStage", "Call"]
+__all__ = ["CallStage", "Call", "Retry"]
 
 _BLOCK = 4096  # latencies and uniforms drawn at a time
 
 Call = tuple[float, int, float, float, int, float, bool, bool]
 """A call in flight: (end, tie, created, bytes, attempt, latency at the downstream, error, timed out)."""
 
-
-class AttemptTags:
-    """Attempt numbers of the items in the permit queue, FIFO, as runs."""
-
-    def __init__(self) -> None:
-        self.runs: deque[list[int]] = deque()
-
-    def push(self, n: int, attempt: int) -> None:
-        if n <= 0:
-            return
-        if self.runs and self.runs[-1][1] == attempt:
-            self.runs[-1][0] += n
-        else:
-            self.runs.append([n, attempt])
-
-    def pop_one(self) -> int:
-        """The attempt number of the oldest item (0 when none is tagged)."""
-        if not self.runs:
-            return 0
-        head = self.runs[0]
-        head[0] -= 1
-        if not head[0]:
-            self.runs.popleft()
-        return head[1]
-
-    def clear(self) -> None:
-        self.runs.clear()
+Retry = tuple[float, int, float, float, int]
+"""A failed call to make again: (when its backoff ends, tie, created, bytes, attempt)."""
 
 
 class CallStage:
@@ -92,20 +66,25 @@ class CallStage:
             self._uniforms = self._rng.random(_BLOCK).tolist() if self.errs else [1.0] * _BLOCK
         return self._latencies.pop(), self._uniforms.pop()
 
-    def run(self, queue: Cohorts, tags: AttemptTags | None, t0: float, t1: float, others: Callable[[float], int],
+    def run(self, queue: Cohorts, retries: list[Retry], t0: float, t1: float, others: Callable[[float], int],
             ended: Callable[[Call], None]) -> None:
-        """Serve the permit queue from `t0` to `t1`: start calls as permits free up, first come
-        first served, and hand each call that ends by `t1` to `ended` (in the order they end)."""
+        """Serve the permit queue from `t0` to `t1`: start calls as permits free up, in the order their
+        items began to wait (first attempts in `queue`, retries in the heap `retries` once their backoff
+        is over), and hand each call that ends by `t1` to `ended` (in the order they end; it may push
+        retries)."""
         calls, items = self.calls, queue.items
         now = t0
         # when a permit last freed (a start then, later than its item's entry, waited for it); at the
         # step's start if the last step left items waiting with every permit busy
         freed = t0 if self.full else -math.inf
         while True:
-            start = math.inf
-            if items and len(calls) < self.permits:
-                head = items[0]
-                start = max(now, head[3] + (head[4] - head[3]) / (2 * head[0]))  # its first item's entry
+            start = first = math.inf
+            if len(calls) < self.permits:
+                if items:
+                    head = items[0]
+                    first = head[3] + (head[4] - head[3]) / (2 * head[0])  # its first item's entry
+                again = retries[0][0] if retries else math.inf
+                start = max(now, min(first, again))
             end = calls[0][0] if calls else math.inf
             if end <= start and end <= t1:
                 call = heapq.heappop(calls)
@@ -114,10 +93,14 @@ class CallStage:
                 ended(call)
                 continue
             if start >= t1:
-                self.full = bool(items) and len(calls) >= self.permits
+                self.full = bool(items or (retries and retries[0][0] < t1)) and len(calls) >= self.permits
                 return
-            (_, c_lo, c_cut, e_lo, e_cut, nbytes), = queue.pop(1)
-            entered = 0.5 * (e_lo + e_cut)
+            if retries and retries[0][0] <= first:
+                entered, _, created, nbytes, attempt = heapq.heappop(retries)
+                self.held_time += start - entered  # a retry waiting for its permit holds its worker
+            else:
+                (_, c_lo, c_cut, e_lo, e_cut, nbytes), = queue.pop(1)
+                entered, created, attempt = 0.5 * (e_lo + e_cut), 0.5 * (c_lo + c_cut), 0
             if start > entered + 1e-12 and start == freed:  # (not just behind an item that entered later)
                 self.waits += 1
                 self.wait_time += start - entered
@@ -131,8 +114,7 @@ class CallStage:
                     probability = min(self.max_error_rate, probability + self.overload_error_rate * excess)
             hold = latency if latency <= self.timeout else self.timeout
             self.tie += 1
-            heapq.heappush(calls, (start + hold, self.tie, 0.5 * (c_lo + c_cut), nbytes,
-                                   tags.pop_one() if tags is not None else 0, latency, uniform < probability,
+            heapq.heappush(calls, (start + hold, self.tie, created, nbytes, attempt, latency, uniform < probability,
                                    latency > self.timeout))
             self.bytes += nbytes
             self.held_time += hold

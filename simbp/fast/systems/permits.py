@@ -14,10 +14,11 @@ its workers:
 - the handler stage, on counts: up to the free workers take items from the buffer (FIFO cohorts),
   each holding it for the mean service time (a message's own service noise is added to its
   recorded latency);
-- the permit queue (cohorts, with attempt numbers alongside: `AttemptTags`) and the call stage,
-  call by call (`callstream.CallStage`): a G/G/p queue whose calls read the calls in flight when
-  they start, so the overload law is applied as exact mode applies it;
-- failed calls with retries left wait their backoff and join the permit queue again.
+- the permit queue (cohorts of first attempts) and the call stage, call by call
+  (`callstream.CallStage`): a G/G/p queue whose calls read the calls in flight when they start, so
+  the overload law is applied as exact mode applies it;
+- failed calls with retries left wait their backoff, then for a permit again, in the order they
+  began to wait among the first attempts.
 
 A worker freed by a call's end takes its next item from the buffer within the step, spread over
 it. The cost is a Python step per call (no quantum needs to resolve the call latency), so fast mode
@@ -28,7 +29,6 @@ gains over exact mode by leaving out the messages' other events. Error bounds:
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +39,7 @@ from ...scenario.schema import ConsumerSpec, DownstreamSpec, _Constant
 from ..buffer import FastBuffer
 from ..cohorts import Cohorts
 from .calls import FastDownstream, concurrency, mean_holding
-from .callstream import AttemptTags, Call, CallStage
+from .callstream import Call, CallStage, Retry
 
 __all__ = ["FastPermitGroup", "interacts", "overloadable", "step_equivalents",
            "STEPS_PER_QUANTUM", "STEPS_PER_CALL"]
@@ -107,9 +107,8 @@ class FastPermitGroup:
         self._noise: list[float] = []
         self.handling = Cohorts()  # items in their own service; `entered` = when a worker took them
         self.queue = Cohorts()  # items waiting for a permit; `entered` = when they began to wait
-        self.tags = AttemptTags() if self.retries else None
         self.calls = CallStage(spec, downstream.spec, rng, base, concurrency(spec), degrades)
-        self.backing_off: list[tuple[float, int, float, float, int]] = []  # heap: (ready, tie, created, bytes, attempt)
+        self.backing_off: list[Retry] = []  # heap of failed calls to make again, by when their backoff ends
         self._tie = 0
         self.blocked = Cohorts()  # never holds items for a full target (a sink)
         self.processed = self.consumed = self.forwarded = self.timed_out = self.lost_in_crash = 0
@@ -159,7 +158,7 @@ class FastPermitGroup:
         return 0.0
 
     def waiting_for_permit(self) -> int:
-        return self.queue.count
+        return self.queue.count + sum(1 for retry in self.backing_off if retry[0] <= self._t1)
 
     def flush_latencies(self) -> None:
         if self._call_latencies:
@@ -174,8 +173,6 @@ class FastPermitGroup:
         self.lost_in_crash += self.held_items()
         self.handling.clear()
         self.queue.clear()
-        if self.tags is not None:
-            self.tags.clear()
         self.backing_off = []
         self.calls.clear()
 
@@ -185,9 +182,8 @@ class FastPermitGroup:
         before = self.handling.count + self.queue.count
         self._t1 = t1
         self._handle(t0, t1, merge_within, self.worker_count - self.held_items())
-        self._retries_due(t1)
         self._ended = 0
-        self.calls.run(self.queue, self.tags, t0, t1, self.downstream.others(self), self._ended_call)
+        self.calls.run(self.queue, self.backing_off, t0, t1, self.downstream.others(self), self._ended_call)
         if self._ended and self.source.queue.count:
             self._take_freed(t0, t1, merge_within, self.worker_count - self.held_items())
         # workers holding messages: in their own service or waiting for a permit (counted at the step's
@@ -209,7 +205,7 @@ class FastPermitGroup:
                 ready += min(count, int(count * (cutoff - e_lo) / (e_hi - e_lo) + 0.5))
             break
         for count, c_lo, c_hi, e_lo, e_hi, nbytes in handling.pop(ready) if ready else ():
-            self._enqueue(count, c_lo, c_hi, e_lo + self.own_mean, e_hi + self.own_mean, nbytes, merge_within, 0)
+            self._enqueue(count, c_lo, c_hi, e_lo + self.own_mean, e_hi + self.own_mean, nbytes, merge_within)
         takes = min(self.source.queue.count, max(free, 0))
         if takes:
             for count, c_lo, c_hi, e_lo, e_hi, nbytes in self.source.queue.pop(takes):
@@ -218,7 +214,7 @@ class FastPermitGroup:
                 if done:
                     f = done / count
                     c_cut, e_cut, b_cut = c_lo + f * (c_hi - c_lo), lo + f * (hi - lo), nbytes * f
-                    self._enqueue(done, c_lo, c_cut, lo + self.own_mean, e_cut + self.own_mean, b_cut, merge_within, 0)
+                    self._enqueue(done, c_lo, c_cut, lo + self.own_mean, e_cut + self.own_mean, b_cut, merge_within)
                     count, c_lo, lo, nbytes = count - done, c_cut, e_cut, nbytes - b_cut
                 handling.push(count, c_lo, c_hi, lo, hi, nbytes, merge_within)
             self.source.taken += takes
@@ -238,18 +234,8 @@ class FastPermitGroup:
         self.source.taken += takes
 
     def _enqueue(self, count: int, c_lo: float, c_hi: float, e_lo: float, e_hi: float, nbytes: float,
-                 merge_within: float, attempt: int) -> None:
+                 merge_within: float) -> None:
         self.queue.push(count, c_lo, c_hi, e_lo, e_hi, nbytes, merge_within)
-        if self.tags is not None:
-            self.tags.push(count, attempt)
-
-    def _retries_due(self, t1: float) -> None:
-        """Failed calls whose backoff has passed by `t1` join the permit queue again."""
-        heap = self.backing_off
-        while heap and heap[0][0] <= t1:
-            ready, _, created, nbytes, attempt = heapq.heappop(heap)
-            # a retry keeps its own creation time: never merged into a cohort of younger items
-            self._enqueue(1, created, created, ready, ready, nbytes, -math.inf, attempt)
 
     def _ended_call(self, call: Call) -> None:
         """A call's answer (or error, or the caller's timeout): the message is consumed, retried after
@@ -274,14 +260,10 @@ class FastPermitGroup:
             downstream.abandoned += 1
             self.call_timeouts += 1
             downstream.running_until(end - self.calls.timeout + latency)
-        if attempt < self.retries:
-            ready = end + self.backoff
+        if attempt < self.retries:  # it waits for a permit again when its backoff ends (maybe in this step)
             self.busy_time += self.backoff
-            if ready <= self._t1:  # due within this step: it waits for a permit again now
-                self._enqueue(1, created, created, ready, ready, nbytes, -math.inf, attempt + 1)
-            else:
-                self._tie += 1
-                heapq.heappush(self.backing_off, (ready, self._tie, created, nbytes, attempt + 1))
+            self._tie += 1
+            heapq.heappush(self.backing_off, (end + self.backoff, self._tie, created, nbytes, attempt + 1))
             return
         self.failed += 1
         self._ended += 1
