@@ -28,7 +28,6 @@ gains over exact mode by leaving out the messages' other events. Error bounds:
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from typing import Any
 
@@ -109,7 +108,6 @@ class FastPermitGroup:
         self.queue = Cohorts()  # items waiting for a permit; `entered` = when they began to wait
         self.calls = CallStage(spec, downstream.spec, rng, base, concurrency(spec), degrades)
         self.backing_off: list[Retry] = []  # heap of failed calls to make again, by when their backoff ends
-        self._tie = 0
         self.blocked = Cohorts()  # never holds items for a full target (a sink)
         self.processed = self.consumed = self.forwarded = self.timed_out = self.lost_in_crash = 0
         self.failed = self.call_errors = self.call_timeouts = self.call_retries_made = 0
@@ -146,10 +144,11 @@ class FastPermitGroup:
         return len(self.calls.calls)
 
     def held_items(self) -> int:
-        return self.handling.count + self.queue.count + len(self.calls.calls) + len(self.backing_off)
+        return self.handling.count + self.queue.count + len(self.calls.waiting) + len(self.calls.calls) + len(self.backing_off)
 
     def held_bytes(self) -> float:
-        return self.handling.bytes + self.queue.bytes + self.calls.bytes + sum(entry[3] for entry in self.backing_off)
+        return (self.handling.bytes + self.queue.bytes + self.calls.waiting_bytes + self.calls.bytes
+                + sum(entry[3] for entry in self.backing_off))
 
     def busy_seconds(self, now: float) -> float:
         return self.busy_time
@@ -158,7 +157,7 @@ class FastPermitGroup:
         return 0.0
 
     def waiting_for_permit(self) -> int:
-        return self.queue.count + sum(1 for retry in self.backing_off if retry[0] <= self._t1)
+        return self.queue.count + len(self.calls.waiting) + sum(1 for retry in self.backing_off if retry[0] <= self._t1)
 
     def flush_latencies(self) -> None:
         if self._call_latencies:
@@ -179,18 +178,19 @@ class FastPermitGroup:
     # ------------------------------------------------------------------ one step
     def step(self, t0: float, t1: float, merge_within: float, arrived: int = 0) -> None:
         """Handler stage, retries due, the calls; then workers freed by calls take new items."""
-        before = self.handling.count + self.queue.count
+        before = self.handling.count + self.queue.count + len(self.calls.waiting)
         self._t1 = t1
         self._handle(t0, t1, merge_within, self.worker_count - self.held_items())
         self._ended = 0
-        self.calls.run(self.queue, self.backing_off, t0, t1, self.downstream.others(self), self._ended_call)
+        self._count(self.calls.run(self.queue, self.backing_off, t0, t1, self.downstream.others(self)))
         if self._ended and self.source.queue.count:
             self._take_freed(t0, t1, merge_within, self.worker_count - self.held_items())
         # workers holding messages: in their own service or waiting for a permit (counted at the step's
         # ends), in a call (each booked whole when it starts) or backing off (booked when it fails)
         held_time = self.calls.held_time
         self.calls.held_time = 0.0
-        self.busy_time += 0.5 * (before + self.handling.count + self.queue.count) * (t1 - t0) + held_time
+        after = self.handling.count + self.queue.count + len(self.calls.waiting)
+        self.busy_time += 0.5 * (before + after) * (t1 - t0) + held_time
 
     def _handle(self, t0: float, t1: float, merge_within: float, free: int) -> None:
         """Items whose own service ends by `t1` join the permit queue; free workers take new ones."""
@@ -237,47 +237,49 @@ class FastPermitGroup:
                  merge_within: float) -> None:
         self.queue.push(count, c_lo, c_hi, e_lo, e_hi, nbytes, merge_within)
 
-    def _ended_call(self, call: Call) -> None:
-        """A call's answer (or error, or the caller's timeout): the message is consumed, retried after
-        its backoff, or failed; the downstream's counters."""
-        end, _, created, nbytes, attempt, latency, error, timed_out = call
-        downstream = self.downstream
-        downstream.calls += 1
-        downstream.call_seconds += latency
-        self._call_latencies.append(latency)
-        if attempt:
-            self.call_retries_made += 1
-        if not (error or timed_out):
-            self.processed += 1
-            self.consumed += 1
-            self._ended += 1
-            self._record(end - created)
+    def _count(self, ended: list[Call]) -> None:
+        """Calls that ended: answered (the message consumed, its latency recorded), failed with retries
+        left (already waiting out their backoff), or failed for good (`failed`); the downstream's counters."""
+        if not ended:
             return
-        self.call_errors += 1
-        if error:
-            downstream.errors += 1
-        if timed_out:
-            downstream.abandoned += 1
-            self.call_timeouts += 1
-            downstream.running_until(end - self.calls.timeout + latency)
-        if attempt < self.retries:  # it waits for a permit again when its backoff ends (maybe in this step)
-            self.busy_time += self.backoff
-            self._tie += 1
-            heapq.heappush(self.backing_off, (end + self.backoff, self._tie, created, nbytes, attempt + 1))
-            return
-        self.failed += 1
-        self._ended += 1
-
-    def _record(self, value: float) -> None:
-        """An answered message's latency, with its own service's noise."""
-        if self._own_noise:
-            if not self._noise:
-                self._noise = (self._own(4096) - self.own_mean).tolist()
-            value += self._noise.pop()
-        self._values.append(value if value > 0 else 0.0)
-        self._weights.append(1)
-        if len(self._values) >= 8192:
+        downstream, values, noise = self.downstream, self._values, self._own_noise
+        latencies = self._call_latencies
+        answered = 0
+        for end, _, created, _, attempt, latency, error, timed_out in ended:
+            latencies.append(latency)
+            if attempt:
+                self.call_retries_made += 1
+            if not (error or timed_out):
+                answered += 1
+                value = end - created + self._noise_draw() if noise else end - created
+                values.append(value if value > 0 else 0.0)
+                continue
+            self.call_errors += 1
+            if error:
+                downstream.errors += 1
+            if timed_out:
+                downstream.abandoned += 1
+                self.call_timeouts += 1
+                downstream.running_until(end - self.calls.timeout + latency)
+            if attempt < self.retries:
+                self.busy_time += self.backoff
+            else:
+                self.failed += 1
+                self._ended += 1
+        downstream.calls += len(ended)
+        downstream.call_seconds += sum(latencies[-len(ended):])
+        self.processed += answered
+        self.consumed += answered
+        self._ended += answered
+        self._weights.extend([1] * answered)
+        if len(values) >= 8192 or len(latencies) >= 8192:
             self.flush_latencies()
+
+    def _noise_draw(self) -> float:
+        """A message's own service time less its mean (the handler stage holds each for the mean)."""
+        if not self._noise:
+            self._noise = (self._own(4096) - self.own_mean).tolist()
+        return float(self._noise.pop())
 
 
 class _Held:
