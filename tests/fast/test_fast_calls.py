@@ -37,8 +37,8 @@ name: permits
 duration: DURATION
 sample_interval: 1
 producers: [{name: api, to: requests, arrivals: {process: poisson, rate: RATE}}]
-buffers: [{name: requests, capacity: 200, policy: drop_newest}]
-consumers: [{name: handlers, from: requests, workers: 40, service: {dist: exponential, mean: 1ms}, calls: CALLS}]
+buffers: [{name: requests, capacity: CAPACITY, policy: drop_newest}]
+consumers: [{name: handlers, from: requests, workers: WORKERS, service: {dist: exponential, mean: 1ms}, calls: CALLS}]
 downstreams: [{name: db, capacity: 10, latency: {dist: exponential, mean: 20ms}, error_rate: ERROR, OVERLOAD}]
 """
 SEMAPHORE = "{downstream: db, semaphore: 10}"
@@ -63,7 +63,7 @@ OVERLOAD_CASES = {
 
 FORWARDING = """
 name: forwarding
-duration: 20
+duration: 12
 sample_interval: 1
 producers: [{name: api, to: requests, arrivals: {process: poisson, rate: RATE}}]
 buffers: [{name: requests, capacity: 200, policy: drop_newest}, {name: results, capacity: 50, policy: POLICY}]
@@ -78,9 +78,11 @@ FORWARDING_CASES = {  # name: (rate, policy of the next stage's buffer, quantum)
 }
 
 
-def permits_scenario(rate: float, calls: str, error: float, overload: str, duration: float) -> simbp.Scenario:
+def permits_scenario(rate: float, calls: str, error: float, overload: str, duration: float, workers: int = 40,
+                     capacity: int = 200) -> simbp.Scenario:
     body = (PERMITS.replace("DURATION", str(duration)).replace("RATE", str(rate)).replace("CALLS", calls)
-            .replace("ERROR", str(error)).replace("OVERLOAD", overload))
+            .replace("ERROR", str(error)).replace("OVERLOAD", overload).replace("WORKERS", str(workers))
+            .replace("CAPACITY", str(capacity)))
     return simbp.load_scenario(body)
 
 
@@ -164,6 +166,21 @@ def test_the_library_scenarios_say_what_fast_mode_does_with_them() -> None:
     assert mode == "exact" and "congestion collapse" in reason
     capped = permits_scenario(650, "{downstream: db, semaphore: 10}", 0.0, COLLAPSE, 36_000)
     assert not unsupported(capped)  # a semaphore at the capacity keeps the calls under the knee
+
+
+def test_auto_runs_calls_that_interact_fast_where_it_repays() -> None:
+    """An hour at 9,000 calls a second behind a semaphore, or to a degrading downstream, runs in fast mode
+    and `mode_reason` names the mechanism; 100 calls a second for six hours (2.2 million messages) costs
+    fast mode more per quantum than it saves, so exact mode, and auto says so."""
+    for calls, overload, named in (("{downstream: db, semaphore: 200}", NONE, "calls behind a semaphore"),
+                                   ("{downstream: db}", MILD, "downstreams degrading in overload")):
+        scenario = permits_scenario(9000, calls, 0.0, overload, 3600, workers=1000, capacity=20_000)
+        mode, reason = choose_mode(scenario.with_changes({"downstreams": [{"name": "db", "capacity": 200,
+                                                                          "latency": "20ms"}]}) if overload == NONE
+                                   else scenario, "auto")
+        assert mode == "fast" and named in reason, reason
+    mode, reason = choose_mode(permits_scenario(100, SEMAPHORE, 0.0, NONE, 6 * 3600), "auto")
+    assert mode == "exact" and "does not repay" in reason, reason
 
 
 @pytest.mark.parametrize("calls, overload", [(RETRYING, NONE), ("{downstream: db}", MILD)])

@@ -43,8 +43,8 @@ from .callstream import Call, CallStage, Retry
 __all__ = ["FastPermitGroup", "interacts", "overloadable", "step_equivalents",
            "STEPS_PER_QUANTUM", "STEPS_PER_CALL"]
 
-STEPS_PER_QUANTUM = 18.0  # a permit group's quantum costs about 18 core steps (0.7 ms; measured, docs/performance.md)
-STEPS_PER_CALL = 0.1  # and each call started in it about a tenth of one (4 µs)
+STEPS_PER_QUANTUM = 3.0  # a permit group's quantum costs about 3 core steps (measured, docs/performance.md)
+STEPS_PER_CALL = 0.1  # and each call about a tenth of one (4 µs: a Python step per call)
 
 
 def interacts(consumer: ConsumerSpec, downstream: DownstreamSpec, scenario: Any) -> bool:
