@@ -196,7 +196,7 @@ def estimate_fast_steps(scenario: Scenario) -> float:
         if name not in fine:
             steps += quanta * 3 * (substeps - 1)
     steps += quanta * BATCH_QUANTUM_STEPS * sum(1 for c in scenario.consumers if c.batch is not None)
-    calls = permit_steps(scenario, choose_quantum(scenario), quanta)  # calls that interact (fast.systems.permits)
+    calls = permit_steps(scenario, quanta)  # calls that interact (fast.systems.permits)
     return float(steps) + calls + BATCH_STEPS * estimate_batches(scenario)
 
 
@@ -362,7 +362,7 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
                else "fast mode steps batch consumers batch by batch, which is slower here"
                if any(c.batch is not None for c in scenario.consumers)
                else "fast mode steps calls that interact (a semaphore, a degrading downstream) at a cost per quantum "
-                    "that this rate of calls does not repay" if permit_steps(scenario, choose_quantum(scenario), 1.0)
+                    "that this rate of calls does not repay" if permit_steps(scenario, 1.0)
                else "a small dropping buffer would make fast mode step finely")
         return "exact", (f"auto: about {messages:,.0f} messages, but {why} (about {format_duration(fast_seconds)} against "
                          f"{format_duration(exact_seconds)} in exact mode), so exact mode")

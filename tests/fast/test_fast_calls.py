@@ -195,6 +195,7 @@ def test_results_have_exact_modes_shape_and_report_their_bounds(calls: str, over
     if "semaphore" in calls:
         assert bounds["permit_waits_rel"] == PERMIT_WAITS.relative and "overload_rel" not in bounds
         assert fast.summary["components"]["handlers"]["semaphore"]["peak_in_use"] == 10
+        assert fast.summary["components"]["db"]["peak_in_flight"] == 10 == exact.summary["components"]["db"]["peak_in_flight"]
     else:
         assert bounds["overload_rel"] == OVERLOAD.relative and "permit_waits_rel" not in bounds
 

@@ -75,6 +75,7 @@ class FastDownstream:
         self.sketch = LatencySketch()
         self.slowdown = spec.overload.slowdown
         self.callers: list[Any] = []  # permit groups (`permits.py`) calling it: their calls in flight
+        self.pooled = 0  # groups calling it whose calls are pooled work (`FastCallingGroup`)
         self.running: list[float] = []  # heap: when calls their callers gave up on (timeout) end here
         self._last_seconds = 0.0
         self._last_time = 0.0
@@ -104,7 +105,11 @@ class FastDownstream:
         elapsed = now - self._last_time
         if elapsed > 0:
             self.in_flight = (self.call_seconds - self._last_seconds) / elapsed
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if self.pooled:
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        if self.callers and not self.pooled:  # callers stepped call by call: the count at this instant, as
+            self.in_flight = float(sum(g.in_flight() for g in self.callers) + len(self.running))  # in exact mode
+            self.peak_in_flight = max(self.peak_in_flight, float(sum(g.calls.peak_in_use for g in self.callers)))
         self._last_seconds, self._last_time = self.call_seconds, now
         return self.in_flight
 
@@ -204,6 +209,7 @@ class FastCallingGroup(FastGroup):
         super().__init__(spec, source, target, work, on_latencies, profile)
         self.mean_service = float(np.mean(profile))  # what a worker holds a message for
         self.downstream = downstream
+        downstream.pooled += 1
         self.outcomes = outcomes
         self.failed = 0
         self.call_errors = 0

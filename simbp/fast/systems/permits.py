@@ -63,7 +63,7 @@ def overloadable(downstream: DownstreamSpec, scenario: Any) -> bool:
     return sum(min(c.workers, c.calls.semaphore or c.workers) for c in callers) > downstream.capacity
 
 
-def step_equivalents(scenario: Any, quantum: float, quanta: float) -> float:
+def step_equivalents(scenario: Any, quanta: float) -> float:
     """Fast mode's cost of the permit groups in core quantum steps (`simbp.limits`): per quantum,
     `STEPS_PER_QUANTUM`, and `STEPS_PER_CALL` per call (at the mean rate into the group, retries
     included)."""
