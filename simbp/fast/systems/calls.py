@@ -109,7 +109,7 @@ class FastDownstream:
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         if self.callers and not self.pooled:  # callers stepped call by call: the count at this instant, as
             self.in_flight = float(sum(g.in_flight() for g in self.callers) + len(self.running))  # in exact mode
-            self.peak_in_flight = max(self.peak_in_flight, float(sum(g.calls.peak_in_use for g in self.callers)))
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight, *(float(g.calls.peak_load) for g in self.callers))
         self._last_seconds, self._last_time = self.call_seconds, now
         return self.in_flight
 

@@ -59,6 +59,7 @@ class CallStage:
         self.waits = 0
         self.wait_time = 0.0
         self.peak_in_use = 0
+        self.peak_load = 0  # the most calls in flight at the downstream a start saw, itself included
         self.waiting: deque[tuple[float, float, float]] = deque()  # the queue's oldest items, one by one:
         self.waiting_bytes = 0.0  # (entered, created, bytes), taken from `queue` a cohort at a time
         self.full = False  # every permit busy with items waiting at the end of the last step
@@ -78,6 +79,7 @@ class CallStage:
         latencies, uniforms = self._latencies, self._uniforms
         permits, timeout, degrades, retry_limit, backoff = self.permits, self.timeout, self.degrades, self.retries, self.backoff
         pop, push = heapq.heappop, heapq.heappush
+        watch = degrades or timeout < math.inf  # others' calls, and calls given up on, matter here
         ended: list[Call] = []
         inf = math.inf
         now = t0
@@ -127,8 +129,11 @@ class CallStage:
                 latencies, uniforms = self._latencies, self._uniforms
             latency, uniform = latencies.pop(), uniforms.pop()
             probability = self.error_rate
+            load = len(calls) + 1 + others(start) if watch else len(calls) + 1  # in flight, itself included
+            if load > self.peak_load:
+                self.peak_load = load
             if degrades:
-                excess = len(calls) + 1 + others(start) - self.capacity
+                excess = load - self.capacity
                 if excess > 0:
                     latency *= 1.0 + self.slowdown * excess
                     probability = min(self.max_error_rate, probability + self.overload_error_rate * excess)
