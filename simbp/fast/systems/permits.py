@@ -1,4 +1,4 @@
-"""Calls that interact, on counts: behind a semaphore, or to a downstream that degrades in overload.
+"""Calls that interact in fast mode: behind a semaphore, or to a downstream that degrades in overload.
 
 Exact mode's calling worker (`simbp.exact.systems.downstream.CallingWorker`) holds its message
 through three phases: its own `service`, a FIFO wait for one of the group's semaphore permits (a
