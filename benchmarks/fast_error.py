@@ -19,10 +19,14 @@ tolerances tested in tests/test_fast_mode.py were set from them.
 finest fast mode uses) to 20 ms (two service times, what a run of a few hours gets), each the mean
 and standard error over the seeds, and fast mode's error relative to exact mode's.
 
-`--systems` runs the comparisons of tests/fast/test_fast_systems.py (the same scenarios, quanta and
-seeds: the table and the tests measure the same runs) and prints, per mechanism and figure, exact
+`--systems` runs the comparisons of tests/fast/test_fast_systems.py and tests/fast/test_fast_calls.py
+(the same scenarios, quanta and seeds: the table and the tests measure the same runs) and prints, per mechanism and figure, exact
 and fast mode's mean ± standard error, fast's error, the stated bound (`simbp.fast.accuracy`) and
 whether fast's mean lies within exact's 99.9% interval widened by it.
+
+`--calls-speed` runs calls behind a semaphore and to a degrading downstream at 3,000 and 9,000 calls a
+second: auto's choice for an hour, and exact against fast mode on a 20-second slice at the hour's
+quantum, in the same process.
 """
 
 from __future__ import annotations
