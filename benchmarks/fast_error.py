@@ -5,6 +5,7 @@
     python benchmarks/fast_error.py --near-capacity --seeds 1 2 3 4 5 6 7 8   # M/M/3/10 loss, rho 0.7-1.3
     python benchmarks/fast_error.py --systems          # each systems key fast mode models, against exact mode
     python benchmarks/fast_error.py --systems-scale    # an hour of each in fast mode: wall time, auto's choice
+    python benchmarks/fast_error.py --calls-speed      # semaphores and degrading downstreams: exact against fast
 
 For each scenario it runs exact mode and fast mode (at each `--quanta`: the most quanta per run)
 with the same seeds and prints the mean ± standard deviation over seeds of the figures the issue
@@ -18,10 +19,14 @@ tolerances tested in tests/test_fast_mode.py were set from them.
 finest fast mode uses) to 20 ms (two service times, what a run of a few hours gets), each the mean
 and standard error over the seeds, and fast mode's error relative to exact mode's.
 
-`--systems` runs the comparisons of tests/fast/test_fast_systems.py (the same scenarios, quanta and
-seeds: the table and the tests measure the same runs) and prints, per mechanism and figure, exact
+`--systems` runs the comparisons of tests/fast/test_fast_systems.py and tests/fast/test_fast_calls.py
+(the same scenarios, quanta and seeds: the table and the tests measure the same runs) and prints, per mechanism and figure, exact
 and fast mode's mean ± standard error, fast's error, the stated bound (`simbp.fast.accuracy`) and
 whether fast's mean lies within exact's 99.9% interval widened by it.
+
+`--calls-speed` runs calls behind a semaphore and to a degrading downstream at 3,000 and 9,000 calls a
+second: auto's choice for an hour, and exact against fast mode on a 20-second slice at the hour's
+quantum, in the same process.
 """
 
 from __future__ import annotations
@@ -98,11 +103,12 @@ def near_capacity(seeds: list[int], duration: float, quanta_s: list[float]) -> N
 def systems(only: list[str] | None) -> None:
     """The systems keys against exact mode (the cases of tests/fast/test_fast_systems.py)."""
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "fast")]
+    from test_fast_calls import mechanism_cases as call_cases  # calls that interact (semaphore, overload)
     from test_fast_systems import Z, mechanism_cases  # the tests' own cases
 
     print("| mechanism | case | figure | exact | fast | error | bound | within |")
     print("|---|---|---|---|---|---|---|---|")
-    for case in mechanism_cases():
+    for case in mechanism_cases() + call_cases():
         if only and not any(word in case.mechanism or word in case.name for word in only):
             continue
         began = time.perf_counter()
@@ -145,6 +151,46 @@ def systems_scale() -> None:
         print(f"| {name} | {summary['produced']:,} | {mode} | {wall:.1f} s | {estimate_seconds(scenario, 'exact'):.0f} s |")
 
 
+CALLS_AT_SCALE = """
+name: calls_at_scale
+duration: {duration}
+sample_interval: 1
+producers: [{{name: api, to: requests, arrivals: {{process: poisson, rate: {rate}}}}}]
+buffers: [{{name: requests, capacity: 20000, policy: drop_newest}}]
+consumers: [{{name: handlers, from: requests, workers: 1000, service: 0.5ms, calls: {calls}}}]
+downstreams: [{{name: db, capacity: 200, latency: {{dist: exponential, mean: 20ms}}, {overload}}}]
+"""
+
+
+def calls_speed(rates: list[float], slice_s: float = 20.0) -> None:
+    """Calls that interact at production rates: auto's choice for an hour, and exact against fast mode on
+    a slice of `slice_s` seconds run at the hour's quantum, in the same process (the ratio is what counts
+    on a shared machine)."""
+    from simbp.limits import choose_mode, estimate_seconds
+
+    kinds = {"semaphore 200 at the capacity": ("{downstream: db, semaphore: 200}", "overload: {}"),
+             "no semaphore, degrading downstream (mild)": ("{downstream: db}", "overload: {slowdown: 0.002, error_rate: 0.001}"),
+             "no semaphore, plain calls (calls.py)": ("{downstream: db}", "overload: {}")}
+    print("| calls (an hour) | rate | auto | quantum | exact / fast on a slice | ratio | latency mean exact / fast | p99 |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    for name, (calls, overload) in kinds.items():
+        for rate in rates:
+            hour = simbp.load_scenario(CALLS_AT_SCALE.format(duration=3600, rate=rate, calls=calls, overload=overload))
+            mode, _ = choose_mode(hour, "auto")
+            quantum = choose_quantum(hour)
+            piece = simbp.load_scenario(CALLS_AT_SCALE.format(duration=slice_s, rate=rate, calls=calls, overload=overload))
+            began = time.perf_counter()
+            exact = build_results(simulate(piece, seed=1)).summary
+            middle = time.perf_counter()
+            fast = build_results(simulate_fast(piece, seed=1, quantum=quantum)).summary
+            ended = time.perf_counter()
+            e, f = exact["latency_s"], fast["latency_s"]
+            print(f"| {name} | {rate:,.0f}/s | {mode} (estimated {estimate_seconds(hour, 'exact'):.0f} s exact, "
+                  f"{estimate_seconds(hour, 'fast'):.0f} s fast) | {quantum * 1000:.0f} ms | {middle - began:.1f} s / "
+                  f"{ended - middle:.1f} s | {(middle - began) / (ended - middle):.1f}× | {e['mean'] * 1000:.1f} / "
+                  f"{f['mean'] * 1000:.1f} ms | {e['p99'] * 1000:.0f} / {f['p99'] * 1000:.0f} ms |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
@@ -156,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="fast mode's quanta in seconds (--near-capacity)")
     parser.add_argument("--systems", action="store_true", help="the systems keys fast mode models, against exact mode")
     parser.add_argument("--systems-scale", action="store_true", help="an hour of each systems scenario in fast mode")
+    parser.add_argument("--calls-speed", action="store_true",
+                        help="calls that interact at production rates: exact against fast mode on a slice")
     args = parser.parse_args(argv)
+    if args.calls_speed:
+        calls_speed([3000.0, 9000.0])
+        return 0
     if args.systems_scale:
         systems_scale()
         return 0

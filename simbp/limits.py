@@ -185,6 +185,7 @@ def estimate_fast_steps(scenario: Scenario) -> float:
     """Quantum steps fast mode would take: quanta × (producers + buffers + consumer groups), plus the
     sub-steps of stages whose dropping buffer is small enough to be stepped finely throughout."""
     from .fast.model import choose_quantum, fine_substeps
+    from .fast.systems.permits import step_equivalents as permit_steps
 
     quanta = math.ceil(scenario.duration / choose_quantum(scenario))
     steps = quanta * (len(scenario.producers) + len(scenario.buffers) + len(scenario.consumers))
@@ -195,7 +196,8 @@ def estimate_fast_steps(scenario: Scenario) -> float:
         if name not in fine:
             steps += quanta * 3 * (substeps - 1)
     steps += quanta * BATCH_QUANTUM_STEPS * sum(1 for c in scenario.consumers if c.batch is not None)
-    return float(steps) + BATCH_STEPS * estimate_batches(scenario)
+    calls = permit_steps(scenario, quanta)  # calls that interact (fast.systems.permits)
+    return float(steps) + calls + BATCH_STEPS * estimate_batches(scenario)
 
 
 def _storm_substeps(scenario: Scenario) -> dict[str, int]:
@@ -338,6 +340,7 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
     `ScenarioError` naming the mechanism.
     """
     from .fast.model import choose_quantum, require_supported
+    from .fast.systems.permits import step_equivalents as permit_steps
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -358,6 +361,8 @@ def choose_mode(scenario: Scenario, mode: str = "auto") -> tuple[str, str]:
         why = ("retries could keep a dropping buffer full, which fast mode steps finely" if _storm_substeps(scenario)
                else "fast mode steps batch consumers batch by batch, which is slower here"
                if any(c.batch is not None for c in scenario.consumers)
+               else "fast mode steps calls that interact (a semaphore, a degrading downstream) at a cost per quantum "
+                    "that this rate of calls does not repay" if permit_steps(scenario, 1.0)
                else "a small dropping buffer would make fast mode step finely")
         return "exact", (f"auto: about {messages:,.0f} messages, but {why} (about {format_duration(fast_seconds)} against "
                          f"{format_duration(exact_seconds)} in exact mode), so exact mode")

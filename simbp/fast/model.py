@@ -45,7 +45,7 @@ from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
 from .renewal import ServiceCounts, squared_cv
-from .systems.calls import mean_holding
+from .systems.calls import concurrency, mean_holding
 from .systems.extension import FastSystems, needs_systems
 from .systems.operators import emitted_rate
 
@@ -125,7 +125,7 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
             continue
         rate = sum(emitted_rate(p, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to == buffer.name)
-        workers = reader.autoscale.max if reader.autoscale is not None else reader.workers
+        workers = reader.autoscale.max if reader.autoscale is not None else concurrency(reader)
         sweep = (rate * scenario.load_multiplier + workers / mean) * quantum
         if buffer.capacity < SMALL_BUFFER * sweep:
             result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
@@ -167,9 +167,10 @@ class FastModel:
                 self.interval_sketch.add_weighted(values, weights)
 
             if (consumer.batch is not None or consumer.calls is not None) and systems is not None:  # fast/systems/
-                make = systems.batch_group if consumer.batch is not None else systems.calling_group
-                self.groups[consumer.name] = self.readers[consumer.from_] = make(consumer, self.buffers[consumer.from_],
-                                                                                 on_latencies)
+                source = self.buffers[consumer.from_]
+                built = (systems.batch_group(consumer, source, on_latencies) if consumer.batch is not None
+                         else systems.calling_group(consumer, source, on_latencies, self.buffers.get(consumer.to or "")))
+                self.groups[consumer.name] = self.readers[consumer.from_] = built
                 continue
             assert consumer.service is not None
 

@@ -430,11 +430,15 @@ def test_downstream_calls_within_the_stated_bounds(name: str) -> None:
 
 
 def test_calls_that_interact_stay_exact_and_auto_says_why() -> None:
-    for name in ("downstream_with_semaphore", "downstream_without_semaphore"):
+    """Calls behind a semaphore run in fast mode at production sizes (tests/fast/test_fast_calls.py); a
+    downstream that can collapse stays exact (no bound holds), and auto says why."""
+    expected = {"downstream_with_semaphore": ("fast", "calls behind a semaphore"),
+                "downstream_without_semaphore": ("exact", "congestion collapse")}
+    for name, (mode_expected, why) in expected.items():
         scenario = simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 36_000})
         mode, reason = choose_mode(scenario, "auto")
-        assert mode == "exact" and "calls in flight" in reason, reason
-    assert any("semaphore" in m for m in unsupported(simbp.load_scenario(ROOT / "scenarios" / "downstream_with_semaphore.yaml")))
+        assert mode == mode_expected and why in reason, reason
+    assert any("collapse" in m for m in unsupported(simbp.load_scenario(ROOT / "scenarios" / "downstream_without_semaphore.yaml")))
 
 
 # --------------------------------------------------------------------------- shape, report, mode

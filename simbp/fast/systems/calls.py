@@ -11,11 +11,12 @@ pooled work (`FastGroup`): each item's holding time, its calls, errors, timeouts
 drawn together when its service time is drawn, and counted when it finishes.
 
 A semaphore, or a downstream that degrades with the calls in flight, makes each call depend on the
-others in flight at its start; those stay in exact mode (`simbp.semantics`).
+others in flight at its start: `permits.py` steps those as a tandem inside the group.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ from ..buffer import FastBuffer
 from ..group import FastGroup
 from ..inputs import WorkStream
 
-__all__ = ["CallOutcomes", "FastCallingGroup", "FastDownstream", "PROFILE_DRAWS", "mean_holding"]
+__all__ = ["CallOutcomes", "FastCallingGroup", "FastDownstream", "PROFILE_DRAWS", "concurrency", "mean_holding"]
 
 PROFILE_DRAWS = 4096
 
@@ -51,6 +52,13 @@ def mean_holding(consumer: ConsumerSpec, scenario: Any) -> float:
     return mean + attempts * latency + (attempts - 1) * calls.backoff
 
 
+def concurrency(consumer: ConsumerSpec) -> int:
+    """Messages a consumer serves at once: its workers, or its semaphore's permits when fewer (the
+    rate it can take items at is this over `mean_holding`)."""
+    semaphore = consumer.calls.semaphore if consumer.calls is not None else None
+    return min(consumer.workers, semaphore) if semaphore is not None else consumer.workers
+
+
 class FastDownstream:
     """A downstream's counters, added to by the groups that call it as their items finish."""
 
@@ -65,15 +73,43 @@ class FastDownstream:
         self.in_flight = 0.0  # calls in flight at the last sample (its interval's average)
         self.peak_in_flight = 0.0
         self.sketch = LatencySketch()
+        self.slowdown = spec.overload.slowdown
+        self.callers: list[Any] = []  # permit groups (`permits.py`) calling it: their calls in flight
+        self.pooled = 0  # groups calling it whose calls are pooled work (`FastCallingGroup`)
+        self.running: list[float] = []  # heap: when calls their callers gave up on (timeout) end here
         self._last_seconds = 0.0
         self._last_time = 0.0
+
+    def others(self, group: Any) -> Callable[[float], int]:
+        """For `group`'s calls: the calls in flight at an instant besides its own (other groups', as of
+        their last step, and those whose caller gave up, until they end here)."""
+        others = sum(g.in_flight() for g in self.callers if g is not group)
+        running = self.running
+
+        def at(now: float) -> int:
+            while running and running[0] <= now:
+                heapq.heappop(running)
+            return others + len(running)
+        return at
+
+    def running_until(self, end: float) -> None:
+        """A call its caller gave up on keeps the downstream busy until `end`."""
+        heapq.heappush(self.running, end)
+
+    def factor(self, in_flight: float) -> float:
+        """A call's latency factor when it starts with `in_flight` calls (itself included)."""
+        return 1.0 + self.slowdown * max(0.0, in_flight - self.capacity)
 
     def sample(self, now: float) -> float:
         """Calls in flight over the last interval, on average (what the time series shows)."""
         elapsed = now - self._last_time
         if elapsed > 0:
             self.in_flight = (self.call_seconds - self._last_seconds) / elapsed
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if self.pooled:
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        if self.callers and not self.pooled:  # callers stepped call by call: the count at this instant, as
+            self.in_flight = float(sum(g.in_flight() for g in self.callers) + len(self.running))  # in exact mode
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight, *(float(g.calls.peak_load) for g in self.callers))
         self._last_seconds, self._last_time = self.call_seconds, now
         return self.in_flight
 
@@ -165,12 +201,15 @@ class FastCallingGroup(FastGroup):
     module): the core's pooled work on holding times, with the calls counted as items finish."""
 
     def __init__(self, spec: ConsumerSpec, source: FastBuffer, on_latencies: Callable[[list[float], list[int]], None],
-                 downstream: FastDownstream, outcomes: CallOutcomes, profile_rng: np.random.Generator, base: Any = None):
+                 downstream: FastDownstream, outcomes: CallOutcomes, profile_rng: np.random.Generator, base: Any = None,
+                 target: FastBuffer | None = None):
         work = WorkStream(outcomes.draw)
         profile = CallOutcomes(spec, downstream.spec, profile_rng, base).draw(PROFILE_DRAWS)
-        super().__init__(spec, source, None, work, on_latencies, profile)
+        # a forwarding group's calls cannot fail (`simbp.semantics`): every finished item is forwarded
+        super().__init__(spec, source, target, work, on_latencies, profile)
         self.mean_service = float(np.mean(profile))  # what a worker holds a message for
         self.downstream = downstream
+        downstream.pooled += 1
         self.outcomes = outcomes
         self.failed = 0
         self.call_errors = 0

@@ -24,6 +24,7 @@ from ..producer import FastProducer
 from .batch import BatchFedBuffer, FastBatchGroup
 from .calls import CallOutcomes, FastCallingGroup, FastDownstream
 from .operators import OperatorProducer
+from .permits import FastPermitGroup, interacts, overloadable
 from .ratelimit import FastTokenBucket
 from .retries import RetryingProducer
 from .shedding import SheddingBuffer
@@ -90,7 +91,7 @@ class FastSystems:
         self.shedding: list[SheddingBuffer] = []
         self.batch_groups: list[FastBatchGroup] = []
         self.downstreams = {spec.name: FastDownstream(spec) for spec in scenario.downstreams}
-        self.calling: list[FastCallingGroup] = []
+        self.calling: list[FastCallingGroup | FastPermitGroup] = []
         self.reports = uses_systems(scenario)  # exact mode's `Systems` columns, only where it has them
         self._last: dict[str, float] = {}
 
@@ -124,15 +125,21 @@ class FastSystems:
         return OperatorProducer(spec, buffer, counts, sizes, self.seeds.generator(f"producer/{spec.name}/operator_times"),
                                 self.quantum, stop, self.scenario.duration)
 
-    def calling_group(self, spec: ConsumerSpec, source: FastBuffer,
-                      on_latencies: Callable[[list[float], list[int]], None]) -> FastCallingGroup:
-        """A consumer calling a downstream (calls that do not interact: `calls.py`)."""
+    def calling_group(self, spec: ConsumerSpec, source: FastBuffer, on_latencies: Callable[[list[float], list[int]], None],
+                      target: FastBuffer | None = None) -> FastCallingGroup | FastPermitGroup:
+        """A consumer calling a downstream: calls that do not interact (`calls.py`, forwarding to `target`
+        when they cannot fail), or that do, behind a semaphore or to a degrading downstream (`permits.py`)."""
         assert spec.calls is not None
         downstream = self.downstreams[spec.calls.downstream]
         base = self.scenario.base_dir
+        if interacts(spec, downstream.spec, self.scenario):
+            permits = FastPermitGroup(spec, source, on_latencies, downstream, self.seeds.generator(f"consumer/{spec.name}/calls"),
+                                      base, overloadable(downstream.spec, self.scenario))
+            self.calling.append(permits)
+            return permits
         outcomes = CallOutcomes(spec, downstream.spec, self.seeds.generator(f"consumer/{spec.name}/calls"), base)
         group = FastCallingGroup(spec, source, on_latencies, downstream, outcomes,
-                                 self.seeds.generator(f"consumer/{spec.name}/service_profile"), base)
+                                 self.seeds.generator(f"consumer/{spec.name}/service_profile"), base, target)
         self.calling.append(group)
         return group
 
@@ -201,6 +208,9 @@ class FastSystems:
             row[f"{name}.in_flight"] = downstream.sample(now)
             figures[f"{name}.calls"] = float(downstream.calls)
             figures[f"{name}.errors"] = float(downstream.errors)
+        for group in self.calling:
+            if isinstance(group, FastPermitGroup) and group.permits is not None:
+                row[f"{group.name}.semaphore_waiting"] = float(group.waiting_for_permit())
         for key, value in figures.items():
             row[key] = value - self._last.get(key, 0.0)
             self._last[key] = value
@@ -229,6 +239,10 @@ class FastSystems:
             result[group.name] = {"failed": group.failed, "downstream": group.downstream.name,
                                   "call_errors": group.call_errors, "call_timeouts": group.call_timeouts,
                                   "call_retries": group.call_retries_made}
+            if isinstance(group, FastPermitGroup) and group.permits is not None:
+                result[group.name]["semaphore"] = {"permits": group.permits, "peak_in_use": group.peak_in_use,
+                                                   "waits": group.waits,
+                                                   "mean_wait_s": group.wait_time / group.waits if group.waits else 0.0}
         for name, downstream in self.downstreams.items():
             sketch = downstream.sketch
             p50, p99 = sketch.quantiles((0.5, 0.99)) if sketch.count else (None, None)
