@@ -19,7 +19,8 @@ __all__ = ["Bound", "LOSS_RATIO", "BLOCKED_FRACTION", "LATENCY_P99", "LATENCY_ME
            "BUFFER_LAG_SECONDS", "KAFKA_LAG", "KAFKA_LAG_SECONDS", "KAFKA_RETENTION_LOST",
            "RATE_LIMITED", "RATE_LIMIT_WAITS", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
            "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
-           "CALLS", "CALL_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
+           "CALLS", "CALL_LATENCY", "STREAM_THROUGHPUT", "STREAM_PAUSED", "STREAM_WRITES", "STREAM_MEMORY",
+           "STREAM_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,29 @@ CALL_LATENCY = Bound(relative=0.03)
 """Mean and p99 of a downstream's call latency (`call_latency_s`)."""
 
 
+# Node.js streams (`fast/systems/streams.py`): a piped source's cycles replayed from banks simulated by
+# exact mode's rules; a source ignoring the mark is the core's unbounded buffer.
+STREAM_THROUGHPUT = Bound(relative=0.01)
+"""Chunks written per second through a writable (piped or not)."""
+
+STREAM_PAUSED = Bound(relative=0.03, absolute=0.005)
+"""A piped source's paused fraction of time (`paused_s`, its blocked time)."""
+
+STREAM_WRITES = Bound(relative=0.03, absolute=0.005)
+"""`writes_returned_false` and `drains` per write."""
+
+STREAM_MEMORY = Bound(relative=0.05)
+"""Peak memory and peak depth of a piped stage (the mark and what `_write()` holds); the first crash of a
+source ignoring the mark."""
+
+STREAM_LATENCY = Bound(relative=0.05)
+"""Latency mean and p99 through a piped writable."""
+
+
+def _streams(scenario: Any) -> bool:
+    return any(b.high_water_mark is not None for b in scenario.buffers)
+
+
 def _producers_with(key: str) -> Callable[[Any], bool]:
     return lambda scenario: any(getattr(p, key) for p in scenario.producers)
 
@@ -139,6 +163,11 @@ MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "call_latency": (CALL_LATENCY, lambda scenario: bool(scenario.downstreams)),
     "batch_size": (BATCH_SIZE, lambda scenario: any(c.batch for c in scenario.consumers)),
     "batch_latency": (BATCH_LATENCY, lambda scenario: any(c.batch for c in scenario.consumers)),
+    "stream_throughput": (STREAM_THROUGHPUT, _streams),
+    "stream_paused": (STREAM_PAUSED, _streams),
+    "stream_writes": (STREAM_WRITES, _streams),
+    "stream_memory": (STREAM_MEMORY, _streams),
+    "stream_latency": (STREAM_LATENCY, _streams),
 }
 """Per mechanism fast mode models: its bound, and whether a scenario uses it (then `fast_error`
 carries `<name>_rel` and `<name>_abs`)."""

@@ -36,6 +36,7 @@ from ..errors import Problem, ScenarioError
 from ..metrics import LatencySketch
 from ..random import SeedTree, draw_function
 from ..scenario.schema import Scenario
+from ..scenario.systems import producer_pauses
 from ..service import Service
 from .buffer import FastBuffer
 from .cohorts import Cohorts
@@ -81,7 +82,8 @@ def require_supported(scenario: Scenario) -> None:
 def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     """The quantum: fine enough for the fastest service, coarse enough for `max_quanta`, and a
     whole fraction of the sample interval so samples fall on quantum boundaries."""
-    means = [mean_holding(c, scenario) for c in scenario.consumers if c.batch is None]
+    piped = {p.to for p in scenario.producers if producer_pauses(scenario, p)}  # replayed from cycles: no scale
+    means = [mean_holding(c, scenario) for c in scenario.consumers if c.batch is None and c.from_ not in piped]
     scales = [SERVICE_FRACTION * m for m in means if m > 0 and math.isfinite(m)]
     # batches are stepped by event: a quantum need only resolve a batch's timeout or service (depth, memory)
     scales += [SERVICE_FRACTION * max(c.batch.timeout, c.mean_service() * c.batch.size) for c in scenario.consumers if c.batch]
@@ -177,9 +179,12 @@ class FastModel:
             counting = self.seeds.generator(f"consumer/{consumer.name}/service_count")  # normals and representatives
             completions = ServiceCounts(consumer.mean_service(), squared_cv(consumer.service, base), counting,
                                         draw_function(consumer.service, counting, base))
-            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile, completions)
+            group_type = systems.group_type(consumer) if systems is not None else FastGroup  # a piped stream's replay
+            group = group_type(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile, completions)
             self.groups[consumer.name] = group
             self.readers[consumer.from_] = group
+        if systems is not None:
+            systems.wire(self.readers)
         self.kafka: FastKafka | None = None
         if scenario.topics:
             quanta = max(1, math.ceil(scenario.duration / self.quantum - 1e-9))
@@ -262,6 +267,10 @@ class FastModel:
             if down:
                 buffer.area += buffer.queue.count * dt
                 continue
+            reader = self.readers.get(buffer.name)
+            if reader is not None and getattr(reader, "replays", False):  # a piped Node.js stream: its cycles replayed (systems/streams.py)
+                reader.replay(t0, t1, producers[0].counts.expected)
+                continue
             parts = self._substeps(buffer, counts, dt)
             if parts == 1:
                 self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
@@ -332,13 +341,14 @@ class FastModel:
             held += group.in_service.bytes + group.blocked.bytes
             items += group.held_items()
         service.held = held
+        held += sum(buffer.peak_excess for buffer in self._order)  # a stage's peak within the quantum
         if held > service.limit:
             # the crash came when the item that passed the limit arrived: the peak is the limit
             # plus about one item, not what the rest of the quantum would have added
             held = min(held, service.limit + (held - service.baseline) / max(items, 1))
         if held > service.peak:
             service.peak = held
-        if service.held > service.limit:
+        if held > service.limit:
             service.crash()
 
     # ------------------------------------------------------------------ crash

@@ -1,0 +1,437 @@
+"""Node.js streams in fast mode (docs/systems.md): a writable's `high_water_mark` and a source that pipes.
+
+A source that pipes (`on_backpressure: pause`) into a writable read by its `_write()` (a consumer
+that does not forward) goes round one cycle after another. From a 'drain' (the writable empty,
+`_write()` idle, the source resuming) the source writes while `_write()` works, until a write
+returns false (the length, chunks or bytes buffered plus the one being written, reaches the mark);
+the source pauses, `_write()` empties the buffer, 'drain' fires, and the next cycle begins in the
+same state. Every instant the stage is empty and idle (a 'drain', or the end of a busy period the
+source never paused in) is a regeneration point: with Poisson arrivals what follows does not depend
+on what came before (with evenly spaced ones, up to the phase of the source's schedule).
+
+So the stage's behaviour is that of its cycles, and fast mode takes them from exact mode's rules:
+`simulate_bank` steps one source rate's cycles chunk by chunk, once, for about `BANK_CHUNKS`
+chunks (arrivals, service times and sizes drawn from the run's streams), and `PipedGroup` replays
+that timeline quantum by quantum, jumping to a random regeneration point when it reaches the bank's
+end or when the source's rate moves to another bank. A quantum's figures (writes, takes,
+completions, busy, queued and paused seconds, pauses, drains, the peak within it) are differences of
+cumulative functions of the bank found by binary search, and its latencies are the bank's own, so a
+quantum costs a few numpy calls whatever the chunks in it.
+
+What counts cannot give: the saw-tooth's phase at an instant (a sample shows some cycle's state,
+not the one exact mode would be in), and the order of cycles (the bank's, replayed from random
+points). A source whose rate changes mid-cycle finishes that cycle at the old rate; a rate that
+varies continuously is banked on a grid of `RATE_GRID` (1%), at the first rate seen in each cell.
+
+A naive source (`on_backpressure: ignore`) is the core's unbounded buffer; `MarkedBuffer` estimates
+what its `write()` calls returned (`writes_returned_false`, `drains`) from the length at the quantum's
+ends (linearly in between), which is exact when the length stays on one side of the mark.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...scenario.schema import BufferSpec, ConsumerSpec, ProducerSpec
+from ..buffer import FastBuffer
+from ..cohorts import Slice
+from ..group import FastGroup
+
+__all__ = ["BANK_CHUNKS", "RATE_GRID", "Bank", "simulate_bank", "MarkedBuffer", "PipedGroup"]
+
+BANK_CHUNKS = 20_000  # chunks simulated per source rate (fewer when the whole run has fewer)
+MIN_BANK_CHUNKS = 2_000
+RATE_GRID = 1.01  # source rates within this ratio share a bank
+_MAX_EXTEND = 8  # a bank is extended up to this many times its chunks to hold two regeneration points
+
+
+@dataclass
+class Bank:
+    """One source rate's simulated timeline: per chunk its write, service start and completion times
+    and size, the pauses and drains, and the regeneration points (cumulative sums for integrals)."""
+
+    rate: float
+    arrivals: np.ndarray  # write times, ascending
+    starts: np.ndarray  # service start times, ascending (FIFO)
+    completions: np.ndarray  # completion times, ascending
+    latencies: np.ndarray  # completion − write, in completion order
+    sizes: np.ndarray  # bytes, in write order
+    done_sizes: np.ndarray  # bytes, in completion order
+    pauses: np.ndarray  # times a write returned false
+    drains: np.ndarray  # times 'drain' fired
+    regenerations: np.ndarray  # times the stage was empty and idle (0 first); the bank ends at the last
+    queued_after: np.ndarray  # chunks waiting just after each write
+    waiting_after: np.ndarray  # bytes waiting just after each write
+    held_after: np.ndarray  # bytes held (waiting and being written) just after each write
+
+    def __post_init__(self) -> None:
+        def prefix(values: np.ndarray) -> np.ndarray:
+            return np.concatenate([[0.0], np.cumsum(values)])
+
+        self._a, self._s, self._d = prefix(self.arrivals), prefix(self.starts), prefix(self.completions)
+        self._p, self._r = prefix(self.pauses), prefix(self.drains)
+        self._size, self._done_size = prefix(self.sizes), prefix(self.done_sizes)
+        self.end = float(self.regenerations[-1])
+
+    def counts(self, t: float) -> tuple[int, int, int, int, int]:
+        """Writes, service starts and pauses before `t`; completions and drains at `t` or before (so the
+        stage is empty at a regeneration point, the completion that emptied it counted)."""
+        return (int(np.searchsorted(self.arrivals, t)), int(np.searchsorted(self.starts, t)),
+                int(np.searchsorted(self.completions, t, side="right")), int(np.searchsorted(self.pauses, t)),
+                int(np.searchsorted(self.drains, t, side="right")))
+
+    def integrals(self, t: float, n: tuple[int, int, int, int, int]) -> tuple[float, float, float]:
+        """Busy, queued and paused chunk-seconds up to `t` (given `counts(t)`)."""
+        a, s, d, p, r = n
+        busy = self._d[d] - self._s[s] + t * (s - d)
+        queued = self._s[s] - self._a[a] + t * (a - s)
+        paused = self._r[r] - self._p[p] + t * (p - r)
+        return float(busy), float(queued), float(paused)
+
+    def held_bytes(self, n: tuple[int, int, int, int, int]) -> tuple[float, float]:
+        """Bytes waiting and being written at an instant (given `counts` there)."""
+        a, s, d, _, _ = n
+        waiting = float(self._size[a] - self._size[s])
+        return waiting, float(self._size[a] - self._done_size[d]) - waiting
+
+    def regeneration_after(self, t: float) -> float:
+        """The first regeneration point at or after `t`."""
+        return float(self.regenerations[min(int(np.searchsorted(self.regenerations, t)), len(self.regenerations) - 1)])
+
+
+def simulate_bank(rate: float, evenly: bool, services: np.ndarray, sizes: np.ndarray, workers: int, mark: float,
+                  counts_bytes: bool, rng: np.random.Generator, extend: Callable[[int], tuple[np.ndarray, np.ndarray]]) -> Bank:
+    """Exact mode's rules for a piped source into a writable, chunk by chunk (`streams.WritableBuffer`,
+    `UpstreamProducer`): the source writes at `rate` (Poisson, or evenly spaced with a random phase)
+    unless paused; a write whose length after it is at the mark or over returns false and pauses it;
+    'drain' fires when the last chunk held is finished, and the source resumes on its own schedule
+    (the next arrival after it). `extend(n)` draws n more service times and sizes if the bank needs them."""
+    gap = 1.0 / rate
+    n_max = len(services)
+    services_list, sizes_list = services.tolist(), sizes.tolist()
+    write, start, finish = [0.0] * n_max, [0.0] * n_max, [0.0] * n_max
+    pauses: list[float] = []
+    drains: list[float] = []
+    regenerations = [0.0]
+    phase = float(rng.uniform(0.0, gap)) if evenly else 0.0
+    exponentials = rng.exponential(gap, n_max + 16).tolist() if not evenly else []
+    next_arrival = phase if evenly else exponentials.pop()
+    heap: list[tuple[float, int]] = []
+    waiting: deque[int] = deque()
+    free = workers
+    length = 0.0
+    need_drain = paused = False
+    i = 0
+    extensions = 0
+    while True:
+        if i == n_max:
+            if len(regenerations) >= 3 or extensions >= _MAX_EXTEND:
+                break
+            more_services, more_sizes = extend(n_max)
+            services_list += more_services.tolist()
+            sizes_list += more_sizes.tolist()
+            write += [0.0] * n_max
+            start += [0.0] * n_max
+            finish += [0.0] * n_max
+            if not evenly:
+                exponentials += rng.exponential(gap, n_max).tolist()
+            n_max *= 2
+            extensions += 1
+        if not paused and (not heap or next_arrival < heap[0][0]):
+            t = next_arrival
+            write[i] = t
+            length += sizes_list[i] if counts_bytes else 1.0
+            if free:
+                free -= 1
+                start[i] = t
+                heapq.heappush(heap, (t + services_list[i], i))
+            else:
+                waiting.append(i)
+            i += 1
+            if not length < mark:
+                need_drain = paused = True
+                pauses.append(t)
+            else:
+                next_arrival = t + gap if evenly else t + exponentials.pop()
+            continue
+        t, j = heapq.heappop(heap)
+        finish[j] = t
+        length -= sizes_list[j] if counts_bytes else 1.0
+        if waiting:
+            k = waiting.popleft()
+            start[k] = t
+            heapq.heappush(heap, (t + services_list[k], k))
+            continue
+        free += 1
+        if free == workers:
+            length = 0.0
+            if need_drain:
+                need_drain = False
+                drains.append(t)
+                if paused:
+                    paused = False
+                    # (never before the drain: the grid point the rounding may put a hair earlier is this instant)
+                    next_arrival = max(t, phase + math.ceil((t - phase) / gap - 1e-12) * gap) if evenly \
+                        else t + exponentials.pop()
+            regenerations.append(t)
+    if len(regenerations) < 2:  # semantics keeps such marks in exact mode (`stream_limits`)
+        raise RuntimeError(f"a piped stage never emptied in {i:,} chunks at {rate:g}/s: its cycles are longer than a bank")
+    end = regenerations[-1]
+    n = int(np.searchsorted(np.asarray(write[:i]), end))
+    return _bank(rate, np.asarray(write[:n]), np.asarray(start[:n]), np.asarray(finish[:n]), np.asarray(sizes_list[:n]),
+                 [p for p in pauses if p < end], [r for r in drains if r <= end], [g for g in regenerations if g <= end])
+
+
+def _bank(rate: float, write: np.ndarray, start: np.ndarray, finish: np.ndarray, sizes: np.ndarray, pauses: list[float],
+          drains: list[float], regenerations: list[float]) -> Bank:
+    order = np.argsort(finish, kind="stable")
+    completions = finish[order]
+    done_sizes = sizes[order]
+    written = np.cumsum(sizes)
+    size_prefix = np.concatenate([[0.0], written])
+    started = np.searchsorted(start, write, side="right")
+    done = np.searchsorted(completions, write, side="right")
+    held = written - np.concatenate([[0.0], np.cumsum(done_sizes)])[done]
+    return Bank(rate, write, start, completions, (finish - write)[order], sizes, done_sizes, np.asarray(pauses),
+                np.asarray(drains), np.asarray(regenerations), (np.arange(1, len(write) + 1) - started).astype(float),
+                written - size_prefix[started], held)
+
+
+class MarkedBuffer(FastBuffer):
+    """A Node.js writable's buffer (unbounded) with what its `write()` calls returned.
+
+    Fed by a piped source, its `PipedGroup` counts writes, false returns and drains from the bank.
+    Fed by sources that ignore the mark, each quantum's writes are judged against the length at the
+    quantum's start and end, linearly in between."""
+
+    def __init__(self, spec: BufferSpec, rng: np.random.Generator | None = None):
+        super().__init__(spec, rng)
+        mark = spec.high_water_mark
+        assert mark is not None
+        self.high_water_mark = mark.limit
+        self.counts_bytes = mark.counts_bytes
+        self.writes = 0
+        self.writes_false = 0
+        self.drains = 0
+        self.need_drain = False
+        self.reader: Any = None  # the group whose `_write()` drains it
+        self._length = 0.0
+
+    def length(self) -> float:
+        """Node's `writableLength`: chunks (or bytes) waiting plus those being written."""
+        reader = self.reader
+        if self.counts_bytes:
+            return self.queue.bytes + (reader.in_service.bytes if reader is not None else 0.0)
+        return self.queue.count + (reader.in_service.count if reader is not None else 0)
+
+    def judge(self, writes: int) -> None:
+        """`writes` chunks were written this quantum by sources that ignore the mark: count the false returns
+        (length after the write at the mark or over) and a 'drain' when the stage emptied after one."""
+        before, after = self._length, self.length()
+        self._length = after
+        if writes <= 0:
+            if self.need_drain and after == 0:
+                self.need_drain = False
+                self.drains += 1
+            return
+        self.writes += writes
+        mark = self.high_water_mark
+        step = (after - before) / writes  # the length after the k-th write, k = 1..writes, on the straight line
+        if step == 0:
+            false = writes if before + step >= mark else 0
+        else:
+            first = math.ceil((mark - before) / step - 1e-9)  # the first k with before + k·step ≥ mark (rising)
+            false = max(0, writes - max(first, 1) + 1) if step > 0 else min(writes, max(0, math.floor((before - mark) / -step + 1e-9)))
+        false = min(max(false, 0), writes)
+        if false:
+            self.writes_false += false
+            self.need_drain = True
+        if self.need_drain and after == 0:
+            self.need_drain = False
+            self.drains += 1
+
+    def settle_arrivals(self, offered: int, t0: float, t1: float, start: int = 0, takes: int = 0) -> None:
+        super().settle_arrivals(offered, t0, t1, start, takes)
+        if not getattr(self.reader, "replays", False):
+            self.judge(offered)
+
+    def receive(self, slices: list[Slice], n: int, t0: float, t1: float, merge_within: float) -> int:
+        accepted = super().receive(slices, n, t0, t1, merge_within)
+        self.judge(accepted)
+        return accepted
+
+
+class PipedGroup(FastGroup):
+    """The `_write()` of a writable fed by one piped source: the stage replayed from banks of cycles."""
+
+    replays = True
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.producer: Any = None
+        self.pauses = 0
+        self.paused_time = 0.0
+        self._banks: dict[int, Bank] = {}
+        self._bank: Bank | None = None
+        self._at = 0.0  # the cursor: a time in the current bank
+        self._make: Callable[[float], Bank] | None = None
+        self._rng: np.random.Generator = np.random.default_rng(0)
+
+    def configure(self, producer: Any, make: Callable[[float], Bank], rng: np.random.Generator) -> None:
+        """Join the piped source and how to build a bank for a rate."""
+        self.producer = producer
+        self._make = make
+        self._rng = rng
+
+    def _bank_for(self, rate: float) -> Bank:
+        key = round(math.log(rate) / math.log(RATE_GRID))
+        bank = self._banks.get(key)
+        if bank is None:
+            assert self._make is not None
+            bank = self._banks[key] = self._make(rate)
+        return bank
+
+    def _jump(self, bank: Bank) -> None:
+        """Start at a random regeneration point of `bank` (the stage empty and idle)."""
+        points = bank.regenerations
+        self._bank = bank
+        self._at = float(points[int(self._rng.integers(0, len(points) - 1))])
+
+    def replay(self, t0: float, t1: float, expected: float) -> None:
+        """One quantum of the stage: play the bank of the source's rate (`expected` arrivals in it)."""
+        dt = t1 - t0
+        rate = expected / dt if dt > 0 else 0.0
+        wanted = self._bank_for(rate) if rate > 0 else None
+        if self._bank is None:
+            if wanted is None:
+                self._idle(t0, t1)
+                return
+            self._jump(wanted)
+        bank = self._bank
+        assert bank is not None
+        out = [0, 0, 0, 0, 0]  # writes, takes, completions, pauses, drains
+        sums = [0.0, 0.0, 0.0]  # busy, queued, paused
+        latencies: list[np.ndarray] = []
+        peak_queue, peak_waiting, peak_held = 0.0, 0.0, 0.0
+        left, now = dt, t0
+        while left > 1e-12:
+            at = self._at
+            end = at + left
+            switch = wanted is not bank
+            stop = min(end, bank.regeneration_after(at) if switch else bank.end)
+            if switch and stop <= at:  # at a regeneration point: take the wanted bank (or idle)
+                if wanted is None:
+                    self._bank = None
+                    self._idle(now, t1)
+                    break
+                self._jump(wanted)
+                bank = wanted
+                continue
+            lo, hi = bank.counts(at), bank.counts(stop)
+            for k in range(5):
+                out[k] += hi[k] - lo[k]
+            for k, (x, y) in enumerate(zip(bank.integrals(at, lo), bank.integrals(stop, hi))):
+                sums[k] += y - x
+            if hi[2] > lo[2]:
+                latencies.append(bank.latencies[lo[2]:hi[2]])
+            if hi[0] > lo[0]:
+                peak_queue = max(peak_queue, float(bank.queued_after[lo[0]:hi[0]].max()))
+                peak_waiting = max(peak_waiting, float(bank.waiting_after[lo[0]:hi[0]].max()))
+                peak_held = max(peak_held, float(bank.held_after[lo[0]:hi[0]].max()))
+            now += stop - at
+            left -= stop - at
+            self._at = stop
+            if stop >= bank.end - 1e-12 and left > 1e-12:  # the bank's end: carry on from a random cycle
+                if wanted is None:
+                    self._bank = None
+                    self._idle(now, t1)
+                    break
+                self._jump(wanted)
+                bank = wanted
+        self._book(t1, out, sums, latencies, (peak_queue, peak_waiting, peak_held))
+
+    def _idle(self, t0: float, t1: float) -> None:
+        """No source rate and the stage empty: nothing happens."""
+        self.source.peak_excess = 0.0
+
+    def _book(self, t1: float, out: list[int], sums: list[float], latencies: list[np.ndarray],
+              peaks: tuple[float, float, float]) -> None:
+        writes, takes, completions, pauses, drains = out
+        busy, queued, paused = sums
+        producer, buffer = self.producer, self.source
+        assert isinstance(buffer, MarkedBuffer)
+        producer.produced += writes
+        producer.blocked_time += paused
+        self.paused_time += paused
+        self.pauses += pauses
+        buffer.accepted += writes
+        buffer.writes += writes
+        buffer.writes_false += pauses
+        buffer.drains += drains
+        buffer.taken += takes
+        buffer.area += queued
+        self.taken += takes
+        self.done += completions
+        self.processed += completions
+        self.consumed += completions
+        self.busy_time += busy
+        for values in latencies:
+            self._on_latencies(values, np.ones(len(values), dtype=np.int64))  # type: ignore[arg-type]
+        self._state(t1, peaks)
+
+    def _state(self, t1: float, peaks: tuple[float, float, float]) -> None:
+        """The queue and the chunks being written at the quantum's end, as one cohort each."""
+        queue, serving = self.source.queue, self.in_service
+        queue.clear()
+        serving.clear()
+        bank = self._bank
+        if bank is not None:
+            n = bank.counts(self._at)
+            a, s, d = n[0], n[1], n[2]
+            shift = t1 - self._at
+            waiting, being_written = bank.held_bytes(n)
+            if a > s:
+                queue.push(a - s, float(bank.arrivals[s]) + shift, float(bank.arrivals[a - 1]) + shift, t1, t1, waiting, 0.0)
+            if s > d:
+                first = float(bank.arrivals[d]) + shift if d < a else t1
+                serving.push(s - d, first, float(bank.arrivals[s - 1]) + shift, t1, t1, being_written, 0.0)
+        buffer = self.source
+        peak_queue, peak_waiting, peak_held = peaks
+        if peak_queue > buffer.peak_depth:
+            buffer.peak_depth = int(peak_queue)
+        if peak_waiting > buffer.peak_bytes:
+            buffer.peak_bytes = peak_waiting
+        buffer.peak_excess = max(peak_held - queue.bytes - serving.bytes, 0.0)  # the peak within the quantum
+
+    def lose_everything(self) -> None:
+        """A crash: the stage's chunks are lost; it comes back empty, the source resuming."""
+        self.lost_in_crash += self.in_service.count
+        self.in_service.clear()
+        self.blocked.clear()
+        self._bank = None
+        self.source.peak_excess = 0.0
+
+
+def stream_bank_maker(consumer: ConsumerSpec, producer: ProducerSpec, buffer: BufferSpec, evenly: bool, overhead: float,
+                      draw_service: Callable[[int], np.ndarray], draw_size: Callable[[int], np.ndarray],
+                      rng: np.random.Generator, expected_chunks: float) -> Callable[[float], Bank]:
+    """A function building the bank of a source rate for this stage (draws from the given streams)."""
+    mark = buffer.high_water_mark
+    assert mark is not None
+    chunks = int(min(BANK_CHUNKS, max(MIN_BANK_CHUNKS, expected_chunks)))
+
+    def draws(n: int) -> tuple[np.ndarray, np.ndarray]:
+        return draw_service(n), draw_size(n) + overhead
+
+    def make(rate: float) -> Bank:
+        services, sizes = draws(chunks)
+        return simulate_bank(rate, evenly, services, sizes, consumer.workers, mark.limit, mark.counts_bytes, rng, draws)
+
+    return make
