@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ...metrics import RELATIVE_ERROR
 from ...scenario.schema import BufferSpec, ConsumerSpec, ProducerSpec
 from ..buffer import FastBuffer
 from ..cohorts import Slice
@@ -46,6 +47,7 @@ from ..group import FastGroup
 
 __all__ = ["BANK_CHUNKS", "RATE_GRID", "Bank", "simulate_bank", "MarkedBuffer", "PipedGroup"]
 
+GROUP_FROM = 256  # a slice of this many completions or more is handed to the sketch per bucket
 BANK_CHUNKS = 20_000  # chunks simulated per source rate (fewer when the whole run has fewer)
 MIN_BANK_CHUNKS = 2_000
 RATE_GRID = 1.01  # source rates within this ratio share a bank
@@ -79,6 +81,21 @@ class Bank:
         self._p, self._r = prefix(self.pauses), prefix(self.drains)
         self._size, self._done_size = prefix(self.sizes), prefix(self.done_sizes)
         self.end = float(self.regenerations[-1])
+        # each latency's bucket in the latency sketch (`metrics.RELATIVE_ERROR`): a slice is handed over as the
+        # mean of its values in each bucket, weighted, so quantiles and the mean are as from every value
+        gamma = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
+        buckets = np.ceil(np.log(np.maximum(self.latencies, 1e-12)) / math.log(gamma)).astype(np.int64)
+        self._buckets = buckets - (int(buckets.min()) if len(buckets) else 0)
+
+    def latency_slice(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Latencies of completions lo..hi−1 with their weights (per sketch bucket when there are many)."""
+        values = self.latencies[lo:hi]
+        if hi - lo < GROUP_FROM:
+            return values, np.ones(hi - lo, dtype=np.int64)
+        ids = self._buckets[lo:hi]
+        counts = np.bincount(ids)
+        present = counts > 0
+        return np.bincount(ids, weights=values)[present] / counts[present], counts[present]
 
     def counts(self, t: float) -> tuple[int, int, int, int, int]:
         """Writes, service starts and pauses before `t`; completions and drains at `t` or before (so the
@@ -318,7 +335,7 @@ class PipedGroup(FastGroup):
         assert bank is not None
         out = [0, 0, 0, 0, 0]  # writes, takes, completions, pauses, drains
         sums = [0.0, 0.0, 0.0]  # busy, queued, paused
-        latencies: list[np.ndarray] = []
+        latencies: list[tuple[np.ndarray, np.ndarray]] = []
         peak_queue, peak_waiting, peak_held = 0.0, 0.0, 0.0
         left, now = dt, t0
         while left > 1e-12:
@@ -340,7 +357,7 @@ class PipedGroup(FastGroup):
             for k, (x, y) in enumerate(zip(bank.integrals(at, lo), bank.integrals(stop, hi))):
                 sums[k] += y - x
             if hi[2] > lo[2]:
-                latencies.append(bank.latencies[lo[2]:hi[2]])
+                latencies.append(bank.latency_slice(lo[2], hi[2]))
             if hi[0] > lo[0]:
                 peak_queue = max(peak_queue, float(bank.queued_after[lo[0]:hi[0]].max()))
                 peak_waiting = max(peak_waiting, float(bank.waiting_after[lo[0]:hi[0]].max()))
@@ -361,7 +378,7 @@ class PipedGroup(FastGroup):
         """No source rate and the stage empty: nothing happens."""
         self.source.peak_excess = 0.0
 
-    def _book(self, t1: float, out: list[int], sums: list[float], latencies: list[np.ndarray],
+    def _book(self, t1: float, out: list[int], sums: list[float], latencies: list[tuple[np.ndarray, np.ndarray]],
               peaks: tuple[float, float, float]) -> None:
         writes, takes, completions, pauses, drains = out
         busy, queued, paused = sums
@@ -382,8 +399,8 @@ class PipedGroup(FastGroup):
         self.processed += completions
         self.consumed += completions
         self.busy_time += busy
-        for values in latencies:
-            self._on_latencies(values, np.ones(len(values), dtype=np.int64))  # type: ignore[arg-type]
+        for values, weights in latencies:
+            self._on_latencies(values, weights)  # type: ignore[arg-type]
         self._state(t1, peaks)
 
     def _state(self, t1: float, peaks: tuple[float, float, float]) -> None:
