@@ -20,7 +20,7 @@ __all__ = ["Bound", "LOSS_RATIO", "BLOCKED_FRACTION", "LATENCY_P99", "LATENCY_ME
            "RATE_LIMITED", "RATE_LIMIT_WAITS", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
            "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
            "CALLS", "CALL_LATENCY", "STREAM_THROUGHPUT", "STREAM_PAUSED", "STREAM_WRITES", "STREAM_MEMORY",
-           "STREAM_LATENCY", "MECHANISM_BOUNDS", "fast_error_summary"]
+           "STREAM_LATENCY", "BLOCKED_FRACTION_OTHER", "BLOCK_LATENCY_OTHER", "MECHANISM_BOUNDS", "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,20 @@ BLOCKED_FRACTION = Bound(relative=0.06, absolute=0.001)
 ρ = 0.7 to 1.3: measured +1% to +6% against the M/M/c/(K+1) formula, the held item being the extra
 place; the arrivals skipped while it waits are the overshoot of `boundary.overshoot` at capacity + 1,
 near-full stages stepped finely as for the dropping policies). Several producers into one `block`
-buffer keep the netted rule, not covered by this bound."""
+buffer, or evenly spaced arrivals into one, keep the netted rule: `BLOCKED_FRACTION_OTHER`."""
+
+BLOCKED_FRACTION_OTHER = Bound(relative=0.40, absolute=0.002)
+"""The blocked fraction at a `block` buffer fed by several producers, or by evenly spaced (or replayed)
+arrivals: these keep the netted rule (a quantum's, or sub-step's, arrivals against its takes), since
+the random order of arrivals and takes `boundary.overshoot` rests on does not hold for them. Measured
+on M/M/3 with 7 places from ρ = 0.7 to 1.3 (benchmarks/fast_error.py --systems): two Poisson producers
++7% to +14% (several held items counted as one path); evenly spaced arrivals −24% to −38% (each wait
+also lasts from the last skipped tick to the take that frees room, half a tick on average, which
+the skipped arrivals do not show). A loose bound, stated so it is not hidden; throughput stays within
+`THROUGHPUT`."""
+
+BLOCK_LATENCY_OTHER = Bound(relative=0.10)
+"""Latency mean and p99 behind such a `block` buffer (measured +1.9% to +7.0% mean, +0.3% to +9.1% p99)."""
 
 LATENCY_P99 = Bound(relative=0.05)
 """p99 latency of a stable queue (M/M/c, ρ = 0.8–0.9; measured −5% to +5% at quanta of two service
@@ -146,6 +159,18 @@ def _streams(scenario: Any) -> bool:
     return any(b.high_water_mark is not None for b in scenario.buffers)
 
 
+def _block_not_one_random_producer(scenario: Any) -> bool:
+    """A `block` buffer fed by several producers or by evenly spaced (or replayed) arrivals."""
+    for buffer in scenario.buffers:
+        if buffer.policy != "block":
+            continue
+        feeding = [p for p in scenario.producers if p.to == buffer.name]
+        if len(feeding) > 1 or any(getattr(p.arrivals, "process", "") in ("constant", "trace")
+                                   or getattr(p.arrivals, "within", "poisson") == "constant" for p in feeding):
+            return True
+    return False
+
+
 def _producers_with(key: str) -> Callable[[Any], bool]:
     return lambda scenario: any(getattr(p, key) for p in scenario.producers)
 
@@ -163,6 +188,8 @@ MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "call_latency": (CALL_LATENCY, lambda scenario: bool(scenario.downstreams)),
     "batch_size": (BATCH_SIZE, lambda scenario: any(c.batch for c in scenario.consumers)),
     "batch_latency": (BATCH_LATENCY, lambda scenario: any(c.batch for c in scenario.consumers)),
+    "blocked_fraction_other": (BLOCKED_FRACTION_OTHER, _block_not_one_random_producer),
+    "block_latency_other": (BLOCK_LATENCY_OTHER, _block_not_one_random_producer),
     "stream_throughput": (STREAM_THROUGHPUT, _streams),
     "stream_paused": (STREAM_PAUSED, _streams),
     "stream_writes": (STREAM_WRITES, _streams),
