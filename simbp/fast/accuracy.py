@@ -20,7 +20,8 @@ __all__ = ["Bound", "LOSS_RATIO", "BLOCKED_FRACTION", "LATENCY_P99", "LATENCY_ME
            "RATE_LIMITED", "RATE_LIMIT_WAITS", "SHED", "BATCH_SIZE", "BATCH_LATENCY",
            "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
            "CALLS", "CALL_LATENCY", "STREAM_THROUGHPUT", "STREAM_PAUSED", "STREAM_WRITES", "STREAM_MEMORY",
-           "STREAM_LATENCY", "BLOCKED_FRACTION_OTHER", "BLOCK_LATENCY_OTHER", "MECHANISM_BOUNDS", "fast_error_summary"]
+           "STREAM_LATENCY", "BLOCKED_FRACTION_OTHER", "BLOCK_LATENCY_OTHER", "OPERATOR_BLOCK_WAITS", "MECHANISM_BOUNDS",
+           "fast_error_summary"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,12 @@ BATCH_LATENCY = Bound(relative=0.05)
 OPERATOR_DISCARDED = Bound(relative=0.02, absolute=0.002)
 """The share of the values an RxJS operator receives that it discards (throttleTime, debounceTime)."""
 
+OPERATOR_BLOCK_WAITS = Bound(relative=0.05, absolute=0.002)
+"""RxJS operators emitting into a `block` buffer: the share of emissions that waited for room
+(`requests_blocked`) and their mean wait (`mean_request_wait_s`). Each waits on its own, first in
+first out, not in memory (exact mode's per-request wait): fast mode keeps them in a queue of cohorts
+offered before new emissions, and splits a step's emissions over sub-steps by their times."""
+
 OPERATOR_ADDED_LATENCY = Bound(relative=0.02, absolute=0.001)
 """The mean latency an RxJS operator adds (bufferTime's wait for its array; debounceTime's due time)."""
 
@@ -161,12 +168,12 @@ def _streams(scenario: Any) -> bool:
 
 
 def _block_not_one_random_producer(scenario: Any) -> bool:
-    """A `block` buffer fed by several producers or by evenly spaced (or replayed) arrivals."""
+    """A `block` buffer fed by several producers, by evenly spaced (or replayed) arrivals or through RxJS operators."""
     for buffer in scenario.buffers:
         if buffer.policy != "block":
             continue
         feeding = [p for p in scenario.producers if p.to == buffer.name]
-        if len(feeding) > 1 or any(getattr(p.arrivals, "process", "") in ("constant", "trace")
+        if len(feeding) > 1 or any(p.operators or getattr(p.arrivals, "process", "") in ("constant", "trace")
                                    or getattr(p.arrivals, "within", "poisson") == "constant" for p in feeding):
             return True
     return False
@@ -183,6 +190,8 @@ MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "shed": (SHED, lambda scenario: any(b.shed for b in scenario.buffers)),
     "operator_discarded": (OPERATOR_DISCARDED, _producers_with("operators")),
     "operator_added_latency": (OPERATOR_ADDED_LATENCY, _producers_with("operators")),
+    "operator_block_waits": (OPERATOR_BLOCK_WAITS, lambda scenario: any(
+        p.operators and any(b.name == p.to and b.policy == "block" for b in scenario.buffers) for p in scenario.producers)),
     "retries": (RETRIES, _producers_with("retry")),
     "abandoned": (ABANDONED, _producers_with("caller_timeout")),
     "calls": (CALLS, lambda scenario: bool(scenario.downstreams)),

@@ -275,7 +275,8 @@ class FastModel:
             if parts == 1:
                 self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
                 continue
-            split = [buffer.split_arrivals(k, parts, p.counts.evenly) for k, p in zip(counts, producers)]
+            split = [p.split(k, parts, t0, t1) if hasattr(p, "split")  # a producer that knows when its items come
+                     else buffer.split_arrivals(k, parts, p.counts.evenly) for k, p in zip(counts, producers)]
             for part in range(parts):
                 s0, s1 = t0 + dt * part / parts, (t1 if part == parts - 1 else t0 + dt * (part + 1) / parts)
                 self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within, 1.0 / parts)
@@ -362,6 +363,9 @@ class FastModel:
             if producer.held is not None:
                 producer.lost_in_crash += 1
                 producer.held = None
+            lose_waiting = getattr(producer, "lose_waiting", None)  # emissions waiting for room (operators)
+            if lose_waiting is not None:
+                lose_waiting()
 
     # ------------------------------------------------------------------ running
     def _clock(self, progress: Callable[[float], None] | None) -> Generator[simpy.Event, Any, None]:

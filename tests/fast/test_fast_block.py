@@ -9,10 +9,17 @@ tests/fast/test_fast_systems.py: fast's mean over the seeds within exact's 99.9%
 from __future__ import annotations
 
 import pytest
-from test_fast_systems import Case, Figure, _holds
+from test_fast_systems import CHAIN, Case, Figure, _holds
 
 import simbp
-from simbp.fast.accuracy import BLOCK_LATENCY_OTHER, BLOCKED_FRACTION_OTHER, THROUGHPUT, fast_error_summary
+from simbp.fast.accuracy import (
+    BLOCK_LATENCY_OTHER,
+    BLOCKED_FRACTION_OTHER,
+    OPERATOR_BLOCK_WAITS,
+    THROUGHPUT,
+    fast_error_summary,
+)
+from simbp.fast.model import unsupported
 
 BLOCKING = """
 name: blocking
@@ -53,9 +60,53 @@ def block_case(kind: str, rho: float) -> Case:
                  ("latency p99", _figure("p99"), BLOCK_LATENCY_OTHER)], range(1, 5))
 
 
+# --------------------------------------------------------------------------- RxJS operators into a block buffer
+ARRAYS = CHAIN.replace("{name: queue, policy: unbounded}", "{name: queue, capacity: 10, policy: block}")
+THROTTLED = (CHAIN.replace("{name: queue, policy: unbounded}", "{name: queue, capacity: 5, policy: block}")
+             .replace("operators: [{throttleTime: 1ms}, {bufferTime: {duration: 200ms, max_size: 50}}]", "operators: [{throttleTime: 1ms}]")
+             .replace("workers: 2, service: {dist: exponential, mean: 1ms}", "workers: 1, service: {dist: exponential, mean: 1.5ms}"))
+OPERATOR_CASES = {  # name: (scenario, duration): each emission that finds the buffer full waits for room on its own, FIFO
+    "bufferTime arrays of 50 into a block buffer of 10": (ARRAYS, 8),
+    "throttleTime into a block buffer of 5, overloaded 1.5×": (THROTTLED, 4),
+}
+
+
+def _events(key: str) -> Figure:
+    def value(summary: dict) -> float:  # type: ignore[type-arg]
+        entry = summary["components"]["events"]
+        emitted = entry["produced"] - entry["discarded"]
+        if key == "blocked":
+            return entry.get("requests_blocked", 0) / max(emitted, 1)
+        if key == "wait":
+            return float(entry.get("mean_request_wait_s", 0.0))
+        return summary["consumed"] / summary["duration_s"]
+    return value
+
+
+def operator_block_case(name: str) -> Case:
+    body, duration = OPERATOR_CASES[name]
+    scenario = simbp.load_scenario(body).with_changes({"duration": duration})
+    return Case("RxJS operators into a block buffer", name, scenario, 0.05,
+                [("emissions that waited for room, per emission", _events("blocked"), OPERATOR_BLOCK_WAITS),
+                 ("mean wait for room", _events("wait"), OPERATOR_BLOCK_WAITS),
+                 ("throughput", _events("throughput"), THROUGHPUT),
+                 ("latency mean", _figure("mean"), BLOCK_LATENCY_OTHER), ("latency p99", _figure("p99"), BLOCK_LATENCY_OTHER)],
+                range(1, 5))
+
+
+@pytest.mark.parametrize("name", list(OPERATOR_CASES))
+def test_operators_into_a_block_buffer_within_the_stated_bounds(name: str) -> None:
+    _holds(operator_block_case(name))
+
+
+def test_operators_into_a_block_buffer_with_a_block_timeout_stay_exact() -> None:
+    body = ARRAYS.replace("capacity: 10, policy: block}", "capacity: 10, policy: block, block_timeout: 1s}")
+    assert any("block_timeout" in m for m in unsupported(simbp.load_scenario(body)))
+
+
 def block_cases() -> list[Case]:
     """Every comparison here, for `benchmarks/fast_error.py --systems` (docs/performance.md)."""
-    return [block_case(kind, rho) for kind, rho in CASES]
+    return [block_case(kind, rho) for kind, rho in CASES] + [operator_block_case(name) for name in OPERATOR_CASES]
 
 
 @pytest.mark.parametrize(("kind", "rho"), CASES)

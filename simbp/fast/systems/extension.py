@@ -257,6 +257,9 @@ class FastSystems:
             entry["gave_up"] = 0
             if isinstance(producer, RetryingProducer):
                 entry.update(producer.stats())
+            if isinstance(producer, OperatorProducer) and producer.request_waits:  # emissions that waited for room
+                entry["requests_blocked"] = producer.request_waits
+                entry["mean_request_wait_s"] = producer.request_wait_time / producer.request_waits
             piped = self.marked.get(producer.buffer.name)
             if isinstance(piped, PipedGroup) and piped.producer is producer:
                 entry["pauses"], entry["paused_s"] = piped.pauses, piped.paused_time
