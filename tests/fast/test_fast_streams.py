@@ -97,6 +97,21 @@ def library_case() -> Case:
                  ("latency mean", _figure("mean"), STREAM_LATENCY), ("latency p99", _figure("p99"), STREAM_LATENCY)])
 
 
+BURSTS = "{process: bursty, on: {rate: 2000, duration: 1s}, off: {rate: 0, duration: 2s}}"
+
+
+def bursts_case() -> Case:
+    """A source silent between bursts: the stage drains what was written when the source stops."""
+    body = PIPED.format(duration=30, process="poisson", rate=1, size="1KiB", mark=16, workers=1, service=EXPONENTIAL,
+                        handling="pause").replace("{process: poisson, rate: 1}", BURSTS)
+    scenario = simbp.load_scenario(body)
+    return Case("Node.js streams, piped source", "bursts of 1 s at 2,000/s, then 2 s silent, into 16 chunks", scenario,
+                choose_quantum(scenario),
+                [("throughput", _figure("throughput"), STREAM_THROUGHPUT),
+                 ("paused fraction", _figure("paused"), STREAM_PAUSED),
+                 ("latency mean", _figure("mean"), STREAM_LATENCY), ("latency p99", _figure("p99"), STREAM_LATENCY)])
+
+
 NAIVE_CASES = {  # name: (rate, mark, duration, quantum)
     "ρ = 0.9, 16 chunks, ignoring the mark": (900, 16, 20, 0.002),
     "ρ = 1.3, 16 chunks, ignoring the mark": (1300, 16, 10, 0.002),
@@ -123,7 +138,8 @@ def naive_crash_case() -> Case:
 
 def stream_cases() -> list[Case]:
     """Every comparison here, for `benchmarks/fast_error.py --systems` (docs/performance.md)."""
-    return [piped_case(n) for n in PIPED_CASES] + [library_case()] + [naive_case(n) for n in NAIVE_CASES] + [naive_crash_case()]
+    return ([piped_case(n) for n in PIPED_CASES] + [library_case(), bursts_case()] + [naive_case(n) for n in NAIVE_CASES]
+            + [naive_crash_case()])
 
 
 @pytest.mark.parametrize("name", list(PIPED_CASES))
@@ -133,6 +149,10 @@ def test_piped_source_within_the_stated_bounds(name: str) -> None:
 
 def test_node_pipe_within_the_stated_bounds() -> None:
     _holds(library_case())
+
+
+def test_a_source_silent_between_bursts_within_the_stated_bounds() -> None:
+    _holds(bursts_case())
 
 
 @pytest.mark.parametrize("name", list(NAIVE_CASES))

@@ -20,8 +20,10 @@ quantum costs a few numpy calls whatever the chunks in it.
 
 What counts cannot give: the saw-tooth's phase at an instant (a sample shows some cycle's state,
 not the one exact mode would be in), and the order of cycles (the bank's, replayed from random
-points). A source whose rate changes mid-cycle finishes that cycle at the old rate; a rate that
-varies continuously is banked on a grid of `RATE_GRID` (1%), at the first rate seen in each cell.
+points). A source that falls silent (a burst's end, its `stop`) writes no more and the stage drains
+what it wrote (FIFO: those chunks finish as in the bank whatever came after them); one whose rate
+moves to another non-zero rate finishes its cycle at the old rate; a rate that varies continuously is
+banked on a grid of `RATE_GRID` (1%), at the first rate seen in each cell.
 
 A naive source (`on_backpressure: ignore`) is the core's unbounded buffer; `MarkedBuffer` estimates
 what its `write()` calls returned (`writes_returned_false`, `drains`) from the length at the quantum's
@@ -97,12 +99,16 @@ class Bank:
         present = counts > 0
         return np.bincount(ids, weights=values)[present] / counts[present], counts[present]
 
-    def counts(self, t: float) -> tuple[int, int, int, int, int]:
+    def counts(self, t: float, cap: tuple[int, int, int] | None = None) -> tuple[int, int, int, int, int]:
         """Writes, service starts and pauses before `t`; completions and drains at `t` or before (so the
-        stage is empty at a regeneration point, the completion that emptied it counted)."""
-        return (int(np.searchsorted(self.arrivals, t)), int(np.searchsorted(self.starts, t)),
-                int(np.searchsorted(self.completions, t, side="right")), int(np.searchsorted(self.pauses, t)),
-                int(np.searchsorted(self.drains, t, side="right")))
+        stage is empty at a regeneration point, the completion that emptied it counted). With `cap`
+        (chunks, pauses, drains), no more than those: the source stopped, what it wrote drains."""
+        a, s = int(np.searchsorted(self.arrivals, t)), int(np.searchsorted(self.starts, t))
+        d = int(np.searchsorted(self.completions, t, side="right"))
+        p, r = int(np.searchsorted(self.pauses, t)), int(np.searchsorted(self.drains, t, side="right"))
+        if cap is None:
+            return a, s, d, p, r
+        return min(a, cap[0]), min(s, cap[0]), min(d, cap[0]), min(p, cap[1]), min(r, cap[2])
 
     def integrals(self, t: float, n: tuple[int, int, int, int, int]) -> tuple[float, float, float]:
         """Busy, queued and paused chunk-seconds up to `t` (given `counts(t)`)."""
@@ -298,6 +304,7 @@ class PipedGroup(FastGroup):
         self._banks: dict[int, Bank] = {}
         self._bank: Bank | None = None
         self._at = 0.0  # the cursor: a time in the current bank
+        self._cap: tuple[int, int, int] | None = None  # the source stopped mid-cycle: what it wrote drains
         self._make: Callable[[float], Bank] | None = None
         self._rng: np.random.Generator = np.random.default_rng(0)
 
@@ -343,7 +350,24 @@ class PipedGroup(FastGroup):
             end = at + left
             switch = wanted is not bank
             stop = min(end, bank.regeneration_after(at) if switch else bank.end)
-            if switch and stop <= at:  # at a regeneration point: take the wanted bank (or idle)
+            cap = self._cap
+            if wanted is None and stop > at and cap is None:
+                now_ = bank.counts(at)
+                if now_[3] == now_[4]:  # the source stopped while writing (not paused): no more writes
+                    cap = self._cap = (now_[0], now_[3], now_[4])
+            if cap is not None:  # draining: until the last chunk written is done, then empty and idle
+                done_at = float(bank.completions[cap[0] - 1]) if cap[0] > bank.counts(at, cap)[2] else at
+                stop = min(end, done_at)
+                if stop <= at:
+                    self._cap = None
+                    self._bank = None
+                    if wanted is None:
+                        self._idle(now, t1)
+                        break
+                    self._jump(wanted)
+                    bank = wanted
+                    continue
+            elif switch and stop <= at:  # at a regeneration point: take the wanted bank (or idle)
                 if wanted is None:
                     self._bank = None
                     self._idle(now, t1)
@@ -351,7 +375,7 @@ class PipedGroup(FastGroup):
                 self._jump(wanted)
                 bank = wanted
                 continue
-            lo, hi = bank.counts(at), bank.counts(stop)
+            lo, hi = bank.counts(at, cap), bank.counts(stop, cap)
             for k in range(5):
                 out[k] += hi[k] - lo[k]
             for k, (x, y) in enumerate(zip(bank.integrals(at, lo), bank.integrals(stop, hi))):
@@ -365,7 +389,7 @@ class PipedGroup(FastGroup):
             now += stop - at
             left -= stop - at
             self._at = stop
-            if stop >= bank.end - 1e-12 and left > 1e-12:  # the bank's end: carry on from a random cycle
+            if cap is None and stop >= bank.end - 1e-12 and left > 1e-12:  # the bank's end: from a random cycle
                 if wanted is None:
                     self._bank = None
                     self._idle(now, t1)
@@ -410,7 +434,7 @@ class PipedGroup(FastGroup):
         serving.clear()
         bank = self._bank
         if bank is not None:
-            n = bank.counts(self._at)
+            n = bank.counts(self._at, self._cap)
             a, s, d = n[0], n[1], n[2]
             shift = t1 - self._at
             waiting, being_written = bank.held_bytes(n)
@@ -433,6 +457,7 @@ class PipedGroup(FastGroup):
         self.in_service.clear()
         self.blocked.clear()
         self._bank = None
+        self._cap = None
         self.source.peak_excess = 0.0
 
 
