@@ -155,7 +155,7 @@ class PipedGroup(FastGroup):
         wanted = self._bank_for(rate) if rate > 0 else None
         if self._bank is None:
             if wanted is None:
-                self._idle(t0, t1)
+                self._idle()
                 return
             self._jump(wanted)
         bank = self._bank
@@ -172,9 +172,9 @@ class PipedGroup(FastGroup):
             stop = min(end, bank.regeneration_after(at) if switch else bank.end)
             cap = self._cap
             if wanted is None and stop > at and cap is None:
-                now_ = bank.counts(at)
-                if now_[3] == now_[4]:  # the source stopped while writing (not paused): no more writes
-                    cap = self._cap = (now_[0], now_[3], now_[4])
+                state = bank.counts(at)
+                if state[3] == state[4]:  # the source stopped while writing (not paused): no more writes
+                    cap = self._cap = (state[0], state[3], state[4])
             if cap is not None:  # draining: until the last chunk written is done, then empty and idle
                 done_at = float(bank.completions[cap[0] - 1]) if cap[0] > bank.counts(at, cap)[2] else at
                 stop = min(end, done_at)
@@ -182,7 +182,7 @@ class PipedGroup(FastGroup):
                     self._cap = None
                     self._bank = None
                     if wanted is None:
-                        self._idle(now, t1)
+                        self._idle()
                         break
                     self._jump(wanted)
                     bank = wanted
@@ -190,7 +190,7 @@ class PipedGroup(FastGroup):
             elif switch and stop <= at:  # at a regeneration point: take the wanted bank (or idle)
                 if wanted is None:
                     self._bank = None
-                    self._idle(now, t1)
+                    self._idle()
                     break
                 self._jump(wanted)
                 bank = wanted
@@ -212,13 +212,13 @@ class PipedGroup(FastGroup):
             if cap is None and stop >= bank.end - 1e-12 and left > 1e-12:  # the bank's end: from a random cycle
                 if wanted is None:
                     self._bank = None
-                    self._idle(now, t1)
+                    self._idle()
                     break
                 self._jump(wanted)
                 bank = wanted
         self._book(t1, out, sums, latencies, (peak_queue, peak_waiting, peak_held))
 
-    def _idle(self, t0: float, t1: float) -> None:
+    def _idle(self) -> None:
         """No source rate and the stage empty: nothing happens."""
         self.source.peak_excess = 0.0
 
