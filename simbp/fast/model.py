@@ -48,6 +48,7 @@ from .renewal import ServiceCounts, squared_cv
 from .systems.calls import mean_holding
 from .systems.extension import FastSystems, needs_systems
 from .systems.operators import emitted_rate
+from .systems.streams import rate_scale
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
            "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
@@ -89,6 +90,8 @@ def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     scales += [SERVICE_FRACTION * max(c.batch.timeout, c.mean_service() * c.batch.size) for c in scenario.consumers if c.batch]
     # a Kafka member's counts are drawn per quantum, so a quarter of one full poll batch is fine enough
     scales += [SERVICE_FRACTION * g.max_poll_records * float(cast(Any, g.processing).mean) for g in scenario.consumer_groups]
+    # a piped stream sets no service scale, but its quanta must follow its source's rate (systems/streams.py)
+    scales += [rate_scale(p.arrivals, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to in piped]
     scales = [s for s in scales if s > 0 and math.isfinite(s)]
     fine = min(scales) if scales else scenario.duration
     members = max((_most_members(g) for g in scenario.consumer_groups), default=0)

@@ -12,8 +12,11 @@ library's node_pipe), with marks in chunks and in bytes, Poisson and evenly spac
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from repo import ROOT
 from test_fast_systems import Case, Figure, _conserved, _holds
@@ -112,6 +115,25 @@ def bursts_case() -> Case:
                  ("latency mean", _figure("mean"), STREAM_LATENCY), ("latency p99", _figure("p99"), STREAM_LATENCY)])
 
 
+def trace_case(folder: Path) -> Case:
+    """A replayed trace of counts per second, 1,000 ± 400 chunks (exact mode places each second's chunks at
+    random within it), piped into a 1 ms `_write()`: quanta follow the trace's bins (`streams.rate_scale`)."""
+    rng = np.random.default_rng(11)
+    counts = np.maximum(0, rng.normal(1000, 400, 60)).round().astype(int)
+    (folder / "counts.csv").write_text("count\n" + "\n".join(str(c) for c in counts) + "\n")
+    body = PIPED.format(duration=60, process="poisson", rate=1, size="1KiB", mark=16, workers=1, service=EXPONENTIAL,
+                        handling="pause").replace("{process: poisson, rate: 1}",
+                                                  "{process: trace, file: counts.csv, format: counts, column: count, bin: 1s}")
+    (folder / "traced.yaml").write_text(body)
+    scenario = simbp.load_scenario(folder / "traced.yaml")
+    return Case("Node.js streams, piped source", "a trace of counts, 1,000 ± 400 a second, into 16 chunks", scenario,
+                choose_quantum(scenario),
+                [("throughput", _figure("throughput"), STREAM_THROUGHPUT),
+                 ("paused fraction", _figure("paused"), STREAM_PAUSED),
+                 ("latency mean", _figure("mean"), STREAM_LATENCY), ("latency p99", _figure("p99"), STREAM_LATENCY)],
+                range(1, 5))
+
+
 NAIVE_CASES = {  # name: (rate, mark, duration, quantum)
     "ρ = 0.9, 16 chunks, ignoring the mark": (900, 16, 20, 0.002),
     "ρ = 1.3, 16 chunks, ignoring the mark": (1300, 16, 10, 0.002),
@@ -138,8 +160,9 @@ def naive_crash_case() -> Case:
 
 def stream_cases() -> list[Case]:
     """Every comparison here, for `benchmarks/fast_error.py --systems` (docs/performance.md)."""
-    return ([piped_case(n) for n in PIPED_CASES] + [library_case(), bursts_case()] + [naive_case(n) for n in NAIVE_CASES]
-            + [naive_crash_case()])
+    folder = Path(tempfile.mkdtemp(prefix="simbp_trace_"))
+    return ([piped_case(n) for n in PIPED_CASES] + [library_case(), bursts_case(), trace_case(folder)]
+            + [naive_case(n) for n in NAIVE_CASES] + [naive_crash_case()])
 
 
 @pytest.mark.parametrize("name", list(PIPED_CASES))
@@ -153,6 +176,11 @@ def test_node_pipe_within_the_stated_bounds() -> None:
 
 def test_a_source_silent_between_bursts_within_the_stated_bounds() -> None:
     _holds(bursts_case())
+
+
+def test_a_replayed_trace_within_the_stated_bounds(tmp_path: Path) -> None:
+    assert choose_quantum(trace_case(tmp_path).scenario) <= 1.0  # no coarser than the trace's bins
+    _holds(trace_case(tmp_path))
 
 
 @pytest.mark.parametrize("name", list(NAIVE_CASES))

@@ -181,7 +181,9 @@ class FastSystems:
         consumer = reader.spec
         assert consumer.service is not None
         overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
-        make = stream_bank_maker(consumer, spec, producer.buffer.spec, producer.counts.evenly, overhead,
+        # a trace's chunks come at random within their bin in exact mode: banked as Poisson, as random sources
+        evenly = spec.arrivals.process == "constant" or getattr(spec.arrivals, "within", "poisson") == "constant"
+        make = stream_bank_maker(consumer, spec, producer.buffer.spec, evenly, overhead,
                                  draw_function(consumer.service, seeds.generator(f"consumer/{consumer.name}/stream_service"), base),
                                  draw_function(spec.size, seeds.generator(f"producer/{spec.name}/stream_size"), base),
                                  seeds.generator(f"producer/{spec.name}/stream_arrivals"),

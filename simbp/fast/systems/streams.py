@@ -44,6 +44,8 @@ from ..cohorts import Slice
 from ..group import FastGroup
 from .cycles import BANK_CHUNKS, MIN_BANK_CHUNKS, RATE_GRID, Bank, simulate_bank
 
+BANKS_FULL = 32  # banks of full size per stage; later ones shrink in proportion (down to MIN_BANK_CHUNKS)
+
 __all__ = ["BANK_CHUNKS", "RATE_GRID", "Bank", "simulate_bank", "MarkedBuffer", "PipedGroup", "stream_bank_maker"]
 
 
@@ -292,8 +294,28 @@ def stream_bank_maker(consumer: ConsumerSpec, producer: ProducerSpec, buffer: Bu
     def draws(n: int) -> tuple[np.ndarray, np.ndarray]:
         return draw_service(n), draw_size(n) + overhead
 
+    made = 0
+
     def make(rate: float) -> Bank:
-        services, sizes = draws(chunks)
+        nonlocal made
+        made += 1  # a rate that wanders over many cells (a noisy trace) gets smaller banks past the first BANKS_FULL
+        services, sizes = draws(max(MIN_BANK_CHUNKS, chunks * BANKS_FULL // max(made, BANKS_FULL)))
         return simulate_bank(rate, evenly, services, sizes, consumer.workers, mark.limit, mark.counts_bytes, rng, draws)
 
     return make
+
+
+def rate_scale(arrivals: Any, rate: float) -> float:
+    """How long a piped source keeps one rate: a piped stage's quanta are no longer, since its throughput
+    is not linear in the rate (averaging a busy and a quiet second over one quantum overstates it)."""
+    process = getattr(arrivals, "process", "")
+    if process == "bursty":
+        return float(min(arrivals.on.duration, arrivals.off.duration))
+    if process == "schedule":
+        times = [point.at for point in arrivals.points] + ([arrivals.repeat] if arrivals.repeat else [])
+        gaps = [b - a for a, b in zip(times, times[1:]) if b > a]
+        gap = min(gaps) if gaps else math.inf
+        return float(gap if arrivals.interpolation == "step" else gap / 32)  # a ramp: within about 3% of its span
+    if process == "trace":
+        return float(arrivals.bin) if arrivals.format == "counts" else (64.0 / rate if rate > 0 else math.inf)
+    return math.inf
