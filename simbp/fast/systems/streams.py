@@ -16,7 +16,8 @@ that timeline quantum by quantum, jumping to a random regeneration point when it
 end or when the source's rate moves to another bank. A quantum's figures (writes, takes,
 completions, busy, queued and paused seconds, pauses, drains, the peak within it) are differences of
 cumulative functions of the bank found by binary search, and its latencies are the bank's own, so a
-quantum costs a few numpy calls whatever the chunks in it.
+quantum costs a few numpy calls whatever the chunks in it. The stage's quanta follow its source's rate
+(`rate_scale`), since its throughput is not linear in the rate.
 
 What counts cannot give: the saw-tooth's phase at an instant (a sample shows some cycle's state,
 not the one exact mode would be in), and the order of cycles (the bank's, replayed from random
