@@ -276,8 +276,8 @@ MECHANISMS: tuple[Mechanism, ...] = (
               why_not_fast="a blocked caller gives up after its own wait (block_timeout)"),
     Mechanism("high-water marks", "buffers[].high_water_mark", fast=True, theory=False,
               fast_limits=lambda buffer, scenario: _stream_limits(buffer, scenario)),
-    Mechanism("transform backpressure", "consumers[].on_backpressure", fast=True, theory=False,
-              fast_limits=lambda consumer, scenario: ""),  # a transform that pauses: the writable's limit names it
+    # a transform that pauses on the next writable's mark is named by that writable's limit (`_stream_limits`)
+    Mechanism("transform backpressure", "consumers[].on_backpressure", fast=True, theory=False),
     Mechanism("shedding", "buffers[].shed", fast=True, theory=False),
     Mechanism("batch consumers", "consumers[].batch", fast=True, theory=False,
               fast_limits=lambda consumer, _: "a batch consumer forwarding to another stage (to:)" if consumer.to else ""),
