@@ -4,8 +4,11 @@
     python benchmarks/fast_error.py --seeds 1 2 3 4 5 --quanta 20000 100000 --only quickstart
     python benchmarks/fast_error.py --near-capacity --seeds 1 2 3 4 5 6 7 8   # M/M/3/10 loss, rho 0.7-1.3
     python benchmarks/fast_error.py --systems          # each systems key fast mode models, against exact mode
+    python benchmarks/fast_error.py --systems --only Node   # only the Node.js streams rows
+    python benchmarks/fast_error.py --systems --only block  # block with several or evenly spaced producers
     python benchmarks/fast_error.py --systems-scale    # an hour of each in fast mode: wall time, auto's choice
     python benchmarks/fast_error.py --calls-speed      # semaphores and degrading downstreams: exact against fast
+    python benchmarks/fast_error.py --systems-scale --only node   # the Node.js streams only
 
 For each scenario it runs exact mode and fast mode (at each `--quanta`: the most quanta per run)
 with the same seeds and prints the mean ± standard deviation over seeds of the figures the issue
@@ -19,8 +22,9 @@ tolerances tested in tests/test_fast_mode.py were set from them.
 finest fast mode uses) to 20 ms (two service times, what a run of a few hours gets), each the mean
 and standard error over the seeds, and fast mode's error relative to exact mode's.
 
-`--systems` runs the comparisons of tests/fast/test_fast_systems.py and tests/fast/test_fast_calls.py
-(the same scenarios, quanta and seeds: the table and the tests measure the same runs) and prints, per mechanism and figure, exact
+`--systems` runs the comparisons of tests/fast/test_fast_systems.py, test_fast_calls.py,
+test_fast_streams.py and test_fast_block.py (the same scenarios, quanta and
+seeds: the table and the tests measure the same runs) and prints, per mechanism and figure, exact
 and fast mode's mean ± standard error, fast's error, the stated bound (`simbp.fast.accuracy`) and
 whether fast's mean lies within exact's 99.9% interval widened by it.
 
@@ -103,12 +107,14 @@ def near_capacity(seeds: list[int], duration: float, quanta_s: list[float]) -> N
 def systems(only: list[str] | None) -> None:
     """The systems keys against exact mode (the cases of tests/fast/test_fast_systems.py)."""
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "fast")]
+    from test_fast_block import block_cases
     from test_fast_calls import mechanism_cases as call_cases  # calls that interact (semaphore, overload)
+    from test_fast_streams import stream_cases
     from test_fast_systems import Z, mechanism_cases  # the tests' own cases
 
     print("| mechanism | case | figure | exact | fast | error | bound | within |")
     print("|---|---|---|---|---|---|---|---|")
-    for case in mechanism_cases() + call_cases():
+    for case in mechanism_cases() + call_cases() + stream_cases() + block_cases():
         if only and not any(word in case.mechanism or word in case.name for word in only):
             continue
         began = time.perf_counter()
@@ -127,7 +133,7 @@ def systems(only: list[str] | None) -> None:
                   f"{f_mean:.4g} ± {f_error:.2g} | {error} | {stated} | {'yes' if abs(f_mean - e_mean) <= allowed else 'NO'} |")
 
 
-def systems_scale() -> None:
+def systems_scale(only: list[str] | None = None) -> None:
     """An hour of each systems scenario in fast mode: messages, auto's choice, wall time, and exact
     mode's estimated time (`limits.estimate_seconds`)."""
     from simbp.limits import choose_mode, estimate_seconds
@@ -141,9 +147,18 @@ def systems_scale() -> None:
              for name in ("token_bucket", "priority_shedding", "batch_size_100", "rxjs_buffer_time")]
     cases += [("retry storm, 10,000/s with a burst of 25,000/s, 500 workers", simbp.load_scenario(PRODUCTION_STORM)),
               ("downstream calls, 10,000/s, 400 workers", simbp.load_scenario(calls))]
+    cases += [(name, simbp.load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_changes({"duration": 3600}))
+              for name in ("node_pipe", "node_naive_write")]
+    daily = (ROOT / "scenarios" / "node_pipe.yaml").read_text().replace(
+        "arrivals: {process: constant, rate: 2000/s}",
+        "arrivals: {process: schedule, interpolation: linear, repeat: 24h, points: [{at: 0h, rate: 300/s}, "
+        "{at: 12h, rate: 2000/s}, {at: 24h, rate: 300/s}]}").replace("duration: 30s", "duration: 24h")
+    cases.append(("node_pipe over a day, a ramp 300 → 2,000 → 300/s (24 h, not an hour)", simbp.load_scenario(daily)))
     print("| scenario (an hour) | messages | auto | fast mode wall | exact mode (estimated) |")
     print("|---|---:|---|---:|---:|")
     for name, scenario in cases:
+        if only and not any(word in name for word in only):
+            continue
         mode, _ = choose_mode(scenario, "auto")
         began = time.perf_counter()
         summary = simbp.run(scenario, mode="fast").summary
@@ -209,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         calls_speed([3000.0, 9000.0])
         return 0
     if args.systems_scale:
-        systems_scale()
+        systems_scale(args.only)
         return 0
     if args.systems:
         systems(args.only)

@@ -203,13 +203,49 @@ def _retry_limits(producer: Any, scenario: Any) -> str:
     return _target_blocks(producer, scenario, "retries of requests waiting on a block buffer (block_timeout)")
 
 
-_NODE_STREAMS = ("a Node.js stream's write()/'drain' cycle (high_water_mark, on_backpressure) lasts about a mark's "
-                 "worth of chunks, far shorter than a quantum, and 'drain' fires at the instant the buffer empties: "
-                 "fast mode does not model it (it would have to step chunk by chunk)")
 _COLLAPSE = ("a downstream that loses throughput with concurrency (overload.slowdown × capacity > 1) called by more "
              "than its capacity at once (no semaphore at or under it): whether and when a chance burst of calls tips it "
              "into congestion collapse depends on the calls' exact timing, which counts per quantum smooth (measured: "
              "loss +10% at 70% load), so no error bound holds")
+STREAM_BANK_CHUNKS = 20_000
+"""Chunks fast mode simulates per source rate to replay a piped Node.js stream (`fast/systems/streams.py`)."""
+
+
+def _marks_pause(consumer: Any, scenario: Any) -> bool:
+    """A transform: a consumer forwarding into a writable with a mark, pausing on it (the default)."""
+    target = next((b for b in scenario.buffers if b.name == consumer.to), None) if consumer.to else None
+    return target is not None and target.high_water_mark is not None and (consumer.on_backpressure or "pause") == "pause"
+
+
+def _stream_limits(buffer: Any, scenario: Any) -> str:
+    """What of a Node.js writable fast mode leaves to exact mode: transforms that pause, and piped
+    sources whose stage is not one source into one `_write()` (the cycles `fast/systems/streams.py` replays)."""
+    if any(_marks_pause(c, scenario) for c in scenario.consumers if c.to == buffer.name):
+        return ("a transform pausing on this writable's mark (consumers[].on_backpressure: pause, the default): its "
+                "pauses couple two stages' write()/'drain' cycles, which fast mode does not replay")
+    sources = [p for p in scenario.producers if p.to == buffer.name]
+    piped = [p for p in sources if (p.on_backpressure or "pause") == "pause"]
+    if not piped:
+        return ""
+    readers = [c for c in scenario.consumers if c.from_ == buffer.name]
+    if len(sources) > 1 or any(c.to == buffer.name for c in scenario.consumers):
+        return "a piped source sharing its writable with other writers: fast mode replays one source's cycles"
+    if len(readers) != 1 or readers[0].service is None or readers[0].to is not None or readers[0].calls is not None \
+            or readers[0].autoscale is not None:
+        return "a piped source into a writable not read by one plain _write() (service, no to:, calls or autoscale)"
+    source = piped[0]
+    if source.retry is not None or source.rate_limit is not None or source.priority is not None \
+            or source.caller_timeout is not None:
+        return "a piped source that also retries, is rate limited or shed"
+    mark = buffer.high_water_mark
+    mean_size = float(source.size.mean)
+    chunks = mark.limit / mean_size if mark.counts_bytes and mean_size > 0 else mark.limit
+    if chunks > STREAM_BANK_CHUNKS / 8:
+        return (f"a mark of about {chunks:,.0f} chunks: a write()/'drain' cycle longer than the "
+                f"{STREAM_BANK_CHUNKS:,} chunks fast mode simulates per source rate")
+    return ""
+
+
 
 
 def _downstream_limits(scenario: Any) -> str:
@@ -241,21 +277,21 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("downstream services", "downstreams", fast=True, theory=False,
               fast_limits=lambda _, scenario: _downstream_limits(scenario)),
     Mechanism("producer keys", "producers[].key", fast=True, theory=False),
-    Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=False, theory=False,
-              why_not_fast=_NODE_STREAMS),
+    Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=True, theory=False),
     Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False,
               why_not_fast="each request waits for room on its own, with its own deadline (blocking: request)"),
     Mechanism("caller time-outs", "producers[].caller_timeout", fast=True, theory=False),
     Mechanism("retries", "producers[].retry", fast=True, theory=False,
               fast_limits=lambda producer, scenario: _retry_limits(producer, scenario)),
-    Mechanism("RxJS operators", "producers[].operators", fast=True, theory=False,
-              fast_limits=lambda producer, scenario: _target_blocks(producer, scenario,
-                                                                    "operators emitting into a block buffer")),
+    Mechanism("RxJS operators", "producers[].operators", fast=True, theory=False),
     Mechanism("rate limits", "producers[].rate_limit", fast=True, theory=False),
     Mechanism("priority shedding", "producers[].priority", fast=True, theory=False),
     Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False,
               why_not_fast="a blocked caller gives up after its own wait (block_timeout)"),
-    Mechanism("high-water marks", "buffers[].high_water_mark", fast=False, theory=False, why_not_fast=_NODE_STREAMS),
+    Mechanism("high-water marks", "buffers[].high_water_mark", fast=True, theory=False,
+              fast_limits=lambda buffer, scenario: _stream_limits(buffer, scenario)),
+    # a transform that pauses on the next writable's mark is named by that writable's limit (`_stream_limits`)
+    Mechanism("transform backpressure", "consumers[].on_backpressure", fast=True, theory=False),
     Mechanism("shedding", "buffers[].shed", fast=True, theory=False),
     Mechanism("batch consumers", "consumers[].batch", fast=True, theory=False,
               fast_limits=lambda consumer, _: "a batch consumer forwarding to another stage (to:)" if consumer.to else ""),

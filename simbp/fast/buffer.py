@@ -38,6 +38,8 @@ class Offering(Protocol):
 class FastBuffer:
     """A buffer of cohorts with exact-mode counters; `capacity` bounds the items waiting."""
 
+    peak_excess = 0.0  # bytes its stage held at its peak within the last quantum beyond what it holds at the end
+
     def __init__(self, spec: BufferSpec, rng: np.random.Generator | None = None):
         self.spec = spec
         self.name = spec.name

@@ -36,6 +36,7 @@ from ..errors import Problem, ScenarioError
 from ..metrics import LatencySketch
 from ..random import SeedTree, draw_function
 from ..scenario.schema import Scenario
+from ..scenario.systems import producer_pauses
 from ..service import Service
 from .autoscale import fast_worker_autoscaling
 from .buffer import FastBuffer
@@ -48,6 +49,7 @@ from .renewal import ServiceCounts, squared_cv
 from .systems.calls import concurrency, mean_holding
 from .systems.extension import FastSystems, needs_systems
 from .systems.operators import emitted_rate
+from .systems.streams import rate_scale
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
            "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
@@ -82,12 +84,15 @@ def require_supported(scenario: Scenario) -> None:
 def choose_quantum(scenario: Scenario, max_quanta: int = MAX_QUANTA) -> float:
     """The quantum: fine enough for the fastest service, coarse enough for `max_quanta`, and a
     whole fraction of the sample interval so samples fall on quantum boundaries."""
-    means = [mean_holding(c, scenario) for c in scenario.consumers if c.batch is None]
+    piped = {p.to for p in scenario.producers if producer_pauses(scenario, p)}  # replayed from cycles: no scale
+    means = [mean_holding(c, scenario) for c in scenario.consumers if c.batch is None and c.from_ not in piped]
     scales = [SERVICE_FRACTION * m for m in means if m > 0 and math.isfinite(m)]
     # batches are stepped by event: a quantum need only resolve a batch's timeout or service (depth, memory)
     scales += [SERVICE_FRACTION * max(c.batch.timeout, c.mean_service() * c.batch.size) for c in scenario.consumers if c.batch]
     # a Kafka member's counts are drawn per quantum, so a quarter of one full poll batch is fine enough
     scales += [SERVICE_FRACTION * g.max_poll_records * float(cast(Any, g.processing).mean) for g in scenario.consumer_groups]
+    # a piped stream sets no service scale, but its quanta must follow its source's rate (systems/streams.py)
+    scales += [rate_scale(p.arrivals, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to in piped]
     scales = [s for s in scales if s > 0 and math.isfinite(s)]
     fine = min(scales) if scales else scenario.duration
     # an autoscaler reads the depth at the last quantum boundary: a few readings between its checks
@@ -182,9 +187,12 @@ class FastModel:
             counting = self.seeds.generator(f"consumer/{consumer.name}/service_count")  # normals and representatives
             completions = ServiceCounts(consumer.mean_service(), squared_cv(consumer.service, base), counting,
                                         draw_function(consumer.service, counting, base))
-            group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile, completions)
+            group_type = systems.group_type(consumer) if systems is not None else FastGroup  # a piped stream's replay
+            group = group_type(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile, completions)
             self.groups[consumer.name] = group
             self.readers[consumer.from_] = group
+        if systems is not None:
+            systems.wire(self.readers)
         self.kafka: FastKafka | None = None
         if scenario.topics:
             quanta = max(1, math.ceil(scenario.duration / self.quantum - 1e-9))
@@ -270,11 +278,16 @@ class FastModel:
             if down:
                 buffer.area += buffer.queue.count * dt
                 continue
+            reader = self.readers.get(buffer.name)
+            if reader is not None and getattr(reader, "replays", False):  # a piped Node.js stream: its cycles replayed (systems/streams.py)
+                reader.replay(t0, t1, producers[0].counts.expected)
+                continue
             parts = self._substeps(buffer, counts, dt)
             if parts == 1:
                 self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
                 continue
-            split = [buffer.split_arrivals(k, parts, p.counts.evenly) for k, p in zip(counts, producers)]
+            split = [p.split(k, parts, t0, t1) if hasattr(p, "split")  # a producer that knows when its items come
+                     else buffer.split_arrivals(k, parts, p.counts.evenly) for k, p in zip(counts, producers)]
             for part in range(parts):
                 s0, s1 = t0 + dt * part / parts, (t1 if part == parts - 1 else t0 + dt * (part + 1) / parts)
                 self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within, 1.0 / parts)
@@ -340,13 +353,14 @@ class FastModel:
             held += group.in_service.bytes + group.blocked.bytes
             items += group.held_items()
         service.held = held
+        held += sum(buffer.peak_excess for buffer in self._order)  # a stage's peak within the quantum
         if held > service.limit:
             # the crash came when the item that passed the limit arrived: the peak is the limit
             # plus about one item, not what the rest of the quantum would have added
             held = min(held, service.limit + (held - service.baseline) / max(items, 1))
         if held > service.peak:
             service.peak = held
-        if service.held > service.limit:
+        if held > service.limit:
             service.crash()
 
     # ------------------------------------------------------------------ crash
@@ -360,6 +374,9 @@ class FastModel:
             if producer.held is not None:
                 producer.lost_in_crash += 1
                 producer.held = None
+            lose_waiting = getattr(producer, "lose_waiting", None)  # emissions waiting for room (operators)
+            if lose_waiting is not None:
+                lose_waiting()
 
     # ------------------------------------------------------------------ running
     def _clock(self, progress: Callable[[float], None] | None) -> Generator[simpy.Event, Any, None]:

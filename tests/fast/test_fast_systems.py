@@ -307,9 +307,12 @@ def test_operators_by_hand_an_array_emitted_when_the_source_stops() -> None:
     assert stage["added_latency_s"]["mean"] == pytest.approx((100 * 0.5 + 100 * 0.5 + 50 * 0.25) / 250, abs=0.01)
 
 
-def test_operators_into_a_block_buffer_stay_exact() -> None:
+def test_operators_into_a_block_buffer_are_modelled_but_not_with_a_block_timeout() -> None:
+    """(Compared with exact mode in tests/fast/test_fast_block.py.)"""
     body = CHAIN.replace("{name: queue, policy: unbounded}", "{name: queue, capacity: 10, policy: block}")
-    assert any("block buffer" in m for m in unsupported(simbp.load_scenario(body)))
+    assert not unsupported(simbp.load_scenario(body))
+    timed = body.replace("policy: block}", "policy: block, block_timeout: 1s}")
+    assert any("block_timeout" in m for m in unsupported(simbp.load_scenario(timed)))
 
 
 # --------------------------------------------------------------------------- callers that time out and retry

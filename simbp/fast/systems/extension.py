@@ -15,10 +15,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ...random import SeedTree, sampler
+from ...random import SeedTree, draw_function, sampler
 from ...scenario.schema import BufferSpec, ConsumerSpec, ProducerSpec, Scenario
-from ...scenario.systems import producer_uses_systems, uses_systems
+from ...scenario.systems import producer_pauses, producer_uses_systems, uses_systems
 from ..buffer import FastBuffer
+from ..group import FastGroup
 from ..inputs import ArrivalCounts, ByteSums
 from ..producer import FastProducer
 from .batch import BatchFedBuffer, FastBatchGroup
@@ -28,6 +29,7 @@ from .permits import FastPermitGroup, interacts, overloadable
 from .ratelimit import FastTokenBucket
 from .retries import RetryingProducer
 from .shedding import SheddingBuffer
+from .streams import MarkedBuffer, PipedGroup, stream_bank_maker
 
 __all__ = ["FastSystems", "needs_systems", "uses_systems", "LimitedCounts"]
 
@@ -92,16 +94,30 @@ class FastSystems:
         self.batch_groups: list[FastBatchGroup] = []
         self.downstreams = {spec.name: FastDownstream(spec) for spec in scenario.downstreams}
         self.calling: list[FastCallingGroup | FastPermitGroup] = []
+        self.marked: dict[str, Any] = {}  # a writable's name → the group whose `_write()` drains it
         self.reports = uses_systems(scenario)  # exact mode's `Systems` columns, only where it has them
         self._last: dict[str, float] = {}
 
     # ------------------------------------------------------------------ building
     def buffer_type(self, spec: BufferSpec) -> type[FastBuffer]:
+        if spec.high_water_mark is not None:
+            return MarkedBuffer
         if spec.shed:
             return SheddingBuffer
         if any(c.batch is not None and c.from_ == spec.name for c in self.scenario.consumers):
             return BatchFedBuffer
         return FastBuffer
+
+    def group_type(self, spec: ConsumerSpec) -> type[FastGroup]:
+        """The group class of a consumer with `service`: a piped stream's `_write()` is replayed from cycles."""
+        piped = {p.to for p in self.scenario.producers if producer_pauses(self.scenario, p)}
+        return PipedGroup if spec.from_ in piped else FastGroup
+
+    def wire(self, readers: dict[str, Any]) -> None:
+        """Tell each writable which group's `_write()` drains it (its length counts what that group holds)."""
+        self.marked = {name: reader for name, reader in readers.items() if isinstance(reader.source, MarkedBuffer)}
+        for reader in self.marked.values():
+            reader.source.reader = reader
 
     def batch_group(self, spec: ConsumerSpec, source: FastBuffer,
                     on_latencies: Callable[[list[float], list[int]], None]) -> FastBatchGroup:
@@ -149,6 +165,9 @@ class FastSystems:
         if not producer_uses_systems(self.scenario, spec):
             return
         self.producers.append(producer)
+        reader = self.marked.get(producer.buffer.name)
+        if isinstance(reader, PipedGroup) and producer_pauses(self.scenario, spec):
+            self._pipe(producer, reader)
         if spec.rate_limit is not None:
             rng: np.random.Generator = self.seeds.generator(f"producer/{spec.name}/rate_limit")
             bucket = FastTokenBucket(spec.rate_limit.rate, spec.rate_limit.burst, rng, spec.rate_limit.on_limit == "wait")
@@ -161,6 +180,22 @@ class FastSystems:
             buffer.shedders.append((producer, int(shed[spec.priority]), spec.priority))
             if buffer not in self.shedding:
                 self.shedding.append(buffer)
+
+    def _pipe(self, producer: AttachedProducer, reader: PipedGroup) -> None:
+        """Join a piped source to its writable's `_write()`: banks drawn from the run's own streams."""
+        scenario, seeds, spec = self.scenario, self.seeds, producer.spec
+        base = scenario.base_dir
+        consumer = reader.spec
+        assert consumer.service is not None
+        overhead = scenario.memory.per_item_overhead if scenario.memory else 0.0
+        # a trace's chunks come at random within their bin in exact mode: banked as Poisson, as random sources
+        evenly = spec.arrivals.process == "constant" or getattr(spec.arrivals, "within", "poisson") == "constant"
+        make = stream_bank_maker(consumer, spec, producer.buffer.spec, evenly, overhead,
+                                 draw_function(consumer.service, seeds.generator(f"consumer/{consumer.name}/stream_service"), base),
+                                 draw_function(spec.size, seeds.generator(f"producer/{spec.name}/stream_size"), base),
+                                 seeds.generator(f"producer/{spec.name}/stream_arrivals"),
+                                 spec.mean_rate(scenario.duration) * scenario.load_multiplier * scenario.duration)
+        reader.configure(producer, make, seeds.generator(f"buffer/{producer.buffer.name}/stream_cycles"))
 
     # ------------------------------------------------------------------ counts
     def discarded_by(self, producer: AttachedProducer) -> dict[str, int]:
@@ -234,6 +269,12 @@ class FastSystems:
             entry["gave_up"] = 0
             if isinstance(producer, RetryingProducer):
                 entry.update(producer.stats())
+            if isinstance(producer, OperatorProducer) and producer.request_waits:  # emissions that waited for room
+                entry["requests_blocked"] = producer.request_waits
+                entry["mean_request_wait_s"] = producer.request_wait_time / producer.request_waits
+            piped = self.marked.get(producer.buffer.name)
+            if isinstance(piped, PipedGroup) and piped.producer is producer:
+                entry["pauses"], entry["paused_s"] = piped.pauses, piped.paused_time
             result[producer.name] = entry
         for group in self.calling:
             result[group.name] = {"failed": group.failed, "downstream": group.downstream.name,
@@ -256,6 +297,12 @@ class FastSystems:
                 "call_latency_s": {"mean": sketch.mean if sketch.count else None, "p50": p50, "p99": p99,
                                    "max": sketch.maximum if sketch.count else None},
             }
+        for name, reader in self.marked.items():
+            buffer = reader.source
+            assert isinstance(buffer, MarkedBuffer)
+            result[name] = {"high_water_mark": buffer.high_water_mark,
+                            "high_water_mark_unit": "bytes" if buffer.counts_bytes else "objects",
+                            "writes": buffer.writes, "writes_returned_false": buffer.writes_false, "drains": buffer.drains}
         for buffer in self.shedding:
             shed = {priority: buffer.shed.get(p.name, 0) for p, _, priority in buffer.shedders}
             result.setdefault(buffer.name, {})["shed"] = {"at_depth": dict(buffer.spec.shed or {}), "shed": shed}

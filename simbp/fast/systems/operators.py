@@ -29,6 +29,7 @@ import numpy as np
 from ...operator_report import operator_stages, operator_stats
 from ...scenario.schema import ProducerSpec
 from ..buffer import FastBuffer
+from ..cohorts import Cohorts, Slice, cut_slices
 from ..inputs import ByteSums
 from ..producer import FastProducer
 
@@ -248,6 +249,12 @@ class OperatorProducer(FastProducer):
         self._out_created = _EMPTY
         self._out_at = _EMPTY
         self._next = 0
+        # emissions a full `block` buffer handed back: each waits for room on its own, first in first out
+        # (exact mode's per-request wait), not yet in memory; `entered` is when it was emitted
+        self.waiting = Cohorts()
+        self.request_waits = 0
+        self.request_wait_time = 0.0
+        self._offered: list[Slice] = []
 
     def _times(self, k: int, t0: float, t1: float) -> np.ndarray:
         if k <= 0:
@@ -284,30 +291,72 @@ class OperatorProducer(FastProducer):
             return 0
         return emitted
 
+    @property
+    def evenly(self) -> bool:
+        """The operators' emissions are not a Poisson stream: a `block` buffer applies its netted rule."""
+        return True
+
+    def split(self, k: int, parts: int, t0: float, t1: float) -> list[int]:
+        """This step's `k` emissions over `parts` equal sub-steps, by their emission times (an array
+        bufferTime emits comes at one instant, so it meets a small buffer all at once)."""
+        times = self._out_at[self._next:self._next + k]
+        edges = t0 + (t1 - t0) * np.arange(1, parts) / parts
+        cuts = np.concatenate([[0], np.searchsorted(times, edges, side="left"), [len(times)]])
+        return np.diff(cuts).astype(int).tolist()
+
     def offer(self, k: int, t0: float, t1: float, merge_within: float, share: float = 1.0) -> int:
-        """The next `k` emissions enter the buffer, in up to `CHUNKS` cohorts."""
+        """Emissions waiting for room first, then the next `k` emissions, enter the buffer (new ones in up to
+        `CHUNKS` cohorts); a `block` buffer hands back the newest that do not fit (`settle`)."""
         first, last = self._next, min(self._next + k, len(self._out_at))
         self._next = last
-        n = last - first
-        if n <= 0:
-            self._offer = (0, 0, None)
-            return 0
+        n = max(last - first, 0)
         queue = self.buffer.queue
-        created, at = self._out_created[first:last], self._out_at[first:last]
-        bounds = np.linspace(0, n, min(CHUNKS, n) + 1).astype(np.int64)
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            if hi > lo:
-                piece, came = created[lo:hi], at[lo:hi]
-                queue.push(int(hi - lo), float(piece.min()), float(piece.max()), float(came.min()), float(came.max()),
-                           self.sizes.total(int(hi - lo)), merge_within)
-        self._offer = (n, n, None)
-        return n
+        offered: list[Slice] = []
+        waited = self.waiting.count
+        if waited:
+            for count, c_lo, c_hi, e_lo, e_hi, nbytes in self.waiting.pop(waited):
+                queue.push(count, c_lo, c_hi, t0, t0, nbytes, merge_within)
+                offered.append((count, c_lo, c_hi, e_lo, e_hi, nbytes))
+        if n:
+            created, at = self._out_created[first:last], self._out_at[first:last]
+            bounds = np.linspace(0, n, min(CHUNKS, n) + 1).astype(np.int64)
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                if hi > lo:
+                    piece, came = created[lo:hi], at[lo:hi]
+                    nbytes = self.sizes.total(int(hi - lo))
+                    queue.push(int(hi - lo), float(piece.min()), float(piece.max()), float(came.min()), float(came.max()),
+                               nbytes, merge_within)
+                    offered.append((int(hi - lo), float(piece.min()), float(piece.max()), float(came.min()),
+                                    float(came.max()), nbytes))
+        self._offered = offered
+        self._offer = (n + waited, n, None)
+        return n + waited
 
     def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True) -> None:
-        """Produced when they came (`arrivals`); the buffer (never `block`) returns nothing."""
+        """Produced when they came (`arrivals`). A full `block` buffer handed back the newest `returned`
+        of what was offered: they wait for room (in flight, not in memory), the oldest first; those that
+        had waited and got in count their wait, from their emission to the middle of this step."""
+        offered, new, _ = self._offer
+        got_in, back = cut_slices(self._offered, offered - returned)
+        self._offered = []
+        admitted_old = max(min(offered - new, offered - returned), 0)
+        if admitted_old:
+            waited, _ = cut_slices(got_in, admitted_old)
+            middle = 0.5 * (t0 + t1)
+            self.request_wait_time += sum(count * (middle - 0.5 * (e_lo + e_hi)) for count, _, _, e_lo, e_hi, _ in waited)
+        if returned:
+            self.request_waits += min(returned, new)  # each emission is counted once, when it first waits
+            merge = max(self._dt, (t1 - self.waiting.oldest_created()) / 256) if self.waiting.count else self._dt
+            for count, c_lo, c_hi, e_lo, e_hi, nbytes in back:
+                self.waiting.push(count, c_lo, c_hi, e_lo, e_hi, nbytes, merge)
+
+    def lose_waiting(self) -> None:
+        """A crash: the emissions waiting for room are lost."""
+        self.lost_in_crash += self.waiting.count
+        self.waiting.clear()
 
     def holds_item(self) -> int:
-        return sum(operator.held() for operator in self.operators)
+        return sum(operator.held() for operator in self.operators) + self.waiting.count
 
     @property
     def discarded(self) -> int:
