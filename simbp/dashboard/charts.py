@@ -61,13 +61,15 @@ def _rule_layers(panel: Panel, x: dict[str, Any], prefix: str = "") -> list[dict
     layers: list[dict[str, Any]] = [
         {"data": {"name": f"{name}_limits"}, "mark": {"type": "rule", "strokeDash": [6, 4], "color": "#b22222"},
          "encoding": {"y": y, "tooltip": [{"field": "label", "title": "line"}]}},
-        # the label sits at the start of its line, underneath: series start low (queues start empty), so the
-        # left end is where nothing is drawn yet; at the right end a saw-tooth or a backlog runs through it
-        {"data": {"name": f"{name}_limits"},
-         "mark": {"type": "text", "align": "left", "baseline": "top", "dx": 4, "dy": 4, "color": "#b22222",
-                  "fontSize": 12},
-         "encoding": {"y": y, "x": {"value": 0}, "text": {"field": "label"}}},
     ]
+    # the label sits at the start of its line, underneath: series start low (queues start empty), so the left
+    # end is where least is drawn (at the right end a saw-tooth or a backlog ran through it); a white halo
+    # under the letters keeps it readable where a line still crosses it
+    label = {"type": "text", "align": "left", "baseline": "top", "dx": 4, "dy": 4, "fontSize": 12}
+    for mark in ({**label, "color": "white", "stroke": "white", "strokeWidth": 4, "strokeJoin": "round"},
+                 {**label, "color": "#b22222"}):
+        layers.append({"data": {"name": f"{name}_limits"}, "mark": mark,
+                       "encoding": {"y": y, "x": {"value": 0}, "text": {"field": "label"}}})
     for kind, colour, dash in _RULE_STYLES:  # a fixed colour: a colour scale here would be shared with the lines
         layers.append({"data": {"name": f"{name}_{kind}"},
                        "mark": {"type": "rule", "strokeWidth": 1.5, "color": colour, "strokeDash": dash},

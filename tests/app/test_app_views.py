@@ -293,3 +293,15 @@ def test_a_component_named_after_its_kind_reads_once_in_its_heading() -> None:
     assert group_heading("Consumer group", "consumers") == "Consumer group: consumers"
     assert group_heading("Consumer group", "billing") == "Consumer group billing"
     assert group_heading("Buffer", "queue") == "Buffer queue"
+
+
+def test_a_fast_run_shows_its_stated_bounds_and_a_switch_to_an_exact_run(library: Path) -> None:
+    at = opened(mode="fast")
+    note = next(i.value for i in at.info if "Fast mode" in i.value)
+    assert "loss ratio ±3%" in note and "p99 latency ±5%" in note
+    at.button(key="run_exactly").click().run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="mode").value == "exact"
+    assert params(at)["mode"] == "exact"
+    assert not [i for i in at.info if "Fast mode" in i.value]
+    assert any("in exact mode" in c.value for c in at.caption)
