@@ -6,8 +6,10 @@ Starts `streamlit run app.py`, opens each library scenario in headless Chromium,
 multiplier one step right (a new run: new text) and back (the cached run), and prints the time
 from the key press until the page's script is idle again, and until its charts are drawn too (no
 change in any chart for 0.4 s; the time of the last change), per scenario and as medians. It also
-prints where the time of a fresh rerun goes: the simulation alone, and the chart data. Needs
-Chromium and the playwright package (see tests/app/test_browser.py); run it on a quiet machine.
+prints where the time of a fresh rerun goes: until the browser hears the script started (the key
+press reaching the server), the simulation alone and the chart data (both timed in this process);
+the rest of "idle" is Streamlit sending the page and the browser drawing it. Needs Chromium and the
+playwright package (see tests/app/test_browser.py); run it alone, and note the machine's load.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "app"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, rerun_timings, streamlit_server, watch_script_state  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, rerun_phases, streamlit_server, watch_script_state  # noqa: E402
 
 DEFAULT_SCENARIOS = ("quickstart.yaml", "node_pipe.yaml", "kafka_8_consumers_6_partitions.yaml",
                      "downstream_with_semaphore.yaml", "bounded_block.yaml", "batch_size_100.yaml",
@@ -48,8 +50,8 @@ def simulation_seconds(file: str) -> tuple[float, float]:
     return middle - start, time.perf_counter() - middle
 
 
-def _medians(timings: list[tuple[float, float]]) -> tuple[float, float]:
-    return statistics.median(t[0] for t in timings), statistics.median(t[1] for t in timings)
+def _medians(timings: list[tuple[float, ...]]) -> tuple[float, ...]:
+    return tuple(statistics.median(t[i] for t in timings) for i in range(len(timings[0])))
 
 
 def _load() -> str:
@@ -64,10 +66,10 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     started_load = _load()
-    fresh: list[tuple[float, float]] = []
-    cached: list[tuple[float, float]] = []
+    fresh: list[tuple[float, ...]] = []
+    cached: list[tuple[float, ...]] = []
     print(f"{'scenario':40s} {'new run: idle / drawn (s)':>26s} {'back: idle / drawn (s)':>23s} "
-          f"{'simulation (s)':>15s} {'chart data (s)':>15s}")
+          f"{'simulation (s)':>15s} {'chart data (s)':>15s} {'started (s)':>12s}")
     with streamlit_server() as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
@@ -78,17 +80,17 @@ def main() -> int:
             watch_script_state(page)
             slider = page.get_by_role("slider", name="load multiplier")
             slider.focus()
-            ups = [rerun_timings(page, "ArrowRight") for _ in range(args.repeats)]  # each a new run
-            backs = [rerun_timings(page, "ArrowLeft") for _ in range(args.repeats)]  # each run before
+            ups = [rerun_phases(page, "ArrowRight") for _ in range(args.repeats)]  # each a new run
+            backs = [rerun_phases(page, "ArrowLeft") for _ in range(args.repeats)]  # each run before
             simulation, chart = simulation_seconds(file)
             fresh.append(_medians(ups))
             cached.append(_medians(backs))
-            print(f"{file:40s} {fresh[-1][0]:16.2f} / {fresh[-1][1]:5.2f} {cached[-1][0]:13.2f} / {cached[-1][1]:5.2f} "
-                  f"{simulation:15.2f} {chart:15.3f}", flush=True)
+            print(f"{file:40s} {fresh[-1][1]:16.2f} / {fresh[-1][2]:5.2f} {cached[-1][1]:13.2f} / {cached[-1][2]:5.2f} "
+                  f"{simulation:15.2f} {chart:15.3f} {fresh[-1][0]:12.2f}", flush=True)
         browser.close()
     new, back = _medians(fresh), _medians(cached)
-    print(f"median over {len(fresh)} scenarios: new run {new[0]:.2f} s idle, {new[1]:.2f} s drawn; "
-          f"back to a cached run {back[0]:.2f} s idle, {back[1]:.2f} s drawn")
+    print(f"median over {len(fresh)} scenarios: new run {new[1]:.2f} s idle, {new[2]:.2f} s drawn; "
+          f"back to a cached run {back[1]:.2f} s idle, {back[2]:.2f} s drawn")
     print(f"load average (1, 5, 15 min) at the start {started_load}, at the end {_load()} on {os.cpu_count()} cores")
     return 0
 

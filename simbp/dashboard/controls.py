@@ -58,13 +58,23 @@ _GROUP_NAMES = {"producers": "Producer", "buffers": "Buffer", "consumers": "Cons
                 "consumer_groups": "Consumer group", "downstreams": "Downstream"}
 
 
+def group_heading(kind: str, name: str) -> str:
+    """The sidebar heading of a component's controls: "Consumer group billing", but "Consumers" for a
+    consumer named `consumers` and "Consumer group: consumers" (never "Consumer consumers")."""
+    singular = name.lower().removesuffix("s")
+    words = kind.lower().split()
+    if singular == kind.lower():
+        return name[:1].upper() + name[1:]
+    return f"{kind}: {name}" if singular in words else f"{kind} {name}"
+
+
 def _component_knobs(collection: str, index: int, item: Any) -> list[Knob]:
     """The controls one component (a pydantic model of any kind) offers, found from the fields it has."""
     knobs: list[Knob] = []
     name = str(item.name)
     key = f"{collection}.{name}"
     path = f"{collection}[{index}]"
-    group = f"{_GROUP_NAMES.get(collection, collection.replace('_', ' ').capitalize())} {name}"
+    group = group_heading(_GROUP_NAMES.get(collection, collection.replace('_', ' ').capitalize()), name)
     fields = type(item).model_fields
     arrivals = getattr(item, "arrivals", None)
     if arrivals is not None:

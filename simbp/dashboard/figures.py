@@ -13,7 +13,7 @@ from ..results import Results
 from ..units import format_bytes
 
 __all__ = ["KEY_FIGURES", "BROKER_LOG", "BROKER_LOG_HELP", "broker_log_bytes", "headline_metrics", "plot_names",
-           "plot_caption", "figure_png", "series_columns"]
+           "plot_caption", "figure_png", "series_columns", "fast_error_text"]
 
 KEY_FIGURES = ("verdict", "loss ratio", "p99 latency", "peak memory", "crashes", "producers blocked")
 
@@ -22,6 +22,21 @@ BROKER_LOG = "broker log peak"
 BROKER_LOG_HELP = ("This scenario has no memory section and its messages wait in a Kafka topic, whose bytes live on "
                    "the broker's disk, not in the service's memory (which would read 0 B). This is the most the "
                    "topic's log held at once, read or not, until retention deleted it.")
+
+
+def fast_error_text(fast_error: dict[str, float]) -> str:
+    """A fast run's stated error bounds (`summary["fast_error"]`) in words: "loss ratio ±3% (or
+    ±0.001), p99 latency ±5%, …": each figure is within the larger of its relative and absolute bound."""
+    parts = []
+    for key, value in fast_error.items():
+        if not key.endswith("_rel"):
+            continue
+        name = key[:-4]
+        words = {"latency_p99": "p99 latency", "latency_mean": "mean latency", "peak_lag_s": "peak lag (s)",
+                 "lag": "Kafka lag", "lag_s": "Kafka lag (s)"}.get(name, name.replace("_", " "))
+        absolute = fast_error.get(f"{name}_abs")
+        parts.append(f"{words} ±{value:.0%}" + (f" (or ±{absolute:g})" if absolute else ""))
+    return ", ".join(parts)
 
 
 def headline_metrics(summary: dict[str, Any], timeseries: pd.DataFrame | None = None) -> list[tuple[str, str]]:

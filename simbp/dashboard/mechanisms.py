@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..exact.kafka import STATUS_NAMES
 from ..results import Results
-from .charts import Panel, Rule, byte_unit, long_form, time_unit
+from .panels import Panel, Rule, byte_unit, long_form, time_unit
 
 __all__ = ["KafkaGroup", "kafka_groups", "stream_panels", "downstream_panels", "retry_panel", "STATUS_COLOURS"]
 

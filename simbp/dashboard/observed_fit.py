@@ -34,7 +34,7 @@ from ..calibration.observed import ROLES
 from ..calibration.scenario_out import LAG_TARGET, TRACE_FILE, lag_column
 from ..errors import Problem, ScenarioError
 from . import guard
-from .charts import Panel, Rule, time_unit
+from .panels import Panel, Rule, time_unit
 
 __all__ = ["FIT_ROOT", "FitOptions", "DashboardFit", "check_upload", "unpack", "fit_upload", "parameter_table",
            "backtest_table", "overlay_panels", "whatif_text", "whatif_panels", "whatif_figures", "download_zip",

@@ -269,3 +269,39 @@ def test_any_time_series_charts_the_chosen_columns(library: Path) -> None:
     (chosen,) = [s for s in specs if panel_titles(s) == ["Chosen time series"]]
     fields = [t["field"] for t in chosen["vconcat"][0]["layer"][1]["encoding"]["tooltip"]]
     assert fields == ["t", "queue\\.depth", "produced"]  # one series per chosen column, as named in the CSV
+
+
+def test_controls_keep_their_values_after_a_visit_to_the_observed_view(library: Path) -> None:
+    at = opened()
+    knob(at, "slider", "consumers.workers.workers").set_value(1).run()
+    at.sidebar.selectbox(key="mode").select("exact").run()
+    assert metric(at, "verdict") == "dropping"
+    at.radio[0].set_value("Observed metrics").run()
+    assert not at.exception, at.exception
+    at.radio[0].set_value("What-if").run()
+    assert not at.exception, at.exception
+    assert knob(at, "slider", "consumers.workers.workers").value == 1
+    assert at.sidebar.selectbox(key="mode").value == "exact"
+    assert metric(at, "verdict") == "dropping"
+    assert params(at)["consumers.workers.workers"] == "1" and params(at)["mode"] == "exact"
+
+
+def test_a_component_named_after_its_kind_reads_once_in_its_heading() -> None:
+    from simbp.dashboard.controls import group_heading
+
+    assert group_heading("Consumer", "consumers") == "Consumers"
+    assert group_heading("Consumer group", "consumers") == "Consumer group: consumers"
+    assert group_heading("Consumer group", "billing") == "Consumer group billing"
+    assert group_heading("Buffer", "queue") == "Buffer queue"
+
+
+def test_a_fast_run_shows_its_stated_bounds_and_a_switch_to_an_exact_run(library: Path) -> None:
+    at = opened(mode="fast")
+    note = next(i.value for i in at.info if "Fast mode" in i.value)
+    assert "loss ratio ±3%" in note and "p99 latency ±5%" in note
+    at.button(key="run_exactly").click().run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="mode").value == "exact"
+    assert params(at)["mode"] == "exact"
+    assert not [i for i in at.info if "Fast mode" in i.value]
+    assert any("in exact mode" in c.value for c in at.caption)

@@ -55,6 +55,7 @@ def _page() -> None:
     label = st.radio("view", labels, horizontal=True, label_visibility="collapsed", key="view")
     view = next(name for name, shown in VIEW_LABELS.items() if shown == label)
     if view == "observed":  # its scenario is fitted from an upload, not chosen in the sidebar
+        keep_controls()
         stop_abandoned_sweep()
         show_observed()
         return
@@ -84,6 +85,21 @@ def _page() -> None:
         _show_link(slot, write_link(setup, view, **extra))
     elif view == "capacity":
         show_capacity(setup)
+
+
+KEPT_PREFIXES = ("knob:", "yaml:", "b:", "capacity-values:")
+KEPT_KEYS = ("mode", "present", "lesson", "source", "library_file", "ab_scenario", "ab_controls", "ab_yaml", "ab_kind",
+             "compare_buffer")
+"""Controls of the other views (sidebar, A/B, Capacity, Workshop) whose values outlive a visit to the
+Observed view. Buttons and file uploaders cannot be set, so they are not listed."""
+
+
+def keep_controls() -> None:
+    """Keep the values of controls this run does not draw (Streamlit forgets a widget's value after a
+    run without it): written back as the session's own state, they are there when the view returns."""
+    for key in list(st.session_state):
+        if isinstance(key, str) and (key.startswith(KEPT_PREFIXES) or key in KEPT_KEYS):
+            st.session_state[key] = st.session_state[key]
 
 
 def _show_link(slot: Any, link: str | None) -> None:

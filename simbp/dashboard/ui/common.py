@@ -22,10 +22,10 @@ from ...errors import ScenarioError
 from ...results import Results
 from ...units import format_duration
 from .. import charts, guard, runpool
-from ..figures import BROKER_LOG, BROKER_LOG_HELP
+from ..figures import BROKER_LOG, BROKER_LOG_HELP, fast_error_text
 
 __all__ = ["POOL", "run_page", "show_problems", "verdict_block", "metric_tiles", "show_timeline", "short_hash",
-           "CSS", "PRESENTER_CSS", "run_panels", "caption_for_run", "draw_chart", "cached_chart"]
+           "CSS", "PRESENTER_CSS", "run_panels", "caption_for_run", "draw_chart", "cached_chart", "fast_mode_note"]
 
 POOL = runpool.RunPool(max_entries=96)
 VERDICT_COLOURS = {"healthy": "green", "dropping": "red", "blocking": "orange", "falling_behind": "orange",
@@ -155,6 +155,24 @@ def caption_for_run(summary: dict[str, Any]) -> str:
     return ran + (f": {summary['mode_reason']}." if summary.get("mode_reason") else ".")
 
 
+def _run_exactly() -> None:
+    st.session_state["mode"] = "exact"  # the sidebar's mode control, and so the link's `mode=exact`
+
+
+def fast_mode_note(summary: dict[str, Any]) -> None:
+    """Beside a fast run's figures: that it counted messages per quantum, its stated error bounds
+    (`fast_error`), and a switch to simulate every message (which the link then carries)."""
+    if summary.get("mode") != "fast":
+        return
+    quantum = summary.get("quantum_s")
+    step = f" per quantum of {format_duration(float(quantum))}" if quantum else ""
+    bounds = fast_error_text(summary.get("fast_error") or {})
+    st.info(f"**Fast mode**: message counts{step}, not every message. Its stated bounds against exact mode "
+            f"(`fast_error` in the summary): {bounds}. Latency per interval is the least exact: run exactly to check.")
+    st.button("Run exactly: every message", on_click=_run_exactly, key="run_exactly",
+              help="exact mode: every message simulated (slower); the link then carries mode=exact")
+
+
 def run_panels(key: Any, results: Results) -> list[charts.Panel]:
     """The run's standard panels, computed once per run."""
     return POOL.derived(key, "panels", lambda: charts.timeline_panels(results))
@@ -168,9 +186,21 @@ def cached_chart(key: Any, name: str, make: Callable[[], dict[str, Any]]) -> dic
     return POOL.derived(key, "chart:" + name, lambda: arrow_datasets(make()))
 
 
+def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """`frame`'s columns as an Arrow table: numbers as they are, anything else as text (index dropped:
+    the charts never use it). Built column by column: `Table.from_pandas` took five times as long
+    (its pandas metadata and a thread pool per call), a fifth of a new run's page on the server."""
+    columns = {}
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        columns[str(name)] = pa.array(values) if values.dtype.kind in "fiub" else \
+            pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    return pa.table(columns) if columns else pa.table({})
+
+
 def arrow_datasets(spec: dict[str, Any]) -> dict[str, Any]:
-    """`spec` with its DataFrame datasets as Arrow tables (index dropped: the charts never use it)."""
-    datasets = {name: pa.Table.from_pandas(frame, preserve_index=False) if isinstance(frame, pd.DataFrame) else frame
+    """`spec` with its DataFrame datasets as Arrow tables (`arrow_table`)."""
+    datasets = {name: arrow_table(frame) if isinstance(frame, pd.DataFrame) else frame
                 for name, frame in spec.get("datasets", {}).items()}
     return {**spec, "datasets": datasets} if datasets else spec
 

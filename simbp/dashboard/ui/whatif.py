@@ -13,7 +13,17 @@ from ... import dashboard
 from ...results import Results
 from .. import charts, mechanisms
 from ..charts import timeline_chart
-from .common import POOL, cached_chart, caption_for_run, draw_chart, metric_tiles, run_page, show_timeline, verdict_block
+from .common import (
+    POOL,
+    cached_chart,
+    caption_for_run,
+    draw_chart,
+    fast_mode_note,
+    metric_tiles,
+    run_page,
+    show_timeline,
+    verdict_block,
+)
 from .setup import Setup
 
 __all__ = ["show_whatif", "show_results", "show_mechanisms"]
@@ -38,6 +48,7 @@ def show_results(results: Results, *, key: Any, heading: str = "###") -> None:
     summary = results.summary
     verdict_block(results, heading=heading)
     metric_tiles(summary, results.timeseries)
+    fast_mode_note(summary)
     st.caption(caption_for_run(summary))
     show_timeline(key, results)
     show_mechanisms(results, key)
