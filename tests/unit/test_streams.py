@@ -245,3 +245,16 @@ def test_same_seed_same_results_with_every_mechanism() -> None:
         first, second = simbp.run(scenario, seed=5), simbp.run(scenario, seed=5)
         assert first.to_json() == second.to_json()
         assert first.timeseries.equals(second.timeseries)
+
+
+def test_drain_fires_when_byte_sizes_are_not_whole_numbers() -> None:
+    """A byte mark with fractional chunk sizes: the buffered bytes, summed and taken away in floating
+    point, need not return to exactly 0; 'drain' still fires once no chunk is buffered or in `_write()`
+    (before the fix the source stayed paused for good after its first false write)."""
+    text = _one_stage("pause", 30).replace("rate: 4/s", "rate: 900/s").replace(
+        "size: 1KiB", "size: {dist: uniform, low: 100.3, high: 2000.7}").replace(
+        "high_water_mark: 3", "high_water_mark: 16KiB").replace("service: 1s", "service: {dist: exponential, mean: 1ms}")
+    summary = simbp.run(simbp.load_scenario(text), mode="exact").summary
+    writable = summary["components"]["writable"]
+    assert writable["writes_returned_false"] > 10 and writable["drains"] == writable["writes_returned_false"]
+    assert summary["producer_blocked_fraction"] < 0.5 and summary["consumed"] > 20_000

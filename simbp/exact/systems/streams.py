@@ -61,6 +61,11 @@ class WritableBuffer(Buffer):
             return self.bytes + sum(_held_bytes(w) for group in self.readers for w in group.workers)
         return self.depth + sum(group.held_items() for group in self.readers)
 
+    def empty(self) -> bool:
+        """Nothing buffered and nothing in `_write()`: Node's length is 0. Asked of the chunks, not of
+        `length()`, whose byte sums of sizes that are not whole numbers may never return to exactly 0."""
+        return self.depth == 0 and all(group.held_items() == 0 for group in self.readers)
+
     def _write(self, created: float, size: float) -> int:
         """`writable.write(chunk)`: the policy decides where the chunk goes; `write_ok` is the return value."""
         code = self._policy_put(created, size)
@@ -94,7 +99,7 @@ class WritableBuffer(Buffer):
         item = super().take()
         # take() is called by a worker that has just finished its chunk: if nothing is left anywhere,
         # this is the moment Node emits 'drain' (the event's waiters run after this step).
-        if item is None and self.need_drain and self.length() == 0:
+        if item is None and self.need_drain and self.empty():
             self._emit_drain()
         return item
 
