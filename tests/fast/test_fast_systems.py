@@ -397,6 +397,8 @@ CALL_CASES = {  # name: (rate, calls, error rate, quantum)
     "errors, timeouts and retries": (1500, "{downstream: db, timeout: 50ms, retries: 2, backoff: 10ms}", 0.05, 0.02),
     "workers all calling (overloaded)": (2200, "{downstream: db, timeout: 50ms, retries: 2, backoff: 10ms}", 0.05, 0.05),
     "plain calls": (1000, "{downstream: db}", 0.0, 0.05),
+    # half the calls err and a third time out: a call doing both is one failed call, as in exact mode
+    "errors that also time out": (800, "{downstream: db, timeout: 20ms}", 0.5, 0.05),
 }
 
 
@@ -419,6 +421,7 @@ def call_case(name: str) -> Case:
     scenario = simbp.load_scenario(CALLING.replace("RATE", str(rate)).replace("CALLS", calls).replace("ERROR", str(error)))
     return Case("downstream calls (no semaphore, no overload terms)", name, scenario, quantum,
                 [("call error ratio", _db("error_ratio"), CALLS), ("failed per message", _per_message("failed"), CALLS),
+                 ("failed calls per message", _per_message("call_errors"), CALLS),
                  ("retried calls per message", _per_message("call_retries"), CALLS),
                  ("call latency mean", _db("call_latency_s", "mean"), CALL_LATENCY),
                  ("call latency p99", _db("call_latency_s", "p99"), CALL_LATENCY),

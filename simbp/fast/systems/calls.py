@@ -26,7 +26,8 @@ from ...metrics import LatencySketch
 from ...random import draw_function
 from ...scenario.schema import ConsumerSpec, DownstreamSpec
 from ..buffer import FastBuffer
-from ..group import FastGroup
+from ..cohorts import Slice
+from ..group import REPRESENTATIVES, FastGroup
 from ..inputs import WorkStream
 
 __all__ = ["CallOutcomes", "FastCallingGroup", "FastDownstream", "PROFILE_DRAWS", "concurrency", "mean_holding"]
@@ -129,7 +130,7 @@ class CallOutcomes:
         self.timeout = calls.timeout
         self.retries = calls.retries
         self.backoff = calls.backoff
-        self.totals: list[np.ndarray] = []  # per block: cumulative [calls, errors, timeouts, failed, seconds]
+        self.totals: list[np.ndarray] = []  # per block: cumulative [calls, errors, timeouts, failed, seconds, failed calls]
         self.latencies: list[np.ndarray] = []  # per block: each item's call latencies, flattened
         self.offsets: list[np.ndarray] = []  # per block: where each item's latencies start
         self.drawn = 0
@@ -142,6 +143,7 @@ class CallOutcomes:
         calls = np.zeros(n)
         errors = np.zeros(n)
         timeouts = np.zeros(n)
+        fails_n = np.zeros(n)  # calls that failed, by error or time-out (one each, as exact mode counts)
         seconds = np.zeros(n)
         failed = np.zeros(n, dtype=bool)
         latencies, owners = [], []
@@ -157,6 +159,7 @@ class CallOutcomes:
             calls[index] += 1
             errors[index] += error
             timeouts[index] += slow
+            fails_n[index] += fails
             seconds[index] += latency
             latencies.append(latency)
             owners.append(index)
@@ -170,13 +173,14 @@ class CallOutcomes:
         per_item = np.bincount(np.concatenate(owners), minlength=n) if owners else np.zeros(n, dtype=np.int64)
         self.latencies.append(flat)
         self.offsets.append(np.concatenate(([0], np.cumsum(per_item))))
-        self.totals.append(np.cumsum(np.stack([calls, errors, timeouts, failed.astype(float), seconds]), axis=1))
+        self.totals.append(np.cumsum(np.stack([calls, errors, timeouts, failed.astype(float), seconds, fails_n]), axis=1))
         self.drawn += n
         return held
 
     def between(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-        """Totals [calls, errors, timeouts, failed, seconds] of items first … last − 1, and their calls' latencies."""
-        sums = np.zeros(5)
+        """Totals [calls, errors, timeouts, failed, seconds, failed calls] of items first … last − 1, and their
+        calls' latencies."""
+        sums = np.zeros(6)
         pieces = []
         start = self.base
         for totals, offsets, flat in zip(self.totals, self.offsets, self.latencies):
@@ -187,6 +191,20 @@ class CallOutcomes:
                 pieces.append(flat[offsets[lo]:offsets[hi]])
             start += size
         return sums, (np.concatenate(pieces) if pieces else np.empty(0))
+
+    def failed_between(self, first: int, last: int) -> np.ndarray:
+        """Whether each of items first … last − 1 failed (its last call erred or timed out)."""
+        parts = []
+        start = self.base
+        for totals in self.totals:
+            size = totals.shape[1]
+            lo, hi = max(first - start, 0), min(last - start, size)
+            if lo < hi:
+                cumulative = totals[3]
+                before = cumulative[lo - 1] if lo > 0 else 0.0
+                parts.append(np.diff(cumulative[lo:hi], prepend=before) > 0.5)
+            start += size
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
     def forget_before(self, index: int) -> None:
         while self.totals and self.base + self.totals[0].shape[1] <= index:
@@ -223,13 +241,13 @@ class FastCallingGroup(FastGroup):
         if finished <= self._counted:
             return
         sums, latencies = self.outcomes.between(self._counted, finished)
-        calls, errors, timeouts, failed, seconds = (float(x) for x in sums)
+        calls, errors, timeouts, failed, seconds, failed_calls = (float(x) for x in sums)
         items = finished - self._counted
         self._counted = finished
         self.failed += int(failed)  # a failed message is neither consumed nor processed
         self.consumed -= int(failed)
         self.processed -= int(failed)
-        self.call_errors += int(errors + timeouts)
+        self.call_errors += int(failed_calls)  # an erroring call that also timed out counts once
         self.call_timeouts += int(timeouts)
         self.call_retries_made += int(calls) - items  # every message makes one first call
         downstream = self.downstream
@@ -240,6 +258,29 @@ class FastCallingGroup(FastGroup):
         if len(latencies):
             downstream.sketch.add_many(latencies.tolist())
         self.outcomes.forget_before(finished - 4096)
+
+    def _record(self, slices: list[Slice], first: int, counted: bool = False) -> None:
+        """As `FastGroup._record`, but a failed message is not consumed: its latency is left out (exact
+        mode records only answered messages), the others' handed to the sketch as the means of up to
+        `REPRESENTATIVES` groups of their sorted values per slice."""
+        last = first + sum(piece[0] for piece in slices)
+        failed = self.outcomes.failed_between(first, last)
+        if not failed.any():
+            super()._record(slices, first, counted)
+            return
+        base = self.work.base
+        prefix = np.asarray(self.work.prefix[first - base:last - base + 1])
+        position = 0
+        for count, c_lo, c_hi, k_lo, k_hi, _ in slices:
+            u = (np.arange(count) + 0.5) / count
+            latency = (k_lo - c_lo) + u * ((k_hi - k_lo) - (c_hi - c_lo)) + np.diff(prefix[position:position + count + 1])
+            kept = np.sort(latency[~failed[position:position + count]])
+            for group in np.array_split(kept, min(len(kept), REPRESENTATIVES)) if len(kept) else ():
+                self._values.append(float(group.mean()))
+                self._weights.append(len(group))
+            position += count
+        if len(self._values) >= 1 << 13:
+            self.flush_latencies()
 
     def lose_everything(self) -> None:
         super().lose_everything()
