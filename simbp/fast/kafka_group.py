@@ -23,11 +23,13 @@ import numpy as np
 from ..kafka_rules import range_assignment, round_robin_assignment
 from ..scenario.schema import ConsumerGroupSpec
 from .kafka_log import FastTopic
+from .kafka_wait import HealthyWait
 
 __all__ = ["FastConsumerGroup", "FastMember"]
 
 REPRESENTATIVES = 8  # latency values per (partition, processed range) given to the sketch (weighted), at most
 RESOLUTION = 0.01  # latencies closer than this (relative) share one representative: the sketch's own resolution
+LOAD_MEMORY = 10.0  # seconds: a member's load (for the wait inside a quantum) is its arrival rate averaged this long
 _NORMALS = 4096
 
 
@@ -35,7 +37,7 @@ class FastMember:
     """One consumer: its partitions, the batch in hand (per partition: fetched, processed), commits."""
 
     __slots__ = ("index", "partitions", "turn", "batch", "processed", "last_commit", "uncommitted", "leaving", "carry",
-                 "values", "weights")
+                 "values", "weights", "load_key")
 
     def __init__(self, index: int, now: float):
         self.index = index
@@ -49,6 +51,7 @@ class FastMember:
         self.carry = 0.0
         self.values: list[float] = []  # latencies of the batch's processed messages, recorded when it is done
         self.weights: list[int] = []
+        self.load_key = (0, 100)  # its load and arrival scv, as `HealthyWait.key` makes them
 
     def held(self) -> int:
         """The batch in hand, all of it until it is done (as exact mode counts a poll batch)."""
@@ -76,6 +79,12 @@ class FastConsumerGroup:
         self._on_latencies = on_latencies
         self._values: list[float] = []
         self._weights: list[int] = []
+        self.wait = HealthyWait(self.mean, self.scv, profile, rng)
+        self.stream_scv = 1.0  # the topic's arrivals (set by `FastKafka`): 1 for Poisson, 0 evenly spaced
+        self.dealt_in_turn = False  # round robin: a partition sees every n-th message (smoother than the stream)
+        self._rates = [0.0] * topic.count
+        self._ends = list(topic.end)
+        self._elapsed = 0.0
         self.members: list[FastMember] = []
         self.leaving: list[FastMember] = []
         self.departed: list[FastMember] = []
@@ -173,6 +182,7 @@ class FastConsumerGroup:
     # ------------------------------------------------------------------ one quantum
     def step(self, t0: float, t1: float) -> None:
         dt = t1 - t0
+        self._track_load(dt)
         for member in self.members + self.leaving:
             stopping = self.rebalancing or member.leaving
             if member.batch or (member.partitions and not stopping):
@@ -188,6 +198,28 @@ class FastConsumerGroup:
             self._finish_rebalance(t1)
         if len(self._values) >= 8192:
             self.flush_latencies()
+
+    def _track_load(self, dt: float) -> None:
+        """Each partition's arrival rate (averaged over `LOAD_MEMORY`), and each member's load from it."""
+        if dt <= 0:
+            return
+        self._elapsed += dt
+        weight = max(dt / self._elapsed, 1.0 - math.exp(-dt / LOAD_MEMORY))
+        ends, rates = self.topic.end, self._rates
+        for partition, end in enumerate(ends):
+            rates[partition] += weight * ((end - self._ends[partition]) / dt - rates[partition])
+            self._ends[partition] = end
+        count = len(ends)
+        for member in self.members:
+            owned = len(member.partitions)
+            if not owned:
+                continue
+            rho = self.mean * sum(rates[p] for p in member.partitions)
+            share = owned / count
+            # dealt in turn: the member's count over a long time is `share` of the stream's (scv × share);
+            # by key: a random thinning of the stream
+            scv = self.stream_scv * share if self.dealt_in_turn else 1.0 - share * (1.0 - self.stream_scv)
+            member.load_key = self.wait.key(rho, scv)
 
     def _capacity(self, member: FastMember, dt: float) -> tuple[int, float]:
         """Messages the member could process in `dt` (a renewal count), and the unrounded value."""
@@ -298,6 +330,7 @@ class FastConsumerGroup:
         step = dt / capacity
         values, weights = member.values, member.weights
         total = take
+        healthy = 0
         for entry in member.batch:
             if take <= 0:
                 break
@@ -321,11 +354,16 @@ class FastConsumerGroup:
                 share = (at + 0.5 * k) / n
                 born = born_first + (born_last - born_first) * share
                 turn = turn_first + (turn_last - turn_first) * share
-                values.append(max(turn - born, step))
-                weights.append(k)
+                if turn > born:  # behind a backlog the counts see
+                    values.append(max(turn - born, step))
+                    weights.append(k)
+                else:  # the member keeps up: the wait inside the quantum
+                    healthy += k
                 at += k
             entry[2] = processed + n
             take -= n
+        if healthy:
+            self.wait.add(member.load_key, healthy, values, weights)
 
     def _complete(self, member: FastMember) -> None:
         """The batch in hand is done: count it consumed and give its latencies to the sketch."""
@@ -349,6 +387,11 @@ class FastConsumerGroup:
         self.commits += 1
         member.last_commit = now
         member.uncommitted = False
+
+    def finish_latencies(self) -> None:
+        """At the end: the healthy waits' fractional weights, then everything to the sketch."""
+        self.wait.drain(self._values, self._weights)
+        self.flush_latencies()
 
     def flush_latencies(self) -> None:
         if self._values:
