@@ -363,7 +363,7 @@ class FastConsumerGroup:
             entry[2] = processed + n
             take -= n
         if healthy:
-            self.wait.add(member.load_key, healthy, values, weights)
+            self.wait.add(member.load_key, healthy)
 
     def _complete(self, member: FastMember) -> None:
         """The batch in hand is done: count it consumed and give its latencies to the sketch."""
@@ -394,6 +394,7 @@ class FastConsumerGroup:
         self.flush_latencies()
 
     def flush_latencies(self) -> None:
+        self.wait.emit(self._values, self._weights)
         if self._values:
             self._on_latencies(self._values, self._weights)
             self._values, self._weights = [], []

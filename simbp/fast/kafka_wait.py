@@ -9,8 +9,8 @@ member's load ρ, taken here as wait + processing time: Kingman's mean wait with
 Krämer–Langenbach-Belz correction for smooth arrivals (`round_robin` deals a Poisson stream in turn,
 so a partition sees Erlang gaps), waiting with probability ρ (GI/M/1's σ for smooth arrivals) for an
 exponential time, plus a processing time from the distribution's profile. The sojourn is given to
-the sketch as stratum means (exact means, and strata centred on p50/p95/p99/p99.9), their weights
-carried as fractions until they add up to whole messages.
+the sketch as stratum means (exact means, and strata centred on p50/p95/p99/p99.9) at each flush,
+counted per load until then, their weights carried as fractions until they add up to whole messages.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class HealthyWait:
         self._cut = np.round(EDGES * _DRAWS).astype(np.int64)
         self._tables: dict[tuple[int, int], np.ndarray] = {}
         self._pending: dict[tuple[int, int], np.ndarray] = {}
+        self._counts: dict[tuple[int, int], int] = {}
 
     def key(self, rho: float, arrival_scv: float) -> tuple[int, int]:
         return (int(round(min(max(rho, 0.0), RHO_CAP) / RHO_STEP)), int(round(arrival_scv * 100)))
@@ -79,28 +80,35 @@ class HealthyWait:
             self._tables[key] = table
         return table
 
-    def add(self, key: tuple[int, int], count: int, values: list[float], weights: list[int]) -> None:
-        """`count` messages of this load: whole weights go to `values`/`weights` now, fractions wait."""
-        pending = self._pending.get(key)
-        pending = self.shares * count if pending is None else pending + self.shares * count
-        whole = np.floor(pending + 1e-9)
-        if whole.any():
-            table = self.values(key)
-            for index in np.flatnonzero(whole):
-                values.append(float(table[index]))
-                weights.append(int(whole[index]))
-            pending = pending - whole
-        self._pending[key] = pending
+    def add(self, key: tuple[int, int], count: int) -> None:
+        """`count` messages at this load; given to the sketch at the next `emit`."""
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + count
+
+    def emit(self, values: list[float], weights: list[int]) -> None:
+        """The whole weights of the messages added so far go to `values`/`weights`; fractions wait."""
+        for key, count in self._counts.items():
+            pending = self._pending.get(key)
+            pending = self.shares * count if pending is None else pending + self.shares * count
+            whole = np.floor(pending + 1e-9)
+            if whole.any():
+                table = self.values(key)
+                for index in np.flatnonzero(whole):
+                    values.append(float(table[index]))
+                    weights.append(int(whole[index]))
+                pending = pending - whole
+            self._pending[key] = pending
+        self._counts = {}
 
     def drain(self, values: list[float], weights: list[int]) -> None:
-        """The fractions left (whole messages in all): the largest remainders get them."""
+        """At the end: everything added, the fractions left to the largest remainders (whole messages)."""
+        self.emit(values, weights)
         for key, pending in self._pending.items():
             count = int(round(float(pending.sum())))
             if count <= 0:
                 continue
-            order = np.argsort(-pending)[:count]
             table = self.values(key)
-            for index in order:
+            for index in np.argsort(-pending)[:count]:
                 values.append(float(table[index]))
                 weights.append(1)
         self._pending = {}
