@@ -29,6 +29,7 @@ __all__ = ["FastConsumerGroup", "FastMember"]
 
 REPRESENTATIVES = 8  # latency values per (partition, processed range) given to the sketch (weighted), at most
 RESOLUTION = 0.01  # latencies closer than this (relative) share one representative: the sketch's own resolution
+SETTLED = 3.0  # a wait the counts see up to this many p99 sojourns is the healthy queue's own
 LOAD_MEMORY = 10.0  # seconds: a member's load (for the wait inside a quantum) is its arrival rate averaged this long
 _NORMALS = 4096
 
@@ -37,7 +38,7 @@ class FastMember:
     """One consumer: its partitions, the batch in hand (per partition: fetched, processed), commits."""
 
     __slots__ = ("index", "partitions", "turn", "batch", "processed", "last_commit", "uncommitted", "leaving", "carry",
-                 "values", "weights", "load_key")
+                 "values", "weights", "load_key", "settled")
 
     def __init__(self, index: int, now: float):
         self.index = index
@@ -52,6 +53,7 @@ class FastMember:
         self.values: list[float] = []  # latencies of the batch's processed messages, recorded when it is done
         self.weights: list[int] = []
         self.load_key = (0, 100)  # its load and arrival scv, as `HealthyWait.key` makes them
+        self.settled = 0.0  # a wait the counts see up to this is the healthy queue's own (`SETTLED`)
 
     def held(self) -> int:
         """The batch in hand, all of it until it is done (as exact mode counts a poll batch)."""
@@ -220,6 +222,9 @@ class FastConsumerGroup:
             # by key: a random thinning of the stream
             scv = self.stream_scv * share if self.dealt_in_turn else 1.0 - share * (1.0 - self.stream_scv)
             member.load_key = self.wait.key(rho, scv)
+            # a member that keeps up on average: waits the counts see, up to a few times the queue's own p99,
+            # are that queue seen coarsely (its sojourn covers them); beyond it, or overloaded, a real backlog
+            member.settled = SETTLED * self.wait.p99(member.load_key) if rho < 1.0 else 0.0
 
     def _capacity(self, member: FastMember, dt: float) -> tuple[int, float]:
         """Messages the member could process in `dt` (a renewal count), and the unrounded value."""
@@ -331,6 +336,7 @@ class FastConsumerGroup:
         values, weights = member.values, member.weights
         total = take
         healthy = 0
+        settled = member.settled
         for entry in member.batch:
             if take <= 0:
                 break
@@ -354,7 +360,7 @@ class FastConsumerGroup:
                 share = (at + 0.5 * k) / n
                 born = born_first + (born_last - born_first) * share
                 turn = turn_first + (turn_last - turn_first) * share
-                if turn > born:  # behind a backlog the counts see
+                if turn - born > settled:  # behind a backlog the counts see
                     values.append(max(turn - born, step))
                     weights.append(k)
                 else:  # the member keeps up: the wait inside the quantum

@@ -25,6 +25,7 @@ __all__ = ["HealthyWait", "mean_wait"]
 # fall in the middle of a stratum, so the sketch reads them near the distribution's own quantile
 EDGES = np.array([0.0, 0.15, 0.3, 0.45, 0.55, 0.7, 0.8, 0.88, 0.94, 0.96, 0.975, 0.9875, 0.9925, 0.996, 0.998,
                   0.9995, 1.0])
+P99_STRATUM = 11  # [0.9875, 0.9925]
 RHO_CAP = 0.98  # above this the member does not keep up for long: the counts' own backlog takes over
 RHO_STEP = 0.0025  # loads closer than this share one table of representatives
 _DRAWS = 8192
@@ -79,6 +80,10 @@ class HealthyWait:
             table = sums / np.diff(self._cut)
             self._tables[key] = table
         return table
+
+    def p99(self, key: tuple[int, int]) -> float:
+        """The sojourn's p99 at this load (the mean of the stratum centred on it)."""
+        return float(self.values(key)[P99_STRATUM])
 
     def add(self, key: tuple[int, int], count: int) -> None:
         """`count` messages at this load; given to the sketch at the next `emit`."""
