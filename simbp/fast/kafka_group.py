@@ -52,7 +52,7 @@ class FastMember:
         self.carry = 0.0
         self.values: list[float] = []  # latencies of the batch's processed messages, recorded when it is done
         self.weights: list[int] = []
-        self.load_key = (0, 100)  # its load and arrival scv, as `HealthyWait.key` makes them
+        self.load_key = (-1, -1)  # rows of its load and arrival scv in `HealthyWait`
         self.settled = 0.0  # a wait the counts see up to this is the healthy queue's own (`SETTLED`)
 
     def held(self) -> int:
@@ -84,9 +84,12 @@ class FastConsumerGroup:
         self.wait = HealthyWait(self.mean, self.scv, profile, rng)
         self.stream_scv = 1.0  # the topic's arrivals (set by `FastKafka`): 1 for Poisson, 0 evenly spaced
         self.dealt_in_turn = False  # round robin: a partition sees every n-th message (smoother than the stream)
-        self._rates = [0.0] * topic.count
-        self._ends = list(topic.end)
+        self._rates = np.zeros(topic.count)
+        self._ends = np.asarray(topic.end, dtype=float)
         self._elapsed = 0.0
+        self._loaded: list[FastMember] = []
+        self._load_matrix = np.zeros((0, topic.count))
+        self._scv_rows: list[int] = []
         self.members: list[FastMember] = []
         self.leaving: list[FastMember] = []
         self.departed: list[FastMember] = []
@@ -158,6 +161,7 @@ class FastConsumerGroup:
             member.partitions = list(owned)
             for partition in owned:
                 topic.owner[partition] = member.index
+        self._index_loads()
 
     def _finish_rebalance(self, now: float) -> None:
         """Everyone has finished and committed: assign afresh, resume from the committed offsets."""
@@ -207,24 +211,35 @@ class FastConsumerGroup:
             return
         self._elapsed += dt
         weight = max(dt / self._elapsed, 1.0 - math.exp(-dt / LOAD_MEMORY))
-        ends, rates = self.topic.end, self._rates
-        for partition, end in enumerate(ends):
-            rates[partition] += weight * ((end - self._ends[partition]) / dt - rates[partition])
-            self._ends[partition] = end
-        count = len(ends)
-        for member in self.members:
-            owned = len(member.partitions)
-            if not owned:
-                continue
-            rho = self.mean * sum(rates[p] for p in member.partitions)
-            share = owned / count
+        ends = np.asarray(self.topic.end, dtype=float)
+        self._rates += weight * ((ends - self._ends) / dt - self._rates)
+        self._ends = ends
+        if not self._loaded:
+            return
+        rhos = self._load_matrix @ self._rates
+        wait = self.wait
+        for member, rho, row, scv in zip(self._loaded, rhos.tolist(), wait.rho_rows(rhos), self._scv_rows):
+            key = (row, scv)
+            if key != member.load_key or (rho >= 1.0) != (member.settled == 0.0):
+                member.load_key = key
+                # a member that keeps up on average: waits the counts see, up to a few times the queue's own
+                # p99, are that queue seen coarsely (its sojourn covers them); beyond, or overloaded, a backlog
+                member.settled = SETTLED * wait.p99(key) if rho < 1.0 else 0.0
+
+    def _index_loads(self) -> None:
+        """After an assignment: which partitions' rates make each member's load, and its arrival scv."""
+        count = self.topic.count
+        self._loaded = [m for m in self.members if m.partitions]
+        self._load_matrix = np.zeros((len(self._loaded), count))
+        self._scv_rows = []
+        for row, member in enumerate(self._loaded):
+            self._load_matrix[row, member.partitions] = self.mean
+            share = len(member.partitions) / count
             # dealt in turn: the member's count over a long time is `share` of the stream's (scv × share);
             # by key: a random thinning of the stream
             scv = self.stream_scv * share if self.dealt_in_turn else 1.0 - share * (1.0 - self.stream_scv)
-            member.load_key = self.wait.key(rho, scv)
-            # a member that keeps up on average: waits the counts see, up to a few times the queue's own p99,
-            # are that queue seen coarsely (its sojourn covers them); beyond it, or overloaded, a real backlog
-            member.settled = SETTLED * self.wait.p99(member.load_key) if rho < 1.0 else 0.0
+            self._scv_rows.append(self.wait.scv_row(scv))
+            member.load_key = (-1, -1)
 
     def _capacity(self, member: FastMember, dt: float) -> tuple[int, float]:
         """Messages the member could process in `dt` (a renewal count), and the unrounded value."""

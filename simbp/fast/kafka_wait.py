@@ -64,8 +64,14 @@ class HealthyWait:
         self._pending: dict[tuple[int, int], np.ndarray] = {}
         self._counts: dict[tuple[int, int], int] = {}
 
-    def key(self, rho: float, arrival_scv: float) -> tuple[int, int]:
-        return (int(round(min(max(rho, 0.0), RHO_CAP) / RHO_STEP)), int(round(arrival_scv * 100)))
+    @staticmethod
+    def rho_rows(rhos: np.ndarray) -> list[int]:
+        """The table rows of these loads (capped at `RHO_CAP`)."""
+        return np.rint(np.clip(rhos, 0.0, RHO_CAP) / RHO_STEP).astype(np.int64).tolist()
+
+    @staticmethod
+    def scv_row(arrival_scv: float) -> int:
+        return int(round(arrival_scv * 100))
 
     def values(self, key: tuple[int, int]) -> np.ndarray:
         """The stratum means of the sojourn at this (load, arrival scv)."""
