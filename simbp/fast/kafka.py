@@ -22,6 +22,7 @@ from ..metrics import LatencySketch
 from ..random import SeedTree, draw_function
 from ..scaling import Autoscaler
 from ..scenario.schema import ProducerSpec, Scenario
+from ..semantics import arrival_process
 from .inputs import ArrivalCounts, ByteSums
 from .kafka_group import FastConsumerGroup
 from .kafka_log import FastTopic
@@ -78,6 +79,15 @@ class TopicProducer:
         return 0.0
 
 
+def _stream_of(writers: list[TopicProducer]) -> tuple[float, bool]:
+    """The arrival scv of a topic's stream (the Kendall letter of its producers' process: 0 for evenly
+    spaced, 1 otherwise) and whether every producer deals its messages to partitions in turn."""
+    if not writers:
+        return 1.0, False
+    scv = 0.0 if all(arrival_process(w.spec.arrivals.process).theory == "D" for w in writers) else 1.0
+    return scv, all(w.shares is None for w in writers)
+
+
 def _lag(topic: FastTopic) -> float:
     return float(topic.lag)
 
@@ -122,6 +132,7 @@ class FastKafka:
                     resize=partial(_resize, group, env), cap=topic.count)
         self._last: dict[str, float] = {}
         self._warm: dict[str, float] = {}
+        self._end = float(scenario.duration)
 
     def producer(self, spec: ProducerSpec, counts: ArrivalCounts, sizes: ByteSums, rng: np.random.Generator) -> TopicProducer:
         producer = TopicProducer(spec, self.topics[str(spec.to)], counts, sizes, rng)
@@ -131,6 +142,8 @@ class FastKafka:
     # ------------------------------------------------------------------ running
     def start(self) -> None:
         for group in self.groups.values():
+            writers = [p for p in self.producers if p.topic is group.topic]
+            group.stream_scv, group.dealt_in_turn = _stream_of(writers)
             group.start(group.spec.initial_consumers, self.env.now)
         for scaler in self.autoscalers.values():
             scaler.start()
@@ -150,8 +163,12 @@ class FastKafka:
 
     # ------------------------------------------------------------------ the extension contract
     def flush(self) -> None:
+        ending = self.env.now >= self._end - 1e-9
         for group in self.groups.values():
-            group.flush_latencies()
+            if ending:
+                group.finish_latencies()
+            else:
+                group.flush_latencies()
 
     def totals(self) -> dict[str, int]:
         """Dropped (deleted unread by retention), consumed and in flight (unread + held by members)."""

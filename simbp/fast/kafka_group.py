@@ -23,11 +23,14 @@ import numpy as np
 from ..kafka_rules import range_assignment, round_robin_assignment
 from ..scenario.schema import ConsumerGroupSpec
 from .kafka_log import FastTopic
+from .kafka_wait import HealthyWait
 
 __all__ = ["FastConsumerGroup", "FastMember"]
 
 REPRESENTATIVES = 8  # latency values per (partition, processed range) given to the sketch (weighted), at most
 RESOLUTION = 0.01  # latencies closer than this (relative) share one representative: the sketch's own resolution
+SETTLED = 3.0  # a wait the counts see up to this many p99 sojourns is the healthy queue's own
+LOAD_MEMORY = 10.0  # seconds: a member's load (for the wait inside a quantum) is its arrival rate averaged this long
 _NORMALS = 4096
 
 
@@ -35,7 +38,7 @@ class FastMember:
     """One consumer: its partitions, the batch in hand (per partition: fetched, processed), commits."""
 
     __slots__ = ("index", "partitions", "turn", "batch", "processed", "last_commit", "uncommitted", "leaving", "carry",
-                 "values", "weights")
+                 "values", "weights", "load_key", "settled")
 
     def __init__(self, index: int, now: float):
         self.index = index
@@ -49,6 +52,8 @@ class FastMember:
         self.carry = 0.0
         self.values: list[float] = []  # latencies of the batch's processed messages, recorded when it is done
         self.weights: list[int] = []
+        self.load_key = (-1, -1)  # rows of its load and arrival scv in `HealthyWait`
+        self.settled = 0.0  # a wait the counts see up to this is the healthy queue's own (`SETTLED`)
 
     def held(self) -> int:
         """The batch in hand, all of it until it is done (as exact mode counts a poll batch)."""
@@ -76,6 +81,15 @@ class FastConsumerGroup:
         self._on_latencies = on_latencies
         self._values: list[float] = []
         self._weights: list[int] = []
+        self.wait = HealthyWait(self.mean, self.scv, profile, rng)
+        self.stream_scv = 1.0  # the topic's arrivals (set by `FastKafka`): 1 for Poisson, 0 evenly spaced
+        self.dealt_in_turn = False  # round robin: a partition sees every n-th message (smoother than the stream)
+        self._rates = np.zeros(topic.count)
+        self._ends = np.asarray(topic.end, dtype=float)
+        self._elapsed = 0.0
+        self._loaded: list[FastMember] = []
+        self._load_matrix = np.zeros((0, topic.count))
+        self._scv_rows: list[int] = []
         self.members: list[FastMember] = []
         self.leaving: list[FastMember] = []
         self.departed: list[FastMember] = []
@@ -147,6 +161,7 @@ class FastConsumerGroup:
             member.partitions = list(owned)
             for partition in owned:
                 topic.owner[partition] = member.index
+        self._index_loads()
 
     def _finish_rebalance(self, now: float) -> None:
         """Everyone has finished and committed: assign afresh, resume from the committed offsets."""
@@ -173,6 +188,7 @@ class FastConsumerGroup:
     # ------------------------------------------------------------------ one quantum
     def step(self, t0: float, t1: float) -> None:
         dt = t1 - t0
+        self._track_load(dt)
         for member in self.members + self.leaving:
             stopping = self.rebalancing or member.leaving
             if member.batch or (member.partitions and not stopping):
@@ -188,6 +204,42 @@ class FastConsumerGroup:
             self._finish_rebalance(t1)
         if len(self._values) >= 8192:
             self.flush_latencies()
+
+    def _track_load(self, dt: float) -> None:
+        """Each partition's arrival rate (averaged over `LOAD_MEMORY`), and each member's load from it."""
+        if dt <= 0:
+            return
+        self._elapsed += dt
+        weight = max(dt / self._elapsed, 1.0 - math.exp(-dt / LOAD_MEMORY))
+        ends = np.asarray(self.topic.end, dtype=float)
+        self._rates += weight * ((ends - self._ends) / dt - self._rates)
+        self._ends = ends
+        if not self._loaded:
+            return
+        rhos = self._load_matrix @ self._rates
+        wait = self.wait
+        for member, rho, row, scv in zip(self._loaded, rhos.tolist(), wait.rho_rows(rhos), self._scv_rows):
+            key = (row, scv)
+            if key != member.load_key or (rho >= 1.0) != (member.settled == 0.0):
+                member.load_key = key
+                # a member that keeps up on average: waits the counts see, up to a few times the queue's own
+                # p99, are that queue seen coarsely (its sojourn covers them); beyond, or overloaded, a backlog
+                member.settled = SETTLED * wait.p99(key) if rho < 1.0 else 0.0
+
+    def _index_loads(self) -> None:
+        """After an assignment: which partitions' rates make each member's load, and its arrival scv."""
+        count = self.topic.count
+        self._loaded = [m for m in self.members if m.partitions]
+        self._load_matrix = np.zeros((len(self._loaded), count))
+        self._scv_rows = []
+        for row, member in enumerate(self._loaded):
+            self._load_matrix[row, member.partitions] = self.mean
+            share = len(member.partitions) / count
+            # dealt in turn: the member's count over a long time is `share` of the stream's (scv × share);
+            # by key: a random thinning of the stream
+            scv = self.stream_scv * share if self.dealt_in_turn else 1.0 - share * (1.0 - self.stream_scv)
+            self._scv_rows.append(self.wait.scv_row(scv))
+            member.load_key = (-1, -1)
 
     def _capacity(self, member: FastMember, dt: float) -> tuple[int, float]:
         """Messages the member could process in `dt` (a renewal count), and the unrounded value."""
@@ -298,6 +350,8 @@ class FastConsumerGroup:
         step = dt / capacity
         values, weights = member.values, member.weights
         total = take
+        healthy = 0
+        settled = member.settled
         for entry in member.batch:
             if take <= 0:
                 break
@@ -321,11 +375,16 @@ class FastConsumerGroup:
                 share = (at + 0.5 * k) / n
                 born = born_first + (born_last - born_first) * share
                 turn = turn_first + (turn_last - turn_first) * share
-                values.append(max(turn - born, step))
-                weights.append(k)
+                if turn - born > settled:  # behind a backlog the counts see
+                    values.append(max(turn - born, step))
+                    weights.append(k)
+                else:  # the member keeps up: the wait inside the quantum
+                    healthy += k
                 at += k
             entry[2] = processed + n
             take -= n
+        if healthy:
+            self.wait.add(member.load_key, healthy)
 
     def _complete(self, member: FastMember) -> None:
         """The batch in hand is done: count it consumed and give its latencies to the sketch."""
@@ -350,7 +409,13 @@ class FastConsumerGroup:
         member.last_commit = now
         member.uncommitted = False
 
+    def finish_latencies(self) -> None:
+        """At the end: the healthy waits' fractional weights, then everything to the sketch."""
+        self.wait.drain(self._values, self._weights)
+        self.flush_latencies()
+
     def flush_latencies(self) -> None:
+        self.wait.emit(self._values, self._weights)
         if self._values:
             self._on_latencies(self._values, self._weights)
             self._values, self._weights = [], []
