@@ -40,6 +40,7 @@ from ..service import Service
 from .autoscale import fast_worker_autoscaling
 from .buffer import FastBuffer
 from .cohorts import Cohorts
+from .forwarding import Inlet, stage_order
 from .group import REPRESENTATIVES, FastGroup
 from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
@@ -214,30 +215,17 @@ class FastModel:
         scaling = fast_worker_autoscaling(self.env, scenario.consumers, self.groups, self.buffers)
         if scaling is not None:
             self.extensions.append(scaling)
-        self._order = self._downstream_first()
+        self._inlets: dict[str, Inlet] = {}  # buffer name → forwards into it, offered as its stage's arrivals
+        for group in self.groups.values():  # (only into a buffer that does not push back: `forwarding.py`)
+            target = group.target
+            if target is not None and not target.blocks and target.name not in self._inlets:
+                target.inlet = self._inlets[target.name] = Inlet(target)
+                self._producers_of[target.name].append(cast(Any, target.inlet))
+        self._order = stage_order(self.buffers, self.groups.values())
         self.service.on_crash(self._crash)
         self.samples: list[dict[str, float]] = []
         self._last: dict[str, float] = {}
         self.warmup_state: dict[str, Any] = {}
-
-    def _downstream_first(self) -> list[FastBuffer]:
-        """Buffers, the last stage first: a group forwards into a buffer whose own consumers have
-        already taken this quantum, so room for blocked forwards is known."""
-        edges = {g.source.name: g.target.name for g in self.groups.values() if g.target is not None}
-        order: list[str] = []
-        seen: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in seen:
-                return
-            seen.add(name)
-            if name in edges:
-                visit(edges[name])
-            order.append(name)
-
-        for name in self.buffers:
-            visit(name)
-        return [self.buffers[name] for name in order]
 
     # ------------------------------------------------------------------ recording (shared with exact mode)
     def flush(self) -> None:
@@ -274,10 +262,12 @@ class FastModel:
             if parts == 1:
                 self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
                 continue
-            split = [buffer.split_arrivals(k, parts, p.counts.evenly) for k, p in zip(counts, producers)]
+            split = [buffer.split_arrivals(k, parts, p.evenly) for k, p in zip(counts, producers)]
             for part in range(parts):
                 s0, s1 = t0 + dt * part / parts, (t1 if part == parts - 1 else t0 + dt * (part + 1) / parts)
                 self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within, 1.0 / parts)
+        for inlet in self._inlets.values():
+            inlet.end_quantum(t0, t1)
         if not down:
             self._hold_memory()
         if self.kafka is not None:  # the broker is not the service: it runs through crashes
@@ -313,7 +303,7 @@ class FastModel:
                  merge_within: float, share: float) -> None:
         """One (sub-)step of a stage: producers offer, the buffer's consumers take and serve, the
         policy settles what did not fit."""
-        start, taken_before = buffer.queue.count, buffer.taken
+        start, taken_before, accepted_before = buffer.queue.count, buffer.taken, buffer.accepted
         offered = 0
         for producer, k in zip(producers, counts):
             offered += producer.offer(k, t0, t1, merge_within, share)
@@ -321,6 +311,9 @@ class FastModel:
         if reader is not None and (offered or start or reader.held_items()):  # an empty stage idles
             reader.step(t0, t1, merge_within, offered)
         buffer.settle_arrivals(offered, t0, t1, start, buffer.taken - taken_before)
+        inlet = self._inlets.get(buffer.name)
+        if inlet is not None:  # what the policy kept of the forwards is what was forwarded
+            inlet.settle(offered, buffer.accepted - accepted_before)
         buffer.area += 0.5 * (start + buffer.queue.count) * (t1 - t0)
 
     def _hold_memory(self) -> None:
@@ -352,7 +345,8 @@ class FastModel:
     # ------------------------------------------------------------------ crash
     def _crash(self) -> None:
         for buffer in self.buffers.values():
-            buffer.lost_in_crash += buffer.queue.count
+            inlet = self._inlets.get(buffer.name)
+            buffer.lost_in_crash += buffer.queue.count + (inlet.lose() if inlet is not None else 0)
             buffer.queue.clear()
         for group in self.groups.values():
             group.lose_everything()
