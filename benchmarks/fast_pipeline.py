@@ -36,7 +36,8 @@ def pipeline(policy: str, rho: float, capacity: int = 20, stages: int = 2, durat
              rate: float = 1000.0) -> simbp.Scenario:
     """A first M/M/4 stage forwarding into `stages − 1` stages of 2 workers at `rho` behind `policy` buffers."""
     mean = rho * 2 / rate
-    buffers = "\n".join(f"  - {{name: b{i}, capacity: {capacity}, policy: {policy}}}" for i in range(2, stages + 1))
+    room = "" if policy == "unbounded" else f"capacity: {capacity}, "
+    buffers = "\n".join(f"  - {{name: b{i}, {room}policy: {policy}}}" for i in range(2, stages + 1))
     consumers = "\n".join(
         f"  - {{name: s{i}, from: b{i}, workers: 2, service: {{dist: exponential, mean: {mean * 1000:.4f}ms}}"
         + (f", to: b{i + 1}}}" if i < stages else "}") for i in range(2, stages + 1))

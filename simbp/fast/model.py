@@ -125,12 +125,24 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
         mean = mean_holding(reader, scenario)
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
             continue
-        rate = sum(emitted_rate(p, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to == buffer.name)
+        rate = _rate_into(scenario, buffer.name)
         workers = reader.autoscale.max if reader.autoscale is not None else concurrency(reader)
         sweep = (rate * scenario.load_multiplier + workers / mean) * quantum
         if buffer.capacity < SMALL_BUFFER * sweep:
             result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
     return result
+
+
+def _rate_into(scenario: Scenario, name: str, seen: frozenset[str] = frozenset()) -> float:
+    """Mean arrivals per second into buffer `name` (before the load multiplier): its producers' and what
+    the stages forwarding into it pass on (at most their workers' pace)."""
+    rate = sum(emitted_rate(p, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to == name)
+    for consumer in scenario.consumers:
+        if consumer.to == name and consumer.from_ not in seen:
+            mean = mean_holding(consumer, scenario)
+            pace = concurrency(consumer) / mean if mean > 0 and math.isfinite(mean) else math.inf
+            rate += min(_rate_into(scenario, consumer.from_, seen | {name}), pace)
+    return rate
 
 
 # --------------------------------------------------------------------------- the model

@@ -95,3 +95,9 @@ def test_stages_step_upstream_first_unless_the_next_buffer_blocks() -> None:
     blocking = FastModel(pipeline("block"), seed=1, quantum=0.05)
     assert [b.name for b in blocking._order] == ["b2", "b1"]
     assert [b.name for b in stage_order(blocking.buffers, blocking.groups.values())] == ["b2", "b1"]
+
+
+def test_fast_error_states_the_pipeline_bounds_when_a_scenario_forwards() -> None:
+    summary = simbp.run(pipeline(duration="2s"), mode="fast").summary
+    assert summary["fast_error"]["pipeline_latency_mean_rel"] == PIPELINE_LATENCY_MEAN.relative
+    assert summary["fast_error"]["pipeline_latency_p99_rel"] == PIPELINE_LATENCY_P99.relative
