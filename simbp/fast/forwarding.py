@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from .buffer import FastBuffer, split_whole
 from .cohorts import Cohorts, Slice
 
-__all__ = ["Inlet", "Forwarding", "stage_order"]
+__all__ = ["Inlet", "Forwarding", "stage_order", "block_segments"]
 
 
 class Forwarding(Protocol):
@@ -137,3 +137,24 @@ def stage_order(buffers: dict[str, FastBuffer], groups: Iterable[Forwarding]) ->
     for name in buffers:
         visit(name)
     return [buffers[name] for name in order]
+
+
+def block_segments(order: list[FastBuffer], groups: Iterable[Forwarding]) -> list[list[FastBuffer]]:
+    """`order` cut into segments of stages joined by forwards into `block` buffers (in `order`), each
+    stepped as one: when one of them needs sub-steps near capacity all of them take the same, the
+    stage behind the `block` buffer first in each, so the room it leaves and the items forwarded into
+    it move at the pace of a sub-step rather than of a quantum."""
+    root = {buffer.name: buffer.name for buffer in order}
+
+    def find(name: str) -> str:
+        while root[name] != name:
+            name = root[name]
+        return name
+
+    for group in groups:
+        if group.target is not None and group.target.blocks and group.target.name in root and group.source.name in root:
+            root[find(group.source.name)] = find(group.target.name)
+    segments: dict[str, list[FastBuffer]] = {}
+    for buffer in order:
+        segments.setdefault(find(buffer.name), []).append(buffer)
+    return list(segments.values())

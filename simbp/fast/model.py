@@ -40,7 +40,7 @@ from ..service import Service
 from .autoscale import fast_worker_autoscaling
 from .buffer import FastBuffer
 from .cohorts import Cohorts
-from .forwarding import Inlet, stage_order
+from .forwarding import Inlet, block_segments, stage_order
 from .group import REPRESENTATIVES, FastGroup
 from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
@@ -110,12 +110,13 @@ def _most_members(group: Any) -> int:
 
 def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str, int]:
     """Stages stepped finely in every quantum, by buffer name: sub-steps per quantum of those whose
-    dropping buffer (or `block` buffer fed by producers) is smaller than `SMALL_BUFFER` quanta's worth
-    of arrivals and takes (estimated from mean rates; producers feeding the buffer directly)."""
+    dropping buffer (or `block` buffer fed by producers or forwards) is smaller than `SMALL_BUFFER`
+    quanta's worth of arrivals and takes (estimated from mean rates: producers feeding the buffer and
+    the stages forwarding into it, `_rate_into`)."""
     quantum = choose_quantum(scenario) if quantum is None else quantum
     readers = {c.from_: c for c in scenario.consumers}
     result: dict[str, int] = {}
-    fed = {p.to for p in scenario.producers}
+    fed = {p.to for p in scenario.producers} | {c.to for c in scenario.consumers if c.to is not None}
     for buffer in scenario.buffers:
         reader = readers.get(buffer.name)
         declared = semantics.policy(buffer.policy)
@@ -234,6 +235,11 @@ class FastModel:
                 target.inlet = self._inlets[target.name] = Inlet(target)
                 self._producers_of[target.name].append(cast(Any, target.inlet))
         self._order = stage_order(self.buffers, self.groups.values())
+        self._senders_of: dict[str, list[Any]] = {}
+        for group in self.groups.values():
+            if group.target is not None and group.target.blocks:
+                self._senders_of.setdefault(group.target.name, []).append(group)
+        self._segments = block_segments(self._order, self.groups.values())
         self.service.on_crash(self._crash)
         self.samples: list[dict[str, float]] = []
         self._last: dict[str, float] = {}
@@ -262,22 +268,29 @@ class FastModel:
     def _step(self, t0: float, t1: float) -> None:
         down = self.service.down
         dt = t1 - t0
-        for buffer in self._order:
-            age = t1 - buffer.queue.oldest_created()
-            merge_within = max(0.5 * dt, age / COHORT_RESOLUTION) if age != -math.inf else 0.5 * dt
-            producers = self._producers_of[buffer.name]
-            counts = [producer.arrivals(down) for producer in producers]
-            if down:
-                buffer.area += buffer.queue.count * dt
-                continue
-            parts = self._substeps(buffer, counts, dt)
+        for segment in self._segments:  # stages joined by `block` forwards are sub-stepped together
+            stages = []
+            for buffer in segment:
+                age = t1 - buffer.queue.oldest_created()
+                merge_within = max(0.5 * dt, age / COHORT_RESOLUTION) if age != -math.inf else 0.5 * dt
+                producers = self._producers_of[buffer.name]
+                counts = [producer.arrivals(down) for producer in producers]
+                if down:
+                    buffer.area += buffer.queue.count * dt
+                    continue
+                stages.append((buffer, producers, counts, merge_within, self._substeps(buffer, counts, dt)))
+            parts = max((stage[4] for stage in stages), default=1)
             if parts == 1:
-                self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
+                for buffer, producers, counts, merge_within, _ in stages:
+                    self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
                 continue
-            split = [buffer.split_arrivals(k, parts, p.evenly) for k, p in zip(counts, producers)]
+            splits = [[buffer.split_arrivals(k, parts, p.evenly) for k, p in zip(counts, producers)]
+                      for buffer, producers, counts, _, _ in stages]
             for part in range(parts):
                 s0, s1 = t0 + dt * part / parts, (t1 if part == parts - 1 else t0 + dt * (part + 1) / parts)
-                self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within, 1.0 / parts)
+                for (buffer, producers, _, merge_within, _), split in zip(stages, splits):
+                    self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within,
+                                  1.0 / parts)
         for inlet in self._inlets.values():
             inlet.end_quantum(t0, t1)
         if not down:
@@ -295,12 +308,14 @@ class FastModel:
         pooled work gets right only on quanta of at most `SERVICE_FRACTION` of a service time: such
         stages are stepped that finely (docs/performance.md, "Near capacity")."""
         reader = self.readers.get(buffer.name)
-        if reader is None or not (buffer.drops or (buffer.blocks and self._producers_of[buffer.name])):
+        senders = self._senders_of.get(buffer.name, [])  # groups forwarding into a `block` buffer
+        if reader is None or not (buffer.drops or (buffer.blocks and (self._producers_of[buffer.name] or senders))):
             return 1
         fine = SERVICE_FRACTION * reader.mean_service
         if dt <= fine * (1 + 1e-9):
             return 1
         arrivals = sum(counts) + sum(p.holds_item() for p in self._producers_of[buffer.name])
+        arrivals += sum(g.count * dt / g.mean_service for g in senders)  # at most their workers' pace
         sweep = arrivals + reader.count * dt / reader.mean_service  # arrivals and takes the quantum may hold
         if buffer.capacity >= SMALL_BUFFER * sweep:
             return 1  # a large buffer fills only from a long queue: see below
