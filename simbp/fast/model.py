@@ -279,11 +279,11 @@ class FastModel:
                     buffer.area += buffer.queue.count * dt
                     continue
                 stages.append((buffer, producers, counts, merge_within, self._substeps(buffer, counts, dt)))
-            parts = max((stage[4] for stage in stages), default=1)
-            if parts == 1:
-                for buffer, producers, counts, merge_within, _ in stages:
-                    self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
+            if max((stage[4] for stage in stages if stage[0].name in self._senders_of), default=1) == 1:
+                for stage in stages:  # no `block` buffer fed by forwards needs sub-steps: each its own
+                    self._advance_stage(*stage, t0, t1)
                 continue
+            parts = max(stage[4] for stage in stages)
             splits = [[buffer.split_arrivals(k, parts, p.evenly) for k, p in zip(counts, producers)]
                       for buffer, producers, counts, _, _ in stages]
             for part in range(parts):
@@ -297,6 +297,18 @@ class FastModel:
             self._hold_memory()
         if self.kafka is not None:  # the broker is not the service: it runs through crashes
             self.kafka.step(t0, t1)
+
+    def _advance_stage(self, buffer: FastBuffer, producers: list[FastProducer], counts: list[int],
+                       merge_within: float, parts: int, t0: float, t1: float) -> None:
+        """One stage through the quantum in `parts` sub-steps, the producers' arrivals split over them."""
+        if parts == 1:
+            self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
+            return
+        dt = t1 - t0
+        split = [buffer.split_arrivals(k, parts, p.evenly) for k, p in zip(counts, producers)]
+        for part in range(parts):
+            s0, s1 = t0 + dt * part / parts, (t1 if part == parts - 1 else t0 + dt * (part + 1) / parts)
+            self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within, 1.0 / parts)
 
     def _substeps(self, buffer: FastBuffer, counts: list[int], dt: float) -> int:
         """Sub-steps for this buffer's stage in this quantum: 1, unless the buffer drops arrivals when
@@ -315,7 +327,11 @@ class FastModel:
         if dt <= fine * (1 + 1e-9):
             return 1
         arrivals = sum(counts) + sum(p.holds_item() for p in self._producers_of[buffer.name])
-        arrivals += sum(g.count * dt / g.mean_service for g in senders)  # at most their workers' pace
+        if senders:  # forwards come at most at their workers' pace: a buffer they cannot fill never blocks
+            forwards = sum(g.count * dt / g.mean_service for g in senders)
+            if buffer.queue.count + arrivals + forwards < buffer.capacity:
+                return 1
+            arrivals += forwards
         sweep = arrivals + reader.count * dt / reader.mean_service  # arrivals and takes the quantum may hold
         if buffer.capacity >= SMALL_BUFFER * sweep:
             return 1  # a large buffer fills only from a long queue: see below
