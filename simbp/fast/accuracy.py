@@ -22,7 +22,8 @@ __all__ = ["Bound", "LOSS_RATIO", "BLOCKED_FRACTION", "LATENCY_P99", "LATENCY_ME
            "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
            "CALLS", "CALL_LATENCY", "PERMIT_WAITS", "OVERLOAD", "WORKERS_SCALED", "STREAM_THROUGHPUT",
            "STREAM_PAUSED", "STREAM_WRITES", "STREAM_MEMORY", "STREAM_LATENCY", "BLOCKED_FRACTION_OTHER",
-           "BLOCK_LATENCY_OTHER", "OPERATOR_BLOCK_WAITS", "MECHANISM_BOUNDS",
+           "BLOCK_LATENCY_OTHER", "OPERATOR_BLOCK_WAITS", "PIPELINE_LATENCY_MEAN",
+           "PIPELINE_LATENCY_P99", "MECHANISM_BOUNDS",
            "fast_error_summary"]
 
 
@@ -213,6 +214,23 @@ def _block_not_one_random_producer(scenario: Any) -> bool:
     return False
 
 
+PIPELINE_LATENCY_MEAN = Bound(relative=0.6)
+"""Mean latency through stages that forward (`consumers[].to`) at quanta up to 25 of the shortest mean
+service time (what `auto` gives an hour of millisecond stages): measured +12% to +54% (an M/M/4 stage
+at ρ = 0.5 into 2 workers behind 20 places at ρ = 0.7–1.1, 50 ms quanta), +4% to +20% at 2.5 service
+times; each stage at coarse quanta overstates its short waits. Coarser still (a day: hundreds of
+service times) it is not covered (+80% to +150% measured at 500 ms). Loss, throughput and blocking
+through forwarded stages keep the core's bounds (docs/performance.md, "Pipelines")."""
+
+PIPELINE_LATENCY_P99 = Bound(relative=0.45)
+"""p99 latency through stages that forward, on the same pipelines and quanta: measured +5% to +38% at
+25 service times, −1% to +2% at 2.5 (not covered coarser: +75% to +240% at 250)."""
+
+
+def _forwards(scenario: Any) -> bool:
+    return any(c.to is not None for c in scenario.consumers)
+
+
 def _producers_with(key: str) -> Callable[[Any], bool]:
     return lambda scenario: any(getattr(p, key) for p in scenario.producers)
 
@@ -242,6 +260,8 @@ MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "stream_writes": (STREAM_WRITES, _streams),
     "stream_memory": (STREAM_MEMORY, _streams),
     "stream_latency": (STREAM_LATENCY, _streams),
+    "pipeline_latency_mean": (PIPELINE_LATENCY_MEAN, _forwards),
+    "pipeline_latency_p99": (PIPELINE_LATENCY_P99, _forwards),
 }
 """Per mechanism fast mode models: its bound, and whether a scenario uses it (then `fast_error`
 carries `<name>_rel` and `<name>_abs`)."""

@@ -22,6 +22,12 @@ from .inputs import DRAW_BLOCK
 __all__ = ["FastBuffer", "Offering", "split_whole"]
 
 
+class Inlet(Protocol):
+    """Holds forwarded items until the buffer's stage steps (`simbp.fast.forwarding.Inlet`)."""
+
+    def hold(self, slices: list[Slice], n: int, sender: object) -> None: ...
+
+
 class Offering(Protocol):
     """Whoever offers items to a buffer in a quantum (a producer), and takes back what a full
     `block` buffer returns."""
@@ -54,6 +60,7 @@ class FastBuffer:
         self.rule = "drop_newest" if rule == "drop_oldest" and self.capacity == 0 else rule
         self.queue = Cohorts()
         self.producers: list[Offering] = []
+        self.inlet: Inlet | None = None  # forwards held as arrivals of this buffer's stage (`forwarding.py`)
         self.accepted = 0
         self.dropped = 0
         self.taken = 0
@@ -155,8 +162,19 @@ class FastBuffer:
             self._uniforms = self._rng.random(DRAW_BLOCK).tolist()
         return self._uniforms.pop()
 
-    def receive(self, slices: list[Slice], n: int, t0: float, t1: float, merge_within: float) -> int:
-        """Items forwarded by an upstream group; returns how many were accepted (the rest dropped)."""
+    def receive(self, slices: list[Slice], n: int, t0: float, t1: float, merge_within: float,
+                sender: object = None) -> int:
+        """Items forwarded by an upstream group; returns how many were accepted (the rest dropped).
+        With an inlet they are held as arrivals of this buffer's stage, stepped later in the quantum,
+        and the inlet takes back from `sender` what the policy then drops."""
+        if self.inlet is not None:
+            self.inlet.hold(slices, n, sender)
+            return n
+        return self.receive_now(slices, n, t0, t1, merge_within)
+
+    def receive_now(self, slices: list[Slice], n: int, t0: float, t1: float, merge_within: float) -> int:
+        """Forwarded items into the queue at once, netted against the capacity (a `block` target
+        was asked for room first); returns how many were accepted."""
         queue = self.queue
         for count, created_lo, created_hi, _, _, nbytes in slices:
             queue.push(count, created_lo, created_hi, t0, t1, nbytes, merge_within)

@@ -106,7 +106,7 @@ class FastGroup:
             room = target.room()
             if self.blocked.count and room > 0:
                 n = int(min(self.blocked.count, room))
-                self.forwarded += target.receive(self.blocked.pop(n), n, t0, t1, merge_within)
+                self.forwarded += target.receive(self.blocked.pop(n), n, t0, t1, merge_within, self)
                 room -= n
         workers = self.count - self.blocked.count
         in_service = self.taken - self.done
@@ -175,7 +175,7 @@ class FastGroup:
                 for count, c_lo, c_hi, _, _, nbytes in rest:
                     self.blocked.push(count, c_lo, c_hi, t1, t1, nbytes, merge_within)
                 if forwardable:
-                    self.forwarded += self.target.receive(forward, forwardable, t0, t1, merge_within)  # type: ignore[union-attr]
+                    self.forwarded += self.target.receive(forward, forwardable, t0, t1, merge_within, self)  # type: ignore[union-attr]
             self.done = finished
         if counted:  # no service time was drawn: the per-item stream resumes at the next item
             work.restart(self.done)

@@ -41,6 +41,7 @@ from ..service import Service
 from .autoscale import fast_worker_autoscaling
 from .buffer import FastBuffer
 from .cohorts import Cohorts
+from .forwarding import Inlet, block_segments, stage_order
 from .group import REPRESENTATIVES, FastGroup
 from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
@@ -114,12 +115,13 @@ def _most_members(group: Any) -> int:
 
 def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str, int]:
     """Stages stepped finely in every quantum, by buffer name: sub-steps per quantum of those whose
-    dropping buffer (or `block` buffer fed by producers) is smaller than `SMALL_BUFFER` quanta's worth
-    of arrivals and takes (estimated from mean rates; producers feeding the buffer directly)."""
+    dropping buffer (or `block` buffer fed by producers or forwards) is smaller than `SMALL_BUFFER`
+    quanta's worth of arrivals and takes (estimated from mean rates: producers feeding the buffer and
+    the stages forwarding into it, `_rate_into`)."""
     quantum = choose_quantum(scenario) if quantum is None else quantum
     readers = {c.from_: c for c in scenario.consumers}
     result: dict[str, int] = {}
-    fed = {p.to for p in scenario.producers}
+    fed = {p.to for p in scenario.producers} | {c.to for c in scenario.consumers if c.to is not None}
     for buffer in scenario.buffers:
         reader = readers.get(buffer.name)
         declared = semantics.policy(buffer.policy)
@@ -129,12 +131,24 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
         mean = mean_holding(reader, scenario)
         if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
             continue
-        rate = sum(emitted_rate(p, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to == buffer.name)
+        rate = _rate_into(scenario, buffer.name)
         workers = reader.autoscale.max if reader.autoscale is not None else concurrency(reader)
         sweep = (rate * scenario.load_multiplier + workers / mean) * quantum
         if buffer.capacity < SMALL_BUFFER * sweep:
             result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
     return result
+
+
+def _rate_into(scenario: Scenario, name: str, seen: frozenset[str] = frozenset()) -> float:
+    """Mean arrivals per second into buffer `name` (before the load multiplier): its producers' and what
+    the stages forwarding into it pass on (at most their workers' pace)."""
+    rate = sum(emitted_rate(p, p.mean_rate(scenario.duration)) for p in scenario.producers if p.to == name)
+    for consumer in scenario.consumers:
+        if consumer.to == name and consumer.from_ not in seen:
+            mean = mean_holding(consumer, scenario)
+            pace = concurrency(consumer) / mean if mean > 0 and math.isfinite(mean) else math.inf
+            rate += min(_rate_into(scenario, consumer.from_, seen | {name}), pace)
+    return rate
 
 
 # --------------------------------------------------------------------------- the model
@@ -222,30 +236,22 @@ class FastModel:
         scaling = fast_worker_autoscaling(self.env, scenario.consumers, self.groups, self.buffers)
         if scaling is not None:
             self.extensions.append(scaling)
-        self._order = self._downstream_first()
+        self._inlets: dict[str, Inlet] = {}  # buffer name → forwards into it, offered as its stage's arrivals
+        for group in self.groups.values():  # (only into a buffer that does not push back: `forwarding.py`)
+            target = group.target
+            if target is not None and not target.blocks and target.name not in self._inlets:
+                target.inlet = self._inlets[target.name] = Inlet(target)
+                self._producers_of[target.name].append(cast(Any, target.inlet))
+        self._order = stage_order(self.buffers, self.groups.values())
+        self._senders_of: dict[str, list[Any]] = {}
+        for group in self.groups.values():
+            if group.target is not None and group.target.blocks:
+                self._senders_of.setdefault(group.target.name, []).append(group)
+        self._segments = block_segments(self._order, self.groups.values())
         self.service.on_crash(self._crash)
         self.samples: list[dict[str, float]] = []
         self._last: dict[str, float] = {}
         self.warmup_state: dict[str, Any] = {}
-
-    def _downstream_first(self) -> list[FastBuffer]:
-        """Buffers, the last stage first: a group forwards into a buffer whose own consumers have
-        already taken this quantum, so room for blocked forwards is known."""
-        edges = {g.source.name: g.target.name for g in self.groups.values() if g.target is not None}
-        order: list[str] = []
-        seen: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in seen:
-                return
-            seen.add(name)
-            if name in edges:
-                visit(edges[name])
-            order.append(name)
-
-        for name in self.buffers:
-            visit(name)
-        return [self.buffers[name] for name in order]
 
     # ------------------------------------------------------------------ recording (shared with exact mode)
     def flush(self) -> None:
@@ -270,31 +276,58 @@ class FastModel:
     def _step(self, t0: float, t1: float) -> None:
         down = self.service.down
         dt = t1 - t0
-        for buffer in self._order:
-            age = t1 - buffer.queue.oldest_created()
-            merge_within = max(0.5 * dt, age / COHORT_RESOLUTION) if age != -math.inf else 0.5 * dt
-            producers = self._producers_of[buffer.name]
-            counts = [producer.arrivals(down) for producer in producers]
-            if down:
-                buffer.area += buffer.queue.count * dt
+        for segment in self._segments:  # stages joined by `block` forwards are sub-stepped together
+            stages = []
+            for buffer in segment:
+                age = t1 - buffer.queue.oldest_created()
+                merge_within = max(0.5 * dt, age / COHORT_RESOLUTION) if age != -math.inf else 0.5 * dt
+                producers = self._producers_of[buffer.name]
+                counts = [producer.arrivals(down) for producer in producers]
+                if down:
+                    buffer.area += buffer.queue.count * dt
+                    continue
+                reader = self.readers.get(buffer.name)
+                if reader is not None and getattr(reader, "replays", False):  # a piped Node.js stream (systems/streams.py)
+                    reader.replay(t0, t1, producers[0].counts.expected)
+                    continue
+                stages.append((buffer, producers, counts, merge_within, self._substeps(buffer, counts, dt)))
+            if max((stage[4] for stage in stages if stage[0].name in self._senders_of), default=1) == 1:
+                for stage in stages:  # no `block` buffer fed by forwards needs sub-steps: each its own
+                    self._advance_stage(*stage, t0, t1)
                 continue
-            reader = self.readers.get(buffer.name)
-            if reader is not None and getattr(reader, "replays", False):  # a piped Node.js stream: its cycles replayed (systems/streams.py)
-                reader.replay(t0, t1, producers[0].counts.expected)
-                continue
-            parts = self._substeps(buffer, counts, dt)
-            if parts == 1:
-                self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
-                continue
-            split = [p.split(k, parts, t0, t1) if hasattr(p, "split")  # a producer that knows when its items come
-                     else buffer.split_arrivals(k, parts, p.counts.evenly) for k, p in zip(counts, producers)]
+            parts = max(stage[4] for stage in stages)
+            splits = [self._split(buffer, producers, counts, parts, t0, t1) for buffer, producers, counts, _, _ in stages]
             for part in range(parts):
                 s0, s1 = t0 + dt * part / parts, (t1 if part == parts - 1 else t0 + dt * (part + 1) / parts)
-                self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within, 1.0 / parts)
+                for (buffer, producers, _, merge_within, _), split in zip(stages, splits):
+                    self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within,
+                                  1.0 / parts)
+        for inlet in self._inlets.values():
+            inlet.end_quantum(t0, t1)
         if not down:
             self._hold_memory()
         if self.kafka is not None:  # the broker is not the service: it runs through crashes
             self.kafka.step(t0, t1)
+
+    def _advance_stage(self, buffer: FastBuffer, producers: list[FastProducer], counts: list[int],
+                       merge_within: float, parts: int, t0: float, t1: float) -> None:
+        """One stage through the quantum in `parts` sub-steps, the producers' arrivals split over them."""
+        if parts == 1:
+            self._advance(buffer, producers, counts, t0, t1, merge_within, 1.0)
+            return
+        dt = t1 - t0
+        split = self._split(buffer, producers, counts, parts, t0, t1)
+        for part in range(parts):
+            s0, s1 = t0 + dt * part / parts, (t1 if part == parts - 1 else t0 + dt * (part + 1) / parts)
+            self._advance(buffer, producers, [shares[part] for shares in split], s0, s1, merge_within, 1.0 / parts)
+
+    @staticmethod
+    def _split(buffer: FastBuffer, producers: list[FastProducer], counts: list[int], parts: int, t0: float,
+               t1: float) -> list[list[int]]:
+        """Each producer's arrivals of the quantum over `parts` sub-steps: by the producer when it knows
+        when its items come (RxJS operators), else evenly or at random by the buffer."""
+        return [p.split(k, parts, t0, t1) if hasattr(p, "split") else buffer.split_arrivals(k, parts, p.evenly)
+                for k, p in zip(counts, producers)]
 
     def _substeps(self, buffer: FastBuffer, counts: list[int], dt: float) -> int:
         """Sub-steps for this buffer's stage in this quantum: 1, unless the buffer drops arrivals when
@@ -306,12 +339,18 @@ class FastModel:
         pooled work gets right only on quanta of at most `SERVICE_FRACTION` of a service time: such
         stages are stepped that finely (docs/performance.md, "Near capacity")."""
         reader = self.readers.get(buffer.name)
-        if reader is None or not (buffer.drops or (buffer.blocks and self._producers_of[buffer.name])):
+        senders = self._senders_of.get(buffer.name, [])  # groups forwarding into a `block` buffer
+        if reader is None or not (buffer.drops or (buffer.blocks and (self._producers_of[buffer.name] or senders))):
             return 1
         fine = SERVICE_FRACTION * reader.mean_service
         if dt <= fine * (1 + 1e-9):
             return 1
         arrivals = sum(counts) + sum(p.holds_item() for p in self._producers_of[buffer.name])
+        if senders:  # forwards come at most at their workers' pace: a buffer they cannot fill never blocks
+            forwards = sum(g.count * dt / g.mean_service for g in senders)
+            if buffer.queue.count + arrivals + forwards < buffer.capacity:
+                return 1
+            arrivals += forwards
         sweep = arrivals + reader.count * dt / reader.mean_service  # arrivals and takes the quantum may hold
         if buffer.capacity >= SMALL_BUFFER * sweep:
             return 1  # a large buffer fills only from a long queue: see below
@@ -326,7 +365,7 @@ class FastModel:
                  merge_within: float, share: float) -> None:
         """One (sub-)step of a stage: producers offer, the buffer's consumers take and serve, the
         policy settles what did not fit."""
-        start, taken_before = buffer.queue.count, buffer.taken
+        start, taken_before, accepted_before = buffer.queue.count, buffer.taken, buffer.accepted
         offered = 0
         for producer, k in zip(producers, counts):
             offered += producer.offer(k, t0, t1, merge_within, share)
@@ -334,6 +373,9 @@ class FastModel:
         if reader is not None and (offered or start or reader.held_items()):  # an empty stage idles
             reader.step(t0, t1, merge_within, offered)
         buffer.settle_arrivals(offered, t0, t1, start, buffer.taken - taken_before)
+        inlet = self._inlets.get(buffer.name)
+        if inlet is not None:  # what the policy kept of the forwards is what was forwarded
+            inlet.settle(offered, buffer.accepted - accepted_before)
         buffer.area += 0.5 * (start + buffer.queue.count) * (t1 - t0)
 
     def _hold_memory(self) -> None:
@@ -366,7 +408,8 @@ class FastModel:
     # ------------------------------------------------------------------ crash
     def _crash(self) -> None:
         for buffer in self.buffers.values():
-            buffer.lost_in_crash += buffer.queue.count
+            inlet = self._inlets.get(buffer.name)
+            buffer.lost_in_crash += buffer.queue.count + (inlet.lose() if inlet is not None else 0)
             buffer.queue.clear()
         for group in self.groups.values():
             group.lose_everything()

@@ -108,9 +108,11 @@ class MarkedBuffer(FastBuffer):
         if not getattr(self.reader, "replays", False):
             self.judge(offered)
 
-    def receive(self, slices: list[Slice], n: int, t0: float, t1: float, merge_within: float) -> int:
-        accepted = super().receive(slices, n, t0, t1, merge_within)
-        self.judge(accepted)
+    def receive(self, slices: list[Slice], n: int, t0: float, t1: float, merge_within: float,
+                sender: object = None) -> int:
+        accepted = super().receive(slices, n, t0, t1, merge_within, sender)
+        if self.inlet is None:  # with an inlet the forwards are judged when its stage offers them
+            self.judge(accepted)
         return accepted
 
 
