@@ -74,7 +74,7 @@ def run(scenario: Scenario | str, seed: int | None = None, *, progress: Callable
             fast_model = simulate_fast(scenario, seed=seed, progress=on_progress, guard=guard)
             about_mode["quantum_s"] = fast_model.quantum
             # stated bounds (docs/performance.md)
-            about_mode["fast_error"] = fast_error_summary(kafka=bool(scenario.topics), scenario=scenario)
+            about_mode["fast_error"] = fast_error_summary(kafka=bool(scenario.topics), scenario=scenario, quantum=fast_model.quantum)
             model = fast_model
         else:
             from .exact.model import simulate

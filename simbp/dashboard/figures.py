@@ -36,6 +36,9 @@ def fast_error_text(fast_error: dict[str, float]) -> str:
                  "lag": "Kafka lag", "lag_s": "Kafka lag (s)"}.get(name, name.replace("_", " "))
         absolute = fast_error.get(f"{name}_abs")
         parts.append(f"{words} ±{value:.0%}" + (f" (or ±{absolute:g})" if absolute else ""))
+    if fast_error.get("latency_covered") is False:  # quanta coarser than the latency bounds were measured at
+        parts.append(f"latency not covered: quanta of {fast_error.get('quantum_service_times', 0):.0f} service "
+                     "times overstate short waits")
     return ", ".join(parts)
 
 

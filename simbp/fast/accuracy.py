@@ -11,6 +11,7 @@ docs/performance.md with `python benchmarks/fast_error.py`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ __all__ = ["Bound", "LOSS_RATIO", "BLOCKED_FRACTION", "LATENCY_P99", "LATENCY_ME
            "CALLS", "CALL_LATENCY", "PERMIT_WAITS", "OVERLOAD", "WORKERS_SCALED", "STREAM_THROUGHPUT",
            "STREAM_PAUSED", "STREAM_WRITES", "STREAM_MEMORY", "STREAM_LATENCY", "BLOCKED_FRACTION_OTHER",
            "BLOCK_LATENCY_OTHER", "OPERATOR_BLOCK_WAITS", "PIPELINE_LATENCY_MEAN",
-           "PIPELINE_LATENCY_P99", "MECHANISM_BOUNDS",
+           "PIPELINE_LATENCY_P99", "LATENCY_QUANTA_COVERED", "latency_quanta", "MECHANISM_BOUNDS",
            "fast_error_summary"]
 
 
@@ -270,10 +271,25 @@ MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
 carries `<name>_rel` and `<name>_abs`)."""
 
 
-def fast_error_summary(kafka: bool = False, scenario: Any = None) -> dict[str, float]:
+LATENCY_QUANTA_COVERED = 9.0
+"""The coarsest quantum, in mean service times of the fastest buffer stage, at which the latency bounds
+were measured: beyond it `fast_error` says `latency_covered: false` (docs/performance.md, "Known gap")."""
+
+
+def latency_quanta(scenario: Any, quantum: float) -> float | None:
+    """The quantum in mean service times of the scenario's fastest stage with its own service time (a
+    buffer consumer, not a batch; None when there is none, e.g. Kafka only)."""
+    means = [c.mean_service() for c in scenario.consumers if c.service is not None and c.batch is None]
+    means = [m for m in means if m > 0 and math.isfinite(m)]
+    return quantum / min(means) if means else None
+
+
+def fast_error_summary(kafka: bool = False, scenario: Any = None, quantum: float | None = None) -> dict[str, float]:
     """The stated bounds as `summary.json`'s `fast_error` entry: the core's, the Kafka ones when it
-    has topics, and those of each mechanism of `MECHANISM_BOUNDS` the scenario (if given) uses."""
-    bounds = {
+    has topics, and those of each mechanism of `MECHANISM_BOUNDS` the scenario (if given) uses. With
+    the run's `quantum`, also how coarse it was (`quantum_service_times`) and whether the latency bounds
+    cover it (`latency_covered`: measured up to `LATENCY_QUANTA_COVERED` service times)."""
+    bounds: dict[str, float] = {
         "loss_ratio_rel": LOSS_RATIO.relative,
         "loss_ratio_abs": LOSS_RATIO.absolute,
         "blocked_fraction_rel": BLOCKED_FRACTION.relative,
@@ -290,6 +306,11 @@ def fast_error_summary(kafka: bool = False, scenario: Any = None) -> dict[str, f
         for name, (bound, used) in MECHANISM_BOUNDS.items():
             if used(scenario):
                 bounds[f"{name}_rel"], bounds[f"{name}_abs"] = bound.relative, bound.absolute
+    if scenario is not None and quantum is not None:
+        coarseness = latency_quanta(scenario, quantum)
+        if coarseness is not None:
+            bounds["quantum_service_times"] = coarseness
+            bounds["latency_covered"] = coarseness <= LATENCY_QUANTA_COVERED
     if kafka:
         bounds.update({"lag_rel": KAFKA_LAG.relative, "lag_s_rel": KAFKA_LAG_SECONDS.relative,
                        "retention_lost_rel": KAFKA_RETENTION_LOST.relative,

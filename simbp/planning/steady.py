@@ -258,7 +258,7 @@ def _simulate(scenario: Any, seed: int, mode: str | None, allow_large: bool,
 
         model: Any = FastModel(scenario, seed)
         about_mode["quantum_s"] = model.quantum
-        about_mode["fast_error"] = fast_error_summary(kafka=bool(scenario.topics), scenario=scenario)
+        about_mode["fast_error"] = fast_error_summary(kafka=bool(scenario.topics), scenario=scenario, quantum=model.quantum)
     else:
         from ..exact.model import Model
 

@@ -328,3 +328,25 @@ def test_quantum_fits_the_service_time_the_run_length_and_the_samples() -> None:
     quantum = choose_quantum(hour)
     assert 3600 / quantum <= MAX_QUANTA + 1
     assert math.isclose(60 / quantum, round(60 / quantum))  # samples fall on quantum boundaries
+
+
+def test_fast_error_says_when_the_quantum_is_too_coarse_for_its_latency_bounds() -> None:
+    """The latency bounds were measured at quanta of up to `LATENCY_QUANTA_COVERED` service times; a
+    long run gets coarser quanta, where short waits are overstated, and `fast_error` says so."""
+    from simbp.dashboard.figures import fast_error_text
+    from simbp.fast.accuracy import LATENCY_QUANTA_COVERED
+
+    text = """
+name: coarse
+duration: DURATION
+producers: [{name: p, to: q, arrivals: {process: poisson, rate: 1000/s}}]
+buffers: [{name: q, policy: unbounded}]
+consumers: [{name: c, from: q, workers: 4, service: {dist: exponential, mean: 2ms}}]
+"""
+    short = simbp.run(simbp.load_scenario(text.replace("DURATION", "20s")), mode="fast").summary
+    assert short["fast_error"]["latency_covered"] is True
+    assert short["fast_error"]["quantum_service_times"] == pytest.approx(short["quantum_s"] / 0.002)
+    long = simbp.run(simbp.load_scenario(text.replace("DURATION", "3h")), mode="fast").summary
+    assert long["fast_error"]["quantum_service_times"] > LATENCY_QUANTA_COVERED
+    assert long["fast_error"]["latency_covered"] is False
+    assert "latency not covered" in fast_error_text(long["fast_error"])
