@@ -278,8 +278,12 @@ were measured: beyond it `fast_error` says `latency_covered: false` (docs/perfor
 
 def latency_quanta(scenario: Any, quantum: float) -> float | None:
     """The quantum in mean service times of the scenario's fastest stage with its own service time (a
-    buffer consumer, not a batch; None when there is none, e.g. Kafka only)."""
-    means = [c.mean_service() for c in scenario.consumers if c.service is not None and c.batch is None]
+    buffer consumer, not a batch, nor a piped Node.js writable, replayed from banks whatever the
+    quantum; None when there is none, e.g. Kafka only)."""
+    replayed = {b.name for b in scenario.buffers if b.high_water_mark is not None
+                and any(p.to == b.name and (p.on_backpressure or "pause") == "pause" for p in scenario.producers)}
+    means = [c.mean_service() for c in scenario.consumers
+             if c.service is not None and c.batch is None and c.from_ not in replayed]  # piped streams: banks
     means = [m for m in means if m > 0 and math.isfinite(m)]
     return quantum / min(means) if means else None
 

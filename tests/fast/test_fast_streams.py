@@ -219,7 +219,7 @@ def test_results_have_exact_modes_shape_and_report_the_stream_bounds() -> None:
             assert set(fast.summary["components"][component]) == set(figures), component
         assert list(fast.timeseries.columns) == list(exact.timeseries.columns)
         assert fast.summary["fast_error"]["stream_throughput_rel"] == STREAM_THROUGHPUT.relative
-        assert fast.summary["fast_error"] == fast_error_summary(scenario=scenario)
+        assert fast.summary["fast_error"] == fast_error_summary(scenario=scenario, quantum=fast.summary["quantum_s"])
         assert _conserved(fast.summary)
 
 
