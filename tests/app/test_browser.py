@@ -225,6 +225,7 @@ def test_a_shared_link_reproduces_the_figures_and_the_comparison_fits(browser: B
 
     ab = open_page(browser, f"{server}/?scenario=node_pipe.yaml&view=ab&b.producers.upload.on_backpressure=ignore"
                             "&duration=10", ready='text="A and B on shared axes"')
+    wait_idle(ab)  # as for the other pages: measured once the script is done and the table laid out
     assert ab.evaluate(CUT_OFF, '[data-testid="stMarkdownContainer"] h3, [data-testid="stDataFrame"]') == []
     assert ab.locator('[data-testid="stException"]').count() == 0
     screenshot(ab, "ab-1024.png")
