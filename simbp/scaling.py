@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from .scenario.schema import AutoscaleSpec
 
-__all__ = ["Autoscaler", "WorkerPool", "WorkerAutoscaling"]
+__all__ = ["Autoscaler", "WorkerPool", "WorkerAutoscaling", "depth_of"]
 
 
 class Autoscaler:
@@ -182,3 +182,8 @@ class WorkerAutoscaling:
 
 def _size(pool: WorkerPool) -> int:
     return pool.size
+
+
+def depth_of(buffer: Any) -> Callable[[], float]:
+    """The lag a buffer's autoscaler reads: items waiting in the buffer (either engine's `depth`)."""
+    return lambda: float(buffer.depth)

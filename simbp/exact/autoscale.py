@@ -14,15 +14,13 @@ items at once; a removed worker finishes the item it holds, then leaves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..scaling import Autoscaler
+from ..scaling import Autoscaler, depth_of
 from ..scaling import WorkerAutoscaling as SharedWorkerAutoscaling
 from .consumer import BatchWorker, Worker
 
 if TYPE_CHECKING:
-    from .buffer import Buffer
     from .consumer import WorkerGroup
     from .contract import ModelView
 
@@ -138,10 +136,6 @@ class WorkerAutoscaling(SharedWorkerAutoscaling):
 
     def __init__(self, model: "ModelView"):
         super().__init__(model.env, [(spec.name, spec.autoscale, WorkerScaler(model.groups[spec.name]),
-                                      _depth_of(model.buffers[spec.from_]))
+                                      depth_of(model.buffers[spec.from_]))
                                      for spec in model.scenario.consumers if spec.autoscale is not None])
 
-
-def _depth_of(buffer: "Buffer") -> Callable[[], float]:
-    """The lag a buffer's autoscaler reads: items waiting in the buffer."""
-    return lambda: float(buffer.depth)

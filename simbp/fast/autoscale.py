@@ -11,12 +11,11 @@ depth at the last quantum boundary: the quantum is kept to at most a quarter of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from ..scaling import WorkerAutoscaling
+from ..scaling import WorkerAutoscaling, depth_of
 
 if TYPE_CHECKING:
     from .buffer import FastBuffer
@@ -70,9 +69,5 @@ def fast_worker_autoscaling(env: simpy.Environment, consumers: list[Any], groups
     if not scaled:
         return None
     return WorkerAutoscaling(env, [(spec.name, spec.autoscale, FastWorkerPool(groups[spec.name], env),
-                                    _depth(buffers[spec.from_])) for spec in scaled])
+                                    depth_of(buffers[spec.from_])) for spec in scaled])
 
-
-def _depth(buffer: FastBuffer) -> Callable[[], float]:
-    """The lag the autoscaler reads: items waiting in the buffer (at the last quantum boundary)."""
-    return lambda: float(buffer.depth)
