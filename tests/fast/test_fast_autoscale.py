@@ -13,6 +13,7 @@ import statistics
 from typing import Any
 
 import pytest
+from shared_scenarios import AUTOSCALE_STEP
 
 import simbp
 from simbp.fast.accuracy import LATENCY_MEAN, LATENCY_P99, LOSS_RATIO, THROUGHPUT, UTILISATION, WORKERS_SCALED, Bound
@@ -23,22 +24,8 @@ Z = 3.29  # two-sided 99.9%
 SEEDS = range(1, 7)
 
 CASES = {
-    # the unit test's step load: 100/s, then 900/s for 25 s, then 100/s; 1 to 6 workers of 5 ms
-    "step": """
-name: step
-duration: 60s
-producers:
-  - name: web
-    to: queue
-    arrivals: {process: schedule, interpolation: step, points: [{at: 0s, rate: 100/s}, {at: 10s, rate: 900/s}, {at: 35s, rate: 100/s}]}
-buffers: [{name: queue, policy: unbounded}]
-consumers:
-  - name: workers
-    from: queue
-    workers: 1
-    service: {dist: exponential, mean: 5ms}
-    autoscale: {min: 1, max: 6, scale_up_lag: 500, scale_down_lag: 5, cooldown: 4s, scale_up_delay: 2s, check_every: 1s, step: 2}
-""",
+    # the unit test's step load (tests/shared_scenarios.py)
+    "step": AUTOSCALE_STEP,
     # overload even at the maximum (rho 1.25 at 8 workers) into a dropping buffer
     "overload": """
 name: overload

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import simpy
+from shared_scenarios import AUTOSCALE_STEP as BUFFER
 
 import simbp
 from simbp.exact.autoscale import Autoscaler
@@ -86,23 +87,6 @@ def test_kafka_group_scales_with_lag_capped_at_the_partition_count_and_pauses_to
     summary = results.summary
     assert summary["produced"] == summary["consumed"] + summary["dropped"] + summary["in_flight_at_end"]
     assert summary["components"]["orders"]["lag"] < 50
-
-
-BUFFER = """
-name: buffer_auto
-duration: 60s
-producers:
-  - name: web
-    to: queue
-    arrivals: {process: schedule, interpolation: step, points: [{at: 0s, rate: 100/s}, {at: 10s, rate: 900/s}, {at: 35s, rate: 100/s}]}
-buffers: [{name: queue, policy: unbounded}]
-consumers:
-  - name: workers
-    from: queue
-    workers: 1
-    service: {dist: exponential, mean: 5ms}
-    autoscale: {min: 1, max: 6, scale_up_lag: 500, scale_down_lag: 5, cooldown: 4s, scale_up_delay: 2s, check_every: 1s, step: 2}
-"""
 
 
 def test_buffer_workers_scale_on_depth_and_retired_workers_lose_nothing() -> None:
