@@ -12,6 +12,8 @@ from .html import render_plan_html, render_sweep_html
 from .plots import plot_heatmap, plot_load_curve, plot_margin, plot_plan_search, plot_sensitivity
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from matplotlib.figure import Figure
 
     from ..output import OutputFolder
@@ -59,14 +61,18 @@ def _finish(folder: "OutputFolder", name: str, data: bytes, written: list[Path])
     return written
 
 
+def _written_in(folder: "OutputFolder", write: "Callable[[OutputFolder], list[Path]]") -> list[Path]:
+    """Run `write` in `folder`, holding its lock unless the caller already holds it."""
+    if folder.locked:
+        return write(folder)
+    with folder:
+        return write(folder)
+
+
 def write_sweep_report(result: "SweepResult", out_dir: "Path | OutputFolder", *, plots: bool = True) -> list[Path]:
     """Write sweep_table.csv/.parquet (every point and replication), sweep_points.csv, the plots,
     sweep_report.html, and sweep_summary.json last (into a path or an open `OutputFolder`)."""
-    folder = output_folder(out_dir, "sweep")
-    if folder.locked:
-        return _write_sweep(result, folder, plots)
-    with folder:
-        return _write_sweep(result, folder, plots)
+    return _written_in(output_folder(out_dir, "sweep"), lambda folder: _write_sweep(result, folder, plots))
 
 
 def _write_sweep(result: "SweepResult", folder: "OutputFolder", plots: bool) -> list[Path]:
@@ -92,11 +98,7 @@ def _write_sweep(result: "SweepResult", folder: "OutputFolder", plots: bool) -> 
 def write_plan_report(result: "PlanResult", out_dir: "Path | OutputFolder", *, plots: bool = True) -> list[Path]:
     """Write plan_table.csv/.parquet, plan_points.csv, the plots, plan_report.html, plan_summary.json
     last (into a path or an open `OutputFolder`)."""
-    folder = output_folder(out_dir, "plan")
-    if folder.locked:
-        return _write_plan(result, folder, plots)
-    with folder:
-        return _write_plan(result, folder, plots)
+    return _written_in(output_folder(out_dir, "plan"), lambda folder: _write_plan(result, folder, plots))
 
 
 def _write_plan(result: "PlanResult", folder: "OutputFolder", plots: bool) -> list[Path]:
