@@ -153,6 +153,16 @@ class PipedGroup(FastGroup):
         self._bank = bank
         self._at = float(points[int(self._rng.integers(0, len(points) - 1))])
 
+    def _restart(self, wanted: Bank | None) -> Bank | None:
+        """At a regeneration point: go on in `wanted` from a random point of it, or idle (None) when
+        the source has stopped."""
+        self._bank = None
+        if wanted is None:
+            self._idle()
+            return None
+        self._jump(wanted)
+        return wanted
+
     def replay(self, t0: float, t1: float, expected: float) -> None:
         """One quantum of the stage: play the bank of the source's rate (`expected` arrivals in it)."""
         dt = t1 - t0
@@ -185,20 +195,16 @@ class PipedGroup(FastGroup):
                 stop = min(end, done_at)
                 if stop <= at:
                     self._cap = None
-                    self._bank = None
-                    if wanted is None:
-                        self._idle()
+                    restarted = self._restart(wanted)
+                    if restarted is None:
                         break
-                    self._jump(wanted)
-                    bank = wanted
+                    bank = restarted
                     continue
             elif switch and stop <= at:  # at a regeneration point: take the wanted bank (or idle)
-                if wanted is None:
-                    self._bank = None
-                    self._idle()
+                restarted = self._restart(wanted)
+                if restarted is None:
                     break
-                self._jump(wanted)
-                bank = wanted
+                bank = restarted
                 continue
             lo, hi = bank.counts(at, cap), bank.counts(stop, cap)
             for k in range(5):
@@ -215,12 +221,10 @@ class PipedGroup(FastGroup):
             left -= stop - at
             self._at = stop
             if cap is None and stop >= bank.end - 1e-12 and left > 1e-12:  # the bank's end: from a random cycle
-                if wanted is None:
-                    self._bank = None
-                    self._idle()
+                restarted = self._restart(wanted)
+                if restarted is None:
                     break
-                self._jump(wanted)
-                bank = wanted
+                bank = restarted
         self._book(t1, out, sums, latencies, (peak_queue, peak_waiting, peak_held))
 
     def _idle(self) -> None:
