@@ -27,6 +27,7 @@ import numpy as np
 from ...scenario.schema import ConsumerSpec
 from ..buffer import FastBuffer
 from ..cohorts import Cohorts, Slice
+from .sink import SinkGroup
 
 __all__ = ["FastBatchGroup", "BatchFedBuffer", "Held", "pop_newest_slices"]
 
@@ -83,7 +84,7 @@ class _Batch:
         self.deadline = deadline
 
 
-class FastBatchGroup:
+class FastBatchGroup(SinkGroup):
     """A batch consumer group (no `to:`) stepped batch by batch (see the module docstring)."""
 
     def __init__(self, spec: ConsumerSpec, source: FastBuffer, costs: tuple[Iterator[float], Iterator[float]],
@@ -91,13 +92,7 @@ class FastBatchGroup:
         assert spec.batch is not None and spec.to is None
         if isinstance(source, BatchFedBuffer):
             source.reader = self
-        self.spec = spec
-        self.name = spec.name
-        self.source = source
-        self.target: FastBuffer | None = None
-        self.sink = True
-        self.workers = range(spec.workers)
-        self.count = spec.workers
+        self._start_sink(spec, source, spec.workers, on_latencies)
         self.size = spec.batch.size
         self.timeout = spec.batch.timeout
         # batch events need no sub-steps: `FastModel._substeps` steps a stage finely only for pooled work
@@ -113,16 +108,9 @@ class FastBatchGroup:
         self.evenly = False  # set when every producer of the source sends evenly spaced arrivals
         self.in_service = Held()  # items held by workers: collected or in a batch being served
         self.blocked = Held()  # a sink group never holds items for a full target
-        self.processed = self.consumed = self.forwarded = self.timed_out = self.lost_in_crash = 0
-        self.batches = 0
-        self.busy_time = 0.0
-        self.blocked_time = 0.0
         self._serving: list[tuple[float, int, _Batch]] = []  # heap of (end, tie, batch)
         self._tie = 0
         self._collecting: _Batch | None = None
-        self._values: list[float] = []
-        self._weights: list[int] = []
-        self._on_latencies = on_latencies
 
     # ------------------------------------------------------------------ what the model reads
     def held_items(self) -> int:

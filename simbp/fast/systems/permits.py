@@ -39,6 +39,7 @@ from ..buffer import FastBuffer
 from ..cohorts import Cohorts
 from .calls import FastDownstream, concurrency, mean_holding
 from .callstream import Call, CallStage, Retry
+from .sink import SinkGroup
 
 __all__ = ["FastPermitGroup", "interacts", "overloadable", "step_equivalents",
            "STEPS_PER_QUANTUM", "STEPS_PER_CALL"]
@@ -79,7 +80,7 @@ def step_equivalents(scenario: Any, quanta: float) -> float:
     return total
 
 
-class FastPermitGroup:
+class FastPermitGroup(SinkGroup):
     """A consumer group whose calls interact (see the module docstring): handler stage, permit
     queue and call stage, every item holding one of the group's workers."""
 
@@ -87,14 +88,8 @@ class FastPermitGroup:
                  downstream: FastDownstream, rng: np.random.Generator, base: Any = None, degrades: bool = True):
         calls = spec.calls
         assert calls is not None and spec.service is not None
-        self.spec = spec
-        self.name = spec.name
-        self.source = source
-        self.target: FastBuffer | None = None
-        self.sink = True
-        self.workers = range(spec.workers)
+        self._start_sink(spec, source, concurrency(spec), on_latencies)
         self.worker_count = spec.workers
-        self.count = concurrency(spec)  # what the buffer sees take its items at most (`FastModel._substeps`)
         self.permits = calls.semaphore
         self.retries = calls.retries
         self.backoff = calls.backoff
@@ -109,15 +104,8 @@ class FastPermitGroup:
         self.calls = CallStage(spec, downstream.spec, rng, base, concurrency(spec), degrades)
         self.backing_off: list[Retry] = []  # heap of failed calls to make again, by when their backoff ends
         self.blocked = Cohorts()  # never holds items for a full target (a sink)
-        self.processed = self.consumed = self.forwarded = self.timed_out = self.lost_in_crash = 0
         self.failed = self.call_errors = self.call_timeouts = self.call_retries_made = 0
-        self.busy_time = 0.0
-        self.blocked_time = 0.0
-        self.batches = 0
-        self._values: list[float] = []
-        self._weights: list[int] = []
         self._call_latencies: list[float] = []  # for the downstream's sketch, handed over in `flush_latencies`
-        self._on_latencies = on_latencies
         self._t1 = 0.0
         self._ended = 0  # calls ended this step that freed their worker (answered, or failed for good)
         downstream.callers.append(self)
