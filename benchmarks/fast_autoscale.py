@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+
+from replications import mean_and_error  # noqa: E402
 
 import simbp  # noqa: E402
 from simbp.exact.model import simulate  # noqa: E402
@@ -33,11 +34,6 @@ sys.path.insert(0, str(ROOT / "tests" / "fast"))
 from test_fast_autoscale import CASES, bound_for, figures  # noqa: E402
 
 T999 = 3.29  # two-sided 99.9% normal quantile (t with 7 d.f. would be 5.4: the table prints both sides)
-
-
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    mean = statistics.fmean(values)
-    return mean, (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0)
 
 
 def compare(case: str, seeds: list[int], quantum: float | None) -> None:
@@ -56,8 +52,8 @@ def compare(case: str, seeds: list[int], quantum: float | None) -> None:
           f"(ratio {seconds['exact'] / max(seconds['fast'], 1e-9):.1f}×)")
     print(f"{'figure':<22}{'exact':>22}{'fast':>22}{'error':>9}{'bound':>9}  within")
     for name in runs["exact"][0]:
-        e_mean, e_se = _mean_se([r[name] for r in runs["exact"]])
-        f_mean, f_se = _mean_se([r[name] for r in runs["fast"]])
+        e_mean, e_se = mean_and_error([r[name] for r in runs["exact"]])
+        f_mean, f_se = mean_and_error([r[name] for r in runs["fast"]])
         bound = bound_for(name)
         error = (f_mean - e_mean) / e_mean if e_mean else float("nan")
         allowed = T999 * math.hypot(e_se, f_se) + bound.tolerance(e_mean)

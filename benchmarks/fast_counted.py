@@ -14,7 +14,6 @@ Mean ± standard error over the seeds.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +22,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from replications import mean_and_error  # noqa: E402
 
 MMC = """
 name: counted
@@ -46,8 +47,7 @@ consumers: [{{name: workers, from: queue, workers: 3, service: {{dist: exponenti
 
 def _replicate(run: Callable[[int], dict[str, float]], seeds: range) -> dict[str, tuple[float, float]]:
     runs = [run(seed) for seed in seeds]
-    return {key: (statistics.mean(r[key] for r in runs), statistics.stdev(r[key] for r in runs) / len(runs) ** 0.5)
-            for key in runs[0]}
+    return {key: mean_and_error(r[key] for r in runs) for key in runs[0]}
 
 
 def _cell(value: tuple[float, float], reference: tuple[float, float] | None = None, scale: float = 1.0) -> str:
