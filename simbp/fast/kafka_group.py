@@ -143,6 +143,9 @@ class FastConsumerGroup:
             member = self.members.pop()
             member.leaving = True
             self.leaving.append(member)
+        for member in list(self.leaving):
+            if not member.batch:  # nothing in hand: it commits on revoke and leaves now, as in exact mode
+                self._depart(member, now)
         self.events.append({"time_s": now, "event": "rebalance", "component": self.name,
                             "detail": f"consumers {before} → {size}; nobody consumes for at least {self.rebalance_pause:g}s"})
         if not self.rebalancing:
@@ -150,6 +153,15 @@ class FastConsumerGroup:
             self.rebalance_started = now
             self.rebalances += 1
         self.rebalance_until = max(self.rebalance_until, now + self.rebalance_pause)
+
+    def _depart(self, member: FastMember, now: float) -> None:
+        """A leaving member with no batch in hand commits and leaves the group (its member seconds end)."""
+        if member.uncommitted:
+            self._commit(member, now)
+        self._track_members(now)
+        self.leaving.remove(member)
+        member.partitions = []
+        self.departed.append(member)
 
     def _assign(self) -> None:
         topic = self.topic
@@ -193,7 +205,9 @@ class FastConsumerGroup:
             stopping = self.rebalancing or member.leaving
             if member.batch or (member.partitions and not stopping):
                 self._run(member, t0, dt)
-            if stopping and not member.batch and member.uncommitted:  # on revoke: commit and stop
+            if member.leaving and not member.batch:  # its last batch done: it commits on revoke and leaves
+                self._depart(member, t1)
+            elif stopping and not member.batch and member.uncommitted:  # on revoke: commit and stop
                 self._commit(member, t1)
         if self.commit_interval is not None:  # auto-commit goes on while a member waits for data
             for member in self.members:
