@@ -16,6 +16,15 @@ Python call each. `Clock` keeps SimPy's semantics and names and removes those ca
   `simpy.Environment`; on a `Clock` it is the fast path.
 * `when(event, callback)` runs `callback(event)` when `event` is processed (SimPy's documented
   `event.callbacks` list, named here so every reach into events is in this module).
+* `Timer(env, callback)` is one SimPy event a component re-arms for each of its timeouts in turn (a
+  worker's services, a producer's arrivals): `timer.arm(delay)` is `after(env, delay, callback)`
+  without building a new event, since SimPy's `step` only reads `callbacks` and `_ok` of the event it
+  pops. The hottest paths inline `arm` (`timer.callbacks = timer.fire; schedule(timer, NORMAL,
+  delay)`). A timer is armed at most once at a time; a component that must forget a pending one (a
+  crash) replaces its timer, so the stale firing is recognised by identity, as with `after`.
+* `start_soon(env, callback)` calls `callback(event)` at the current time, before any event of
+  normal priority: what `env.process(generator)`'s first step (SimPy's `Initialize`) does, so a
+  component driven by callbacks starts in the same order a process would.
 
 Components read `env.now`, so they also run on a plain `simpy.Environment` (unit tests build them
 so), only slower. The internals relied on (`Environment._now`, `Environment.schedule`, the
@@ -31,9 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 from simpy.core import BoundClass
-from simpy.events import NORMAL, AllOf, AnyOf, Event, Process, Timeout
+from simpy.events import NORMAL, URGENT, AllOf, AnyOf, Event, Process, Timeout
 
-__all__ = ["Clock", "after", "when", "Callback", "CHECKED_SIMPY"]
+__all__ = ["Clock", "after", "when", "Timer", "start_soon", "Callback", "CHECKED_SIMPY", "NORMAL"]
 
 CHECKED_SIMPY = ("4.1.0", "4.1.1", "4.1.2")
 """SimPy versions whose `Environment` and `Timeout` internals this module was checked against."""
@@ -99,6 +108,37 @@ def when(event: Event, callback: Callback) -> None:
     event.callbacks.append(callback)
 
 
+class Timer(Event):
+    """A reusable timeout: one SimPy event that calls `callback(self)` each time it is armed and fires.
+
+    Between firings it is a processed event (`callbacks` is None); `arm(delay)` schedules it again."""
+
+    def __init__(self, env: simpy.Environment, callback: Callback):
+        self.env = env
+        self.callbacks = None  # type: ignore[assignment]  # processed until armed
+        self._value = None
+        self._ok = True
+        self.fire: list[Callback] = [callback]
+
+    def arm(self, delay: float) -> "Timer":
+        """Fire `delay` seconds from now (not armed already); returns the timer."""
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        self.callbacks = self.fire
+        self.env.schedule(self, NORMAL, delay)
+        return self
+
+
+def start_soon(env: simpy.Environment, callback: Callback) -> Event:
+    """Call `callback(event)` now, ahead of normal events: as a process's first step is scheduled."""
+    event = Event(env)
+    event.callbacks.append(callback)
+    event._ok = True
+    event._value = None
+    env.schedule(event, URGENT)
+    return event
+
+
 def _self_check() -> None:
     """Fail at import, naming the SimPy version, if the internals above changed."""
     clock = Clock()
@@ -110,8 +150,18 @@ def _self_check() -> None:
             raise AssertionError(f"Timeout attributes {sorted(vars(plain))} != {sorted(vars(made))}")
         after(clock, 2.0, lambda _event: fired.append(clock.now))
         when(clock.timeout(0.5), lambda _event: fired.append(clock.now))
+
+        def ring(_event: Any) -> None:
+            if clock.now > 1:
+                fired.append(clock.now)
+            else:
+                timer.arm(1.0)
+
+        timer = Timer(clock, ring)
+        timer.arm(0.25)
+        start_soon(clock, lambda _event: fired.append(-clock.now))
         clock.run(until=3.0)
-        if fired != [0.5, 2.0] or clock.now != 3.0 or clock._now != 3.0 or not made.processed:
+        if fired != [-0.0, 0.5, 1.25, 2.0] or clock.now != 3.0 or clock._now != 3.0 or not made.processed:
             raise AssertionError(f"fired at {fired}, now {clock.now}")
     except Exception as error:  # pragma: no cover - only with an incompatible SimPy
         raise RuntimeError(f"simbp.exact.clock relies on SimPy internals checked against SimPy "

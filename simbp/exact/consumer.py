@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .buffer import ACCEPTED, DROPPED, WAITING
-from .clock import after
+from .clock import NORMAL, Timer, after
 
 if TYPE_CHECKING:
     import simpy
@@ -117,18 +117,21 @@ class WorkerGroup:
 class Worker:
     """One worker serving one message at a time."""
 
-    __slots__ = ("group", "index", "env", "created", "size", "pending", "busy_until", "blocked_since", "waiting")
+    __slots__ = ("group", "index", "env", "created", "size", "pending", "busy_until", "blocked_since", "waiting",
+                 "timer", "_schedule")
 
     def __init__(self, group: WorkerGroup, index: int):
         self.group = group
         self.index = index
         self.env = group.env
+        self._schedule = group.env.schedule
         self.reset()
 
     def reset(self) -> None:
         self.created = 0.0
         self.size = 0.0
         self.pending: Any = None
+        self.timer = Timer(self.env, self._done)  # a new one: a service pending at a crash is forgotten
         self.busy_until = 0.0
         self.blocked_since: float | None = None
         self.waiting: Any = None
@@ -144,7 +147,12 @@ class Worker:
         self.size = size
         self.busy_until = self.env.now + duration
         group.busy_time += duration
-        self.pending = after(self.env, duration, self._done)
+        if duration < 0:
+            raise ValueError(f"Negative delay {duration}")
+        timer = self.timer
+        timer.callbacks = timer.fire
+        self._schedule(timer, NORMAL, duration)
+        self.pending = timer
 
     def _done(self, event: Any) -> None:
         if event is not self.pending:  # the service crashed while this item was in progress
@@ -183,7 +191,7 @@ class BatchWorker:
     fixed + per_item × n for the whole batch (a bulk insert)."""
 
     __slots__ = ("group", "index", "env", "limit", "timeout", "items", "pending", "busy_until",
-                 "blocked_since", "waiting", "deadline", "collecting", "_forward_at")
+                 "blocked_since", "waiting", "deadline", "collecting", "_forward_at", "timer")
 
     def __init__(self, group: WorkerGroup, index: int, limit: int, timeout: float):
         self.group = group
@@ -202,6 +210,7 @@ class BatchWorker:
         self.deadline: Any = None
         self.collecting = False
         self._forward_at = 0
+        self.timer = Timer(self.env, self._done)  # a new one: a batch pending at a crash is forgotten
 
     def held(self) -> int:
         return len(self.items) - self._forward_at
@@ -239,7 +248,7 @@ class BatchWorker:
         self.busy_until = self.env.now + duration
         group.busy_time += duration
         group.batches += 1
-        self.pending = after(self.env, duration, self._done)
+        self.pending = self.timer.arm(duration)
 
     def _done(self, event: Any) -> None:
         if event is not self.pending:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import simpy
 
-from simbp.exact.clock import Clock, after, when
+from simbp.exact.clock import Clock, Timer, after, start_soon, when
 
 
 def test_clock_timeout_is_the_timeout_simpy_builds() -> None:
@@ -82,3 +82,67 @@ def test_after_with_several_callbacks_and_when() -> None:
     clock.run()
     assert log == ["first", "second", "waited x"]
     assert clock.now == 1.0 and event.processed
+
+
+def _timer_trace(env: simpy.Environment, use_timer: bool) -> list[tuple[float, str]]:
+    """A component re-arming one timeout after another, with ties against other events and a
+    process: a `Timer` must fire in the order fresh timeouts from `after` fire."""
+    log: list[tuple[float, str]] = []
+    delays = iter([0.0, 0.5, 0.5])
+
+    def fired(_event: Any) -> None:
+        log.append((env.now, "timer"))
+        arm(next(delays, None))
+
+    timer = Timer(env, fired)
+
+    def arm(delay: float | None) -> None:
+        if delay is None:
+            return
+        if use_timer:
+            timer.arm(delay)
+        else:
+            after(env, delay, fired)
+
+    def process() -> Any:
+        yield env.timeout(1.0)
+        log.append((env.now, "process"))
+        yield env.timeout(0.5)
+        log.append((env.now, "process again"))
+
+    if use_timer:
+        start_soon(env, lambda _e: arm(1.0))
+    else:
+        env.process(_starter(env, lambda: arm(1.0)))
+    env.process(process())
+    after(env, 1.0, lambda _e: log.append((env.now, "A")))
+    after(env, 1.5, lambda _e: log.append((env.now, "B")))
+    env.run()
+    return log
+
+
+def _starter(env: simpy.Environment, begin: Any) -> Any:
+    begin()
+    return
+    yield  # a generator: a process whose first step calls `begin`
+
+
+def test_a_timer_fires_in_the_order_fresh_timeouts_would() -> None:
+    expected = _timer_trace(Clock(), use_timer=False)
+    # at 1.0: A (scheduled before the run), the timer (armed at the start, before the process's first
+    # timeout), the process, the timer re-armed with 0; at 1.5: B, the process, then the timer
+    assert expected == [(1.0, "A"), (1.0, "timer"), (1.0, "process"), (1.0, "timer"), (1.5, "B"),
+                        (1.5, "process again"), (1.5, "timer"), (2.0, "timer")]
+    assert _timer_trace(Clock(), use_timer=True) == expected
+    assert _timer_trace(simpy.Environment(), use_timer=True) == expected
+
+
+def test_a_timer_is_a_processed_event_between_firings_and_rejects_negative_delays() -> None:
+    clock = Clock()
+    timer = Timer(clock, lambda _e: None)
+    assert timer.processed and timer.triggered and timer.ok
+    assert timer.arm(2.0) is timer and not timer.processed
+    clock.run()
+    assert timer.processed and clock.now == 2.0
+    with pytest.raises(ValueError, match="Negative delay"):
+        timer.arm(-1.0)
