@@ -158,8 +158,18 @@ class Worker:
         if event is not self.pending:  # the service crashed while this item was in progress
             return
         self.pending = None
-        if self.group.finish(self, self.created, self.size):
-            self._next()
+        group = self.group
+        if group.sink:  # `group.finish` for a sink, inlined (keep in step with it)
+            group.processed += 1
+            group.consumed += 1
+            latencies = group.latencies
+            latencies.append(self.env.now - self.created)
+            if len(latencies) >= _FLUSH_EVERY:
+                group.flush_latencies()
+            group.service.held -= self.size  # `Service.release`
+        elif not group.finish(self, self.created, self.size):
+            return
+        self._next()
 
     def _forwarded(self) -> None:
         group = self.group
@@ -179,11 +189,22 @@ class Worker:
         self._next()
 
     def _next(self) -> None:
-        item = self.group.source.take()
+        group = self.group
+        item = group.source.take()
         if item is None:
-            self.group.source.idle.append(self)
-        else:
-            self.start(item[0], item[1])
+            group.source.idle.append(self)
+            return
+        # `start(*item)`, inlined (keep in step with it)
+        duration = next(group.service_times)  # type: ignore[arg-type]
+        self.created, self.size = item
+        self.busy_until = self.env.now + duration
+        group.busy_time += duration
+        if duration < 0:
+            raise ValueError(f"Negative delay {duration}")
+        timer = self.timer
+        timer.callbacks = timer.fire
+        self._schedule(timer, NORMAL, duration)
+        self.pending = timer
 
 
 class BatchWorker:

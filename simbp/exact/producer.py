@@ -22,6 +22,7 @@ from ..scenario.schema import (
     ScheduleArrivals,
     TraceArrivals,
 )
+from ..service import Service
 from .buffer import ACCEPTED, WAITING
 from .clock import NORMAL, Timer, start_soon
 
@@ -85,6 +86,7 @@ class Producer(ProducerState):
         self._schedule = self.env.schedule
         self._created = 0.0
         self._size = 0.0
+        self._counts_memory = type(self.service) is Service  # the service's memory (a topic's broker holds none)
         start_soon(self.env, self._begin)
 
     def _begin(self, _event: Any) -> None:
@@ -117,7 +119,15 @@ class Producer(ProducerState):
         created = self._created
         code = self.buffer.put(created, size)
         if code == ACCEPTED:
-            service.hold(size)
+            if self._counts_memory:  # `service.hold(size)`, inlined (keep in step with it)
+                held = service.held + size
+                service.held = held
+                if held > service.peak:
+                    service.peak = held
+                if held > service.limit:
+                    service.crash()
+            else:
+                service.hold(size)
         elif code == WAITING:
             env = self.env
             self.blocked_since = env.now
@@ -126,7 +136,20 @@ class Producer(ProducerState):
             self.buffer.wait(created, size, self._admitted, self._gave_up, self)
             wake.callbacks.append(self._resumed)
             return
-        self._next_arrival()
+        # `_next_arrival()`, inlined (keep in step with it)
+        now = self.env.now
+        stop = self.stop
+        for created in self.times:
+            if created >= stop:
+                return
+            delay = created - now
+            if delay < 0:  # fell due while this producer was blocked: never produced
+                continue
+            self._created = created
+            timer = self._timer
+            timer.callbacks = self._fire
+            self._schedule(timer, NORMAL, delay)
+            return
 
     def _resumed(self, event: Any) -> None:
         """The blocked wait is over: admitted, timed out, or lost in a crash."""
