@@ -22,6 +22,10 @@ Python call each. `Clock` keeps SimPy's semantics and names and removes those ca
   pops. The hottest paths inline `arm` (`timer.callbacks = timer.fire; schedule(timer, NORMAL,
   delay)`). A timer is armed at most once at a time; a component that must forget a pending one (a
   crash) replaces its timer, so the stale firing is recognised by identity, as with `after`.
+* `Steps(env, generator)` runs a generator of events as `env.process(generator)` does, in the
+  same order (an urgent first step; each next step when the yielded event is processed), without a
+  `Process` event's bookkeeping per step; the generator may yield `steps.timer.arm(delay)`, a
+  reused `Timer`, instead of a new `env.timeout(delay)`.
 * `start_soon(env, callback)` calls `callback(event)` at the current time, before any event of
   normal priority: what `env.process(generator)`'s first step (SimPy's `Initialize`) does, so a
   component driven by callbacks starts in the same order a process would.
@@ -42,7 +46,7 @@ import simpy
 from simpy.core import BoundClass
 from simpy.events import NORMAL, URGENT, AllOf, AnyOf, Event, Process, Timeout
 
-__all__ = ["Clock", "after", "when", "Timer", "start_soon", "Callback", "CHECKED_SIMPY", "NORMAL"]
+__all__ = ["Clock", "after", "when", "Timer", "Steps", "start_soon", "Callback", "CHECKED_SIMPY", "NORMAL"]
 
 CHECKED_SIMPY = ("4.1.0", "4.1.1", "4.1.2")
 """SimPy versions whose `Environment` and `Timeout` internals this module was checked against."""
@@ -139,6 +143,33 @@ def start_soon(env: simpy.Environment, callback: Callback) -> Event:
     return event
 
 
+class Steps:
+    """A generator of SimPy events driven as a process: each step runs when the event it yielded is
+    processed (at once if that event was processed already); a failed event is thrown into it."""
+
+    def __init__(self, env: simpy.Environment, generator: Any):
+        self._generator = generator
+        self.timer = Timer(env, self._resume)
+        start_soon(env, self._resume)
+
+    def _resume(self, event: Any) -> None:
+        generator = self._generator
+        while True:
+            try:
+                if event._ok:
+                    event = generator.send(event._value)
+                else:
+                    event._defused = True
+                    event = generator.throw(event._value)
+            except StopIteration:
+                return
+            if event is self.timer:  # armed: its callbacks are this method already
+                return
+            if event.callbacks is not None:
+                event.callbacks.append(self._resume)
+                return
+
+
 def _self_check() -> None:
     """Fail at import, naming the SimPy version, if the internals above changed."""
     clock = Clock()
@@ -160,8 +191,16 @@ def _self_check() -> None:
         timer = Timer(clock, ring)
         timer.arm(0.25)
         start_soon(clock, lambda _event: fired.append(-clock.now))
+
+        def steps() -> Any:
+            yield driven.timer.arm(0.125)
+            fired.append(clock.now)
+            yield clock.timeout(2.5)
+            fired.append(clock.now)
+
+        driven = Steps(clock, steps())
         clock.run(until=3.0)
-        if fired != [-0.0, 0.5, 1.25, 2.0] or clock.now != 3.0 or clock._now != 3.0 or not made.processed:
+        if fired != [-0.0, 0.125, 0.5, 1.25, 2.0, 2.625] or clock.now != 3.0 or clock._now != 3.0 or not made.processed:
             raise AssertionError(f"fired at {fired}, now {clock.now}")
     except Exception as error:  # pragma: no cover - only with an incompatible SimPy
         raise RuntimeError(f"simbp.exact.clock relies on SimPy internals checked against SimPy "

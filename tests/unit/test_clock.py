@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import simpy
 
-from simbp.exact.clock import Clock, Timer, after, start_soon, when
+from simbp.exact.clock import Clock, Steps, Timer, after, start_soon, when
 
 
 def test_clock_timeout_is_the_timeout_simpy_builds() -> None:
@@ -146,3 +146,50 @@ def test_a_timer_is_a_processed_event_between_firings_and_rejects_negative_delay
     assert timer.processed and clock.now == 2.0
     with pytest.raises(ValueError, match="Negative delay"):
         timer.arm(-1.0)
+
+
+def _steps_trace(env: simpy.Environment, driven: bool) -> list[tuple[float, str]]:
+    """A generator stepped by `Steps` (yielding its reused timer, fresh timeouts, an event another
+    callback succeeds, and one already processed) runs in the order `env.process` runs it."""
+    log: list[tuple[float, str]] = []
+    signal = env.event()
+    early = env.event()
+    early.succeed("early")
+    steps: Any = None
+
+    def wait(delay: float) -> Any:
+        return steps.timer.arm(delay) if driven else env.timeout(delay)
+
+    def body() -> Any:
+        log.append((env.now, "start"))
+        yield wait(1.0)
+        log.append((env.now, "arrival"))
+        value = yield signal
+        log.append((env.now, f"signalled {value}"))
+        value = yield early
+        log.append((env.now, f"already {value}"))
+        yield env.timeout(0.5)
+        log.append((env.now, "timeout"))
+        yield wait(0.0)
+        log.append((env.now, "end"))
+
+    after(env, 1.0, lambda _e: log.append((env.now, "A")))
+    if driven:
+        steps = Steps(env, body())
+    else:
+        env.process(body())
+    after(env, 1.0, lambda _e: log.append((env.now, "B")))
+    def send_signal(_event: Any) -> None:
+        signal.succeed("yes")
+
+    after(env, 1.5, send_signal)
+    after(env, 2.0, lambda _e: log.append((env.now, "C")))
+    env.run()
+    return log
+
+
+def test_steps_drive_a_generator_in_the_order_a_process_would() -> None:
+    expected = _steps_trace(Clock(), driven=False)
+    assert expected == [(0.0, "start"), (1.0, "A"), (1.0, "B"), (1.0, "arrival"), (1.5, "signalled yes"),
+                        (1.5, "already early"), (2.0, "C"), (2.0, "timeout"), (2.0, "end")]
+    assert _steps_trace(Clock(), driven=True) == expected
