@@ -85,8 +85,7 @@ class Model:
         interval = self.interval_sketch
 
         def on_latencies(values: list[float], sketch: LatencySketch = sketch) -> None:
-            sketch.add_many(values)
-            interval.add_many(values)
+            sketch.add_many(values, interval)
 
         service_times = sampler(spec.service, rng(f"consumer/{spec.name}/service"), base) if spec.service is not None else None
         costs = None
