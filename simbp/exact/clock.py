@@ -26,6 +26,10 @@ Python call each. `Clock` keeps SimPy's semantics and names and removes those ca
   same order (an urgent first step; each next step when the yielded event is processed), without a
   `Process` event's bookkeeping per step; the generator may yield `steps.timer.arm(delay)`, a
   reused `Timer`, instead of a new `env.timeout(delay)`.
+* `direct_queue(env)` gives SimPy's event queue and id counter when `env.schedule` is SimPy's own:
+  the two hottest call sites (a producer's next arrival, a worker's next service) push
+  `(now + delay, NORMAL, next(ids), timer)` onto the heap themselves, as `schedule` does, one Python
+  call fewer per event. When a monitor has patched `schedule` they call it instead.
 * `start_soon(env, callback)` calls `callback(event)` at the current time, before any event of
   normal priority: what `env.process(generator)`'s first step (SimPy's `Initialize`) does, so a
   component driven by callbacks starts in the same order a process would.
@@ -39,14 +43,15 @@ self-check and fails loudly, naming the SimPy version, if they no longer hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
 from simpy.core import BoundClass
 from simpy.events import NORMAL, URGENT, AllOf, AnyOf, Event, Process, Timeout
 
-__all__ = ["Clock", "after", "when", "Timer", "Steps", "start_soon", "Callback", "CHECKED_SIMPY", "NORMAL"]
+__all__ = ["Clock", "after", "when", "Timer", "Steps", "start_soon", "direct_queue", "Callback", "CHECKED_SIMPY", "NORMAL"]
 
 CHECKED_SIMPY = ("4.1.0", "4.1.1", "4.1.2")
 """SimPy versions whose `Environment` and `Timeout` internals this module was checked against."""
@@ -133,6 +138,19 @@ class Timer(Event):
         return self
 
 
+_SIMPY_SCHEDULE = simpy.Environment.schedule
+
+
+def direct_queue(env: simpy.Environment) -> tuple[list[Any], Iterator[int]] | tuple[None, None]:
+    """`(queue, ids)` of `env` when its `schedule` is SimPy's own, so that pushing
+    `(now + delay, priority, next(ids), event)` onto `queue` with `heapq.heappush` is exactly what
+    `env.schedule(event, priority, delay)` does, one Python call fewer; `(None, None)` when a monitor has
+    patched `schedule` (benchmarks/run.py counts events so): then go through `env.schedule`."""
+    if type(env).schedule is _SIMPY_SCHEDULE and "schedule" not in vars(env):
+        return env._queue, env._eid
+    return None, None
+
+
 def start_soon(env: simpy.Environment, callback: Callback) -> Event:
     """Call `callback(event)` now, ahead of normal events: as a process's first step is scheduled."""
     event = Event(env)
@@ -199,6 +217,14 @@ def _self_check() -> None:
             fired.append(clock.now)
 
         driven = Steps(clock, steps())
+        pushed, scheduled = Clock(), Clock()
+        queue, ids = direct_queue(pushed)
+        assert queue is not None and ids is not None
+        for delay in (0.5, 0.5, 0.0):
+            heappush(queue, (pushed.now + delay, NORMAL, next(ids), Timer(pushed, print)))
+            scheduled.schedule(Timer(scheduled, print), NORMAL, delay)
+        if [entry[:3] for entry in pushed._queue] != [entry[:3] for entry in scheduled._queue]:
+            raise AssertionError(f"pushed {pushed._queue} != scheduled {scheduled._queue}")
         clock.run(until=3.0)
         if fired != [-0.0, 0.125, 0.5, 1.25, 2.0, 2.625] or clock.now != 3.0 or clock._now != 3.0 or not made.processed:
             raise AssertionError(f"fired at {fired}, now {clock.now}")

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
-from .buffer import ACCEPTED, DROPPED, WAITING
-from .clock import NORMAL, Timer, after
+from .buffer import _COMPACT_AT, ACCEPTED, DROPPED, WAITING, Buffer
+from .clock import NORMAL, Timer, after, direct_queue
 
 if TYPE_CHECKING:
     import simpy
 
     from ..scenario.schema import ConsumerSpec
     from ..service import Service
-    from .buffer import Buffer
 
 __all__ = ["WorkerGroup", "Worker", "BatchWorker"]
 
@@ -118,13 +118,17 @@ class Worker:
     """One worker serving one message at a time."""
 
     __slots__ = ("group", "index", "env", "created", "size", "pending", "busy_until", "blocked_since", "waiting",
-                 "timer", "_schedule")
+                 "timer", "_schedule", "_plain_take", "_queue", "_ids")
 
     def __init__(self, group: WorkerGroup, index: int):
         self.group = group
         self.index = index
         self.env = group.env
         self._schedule = group.env.schedule
+        queue, ids = direct_queue(group.env)
+        self._queue: list[Any] | None = queue
+        self._ids: Iterator[int] | None = ids
+        self._plain_take = type(group.source).take is Buffer.take  # (a subclass may add to take())
         self.reset()
 
     def reset(self) -> None:
@@ -145,13 +149,17 @@ class Worker:
         duration = next(group.service_times)  # type: ignore[arg-type]
         self.created = created
         self.size = size
-        self.busy_until = self.env.now + duration
+        now = self.env.now
+        self.busy_until = now + duration
         group.busy_time += duration
         if duration < 0:
             raise ValueError(f"Negative delay {duration}")
         timer = self.timer
         timer.callbacks = timer.fire
-        self._schedule(timer, NORMAL, duration)
+        if self._queue is not None:  # `env.schedule(timer, NORMAL, duration)`, inlined
+            heappush(self._queue, (now + duration, NORMAL, next(self._ids), timer))  # type: ignore[arg-type]
+        else:
+            self._schedule(timer, NORMAL, duration)
         self.pending = timer
 
     def _done(self, event: Any) -> None:
@@ -190,20 +198,45 @@ class Worker:
 
     def _next(self) -> None:
         group = self.group
-        item = group.source.take()
-        if item is None:
-            group.source.idle.append(self)
-            return
-        # `start(*item)`, inlined (keep in step with it)
+        source = group.source
+        head = source._head
+        queued = source._created
+        if self._plain_take and head < len(queued) and not source.putters:
+            # `source.take()` of a plain `Buffer` with an item waiting and nobody blocked, inlined
+            # (keep in step with `Buffer.take`)
+            created = queued[head]
+            size = source._sizes[head]
+            head += 1
+            now = self.env.now
+            source.exit_sum += now
+            source.bytes -= size
+            if head >= _COMPACT_AT and head * 2 >= len(queued):
+                del queued[:head]
+                del source._sizes[:head]
+                head = 0
+            source._head = head
+            source.taken += 1
+        else:
+            item = source.take()
+            if item is None:
+                source.idle.append(self)
+                return
+            created, size = item
+            now = self.env.now
+        # `start(created, size)`, inlined (keep in step with it)
         duration = next(group.service_times)  # type: ignore[arg-type]
-        self.created, self.size = item
-        self.busy_until = self.env.now + duration
+        self.created = created
+        self.size = size
+        self.busy_until = now + duration
         group.busy_time += duration
         if duration < 0:
             raise ValueError(f"Negative delay {duration}")
         timer = self.timer
         timer.callbacks = timer.fire
-        self._schedule(timer, NORMAL, duration)
+        if self._queue is not None:  # `env.schedule(timer, NORMAL, duration)`, inlined
+            heappush(self._queue, (now + duration, NORMAL, next(self._ids), timer))  # type: ignore[arg-type]
+        else:
+            self._schedule(timer, NORMAL, duration)
         self.pending = timer
 
 

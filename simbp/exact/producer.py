@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Iterator
+from heapq import heappush
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..scenario.schema import (
 )
 from ..service import Service
 from .buffer import ACCEPTED, WAITING
-from .clock import NORMAL, Timer, start_soon
+from .clock import NORMAL, Timer, direct_queue, start_soon
 
 __all__ = ["Producer", "ProducerState", "arrival_times"]
 
@@ -84,6 +85,9 @@ class Producer(ProducerState):
         self._timer = Timer(self.env, self._arrive)
         self._fire = self._timer.fire
         self._schedule = self.env.schedule
+        queue, ids = direct_queue(self.env)
+        self._queue: list[Any] | None = queue
+        self._ids: Iterator[int] | None = ids
         self._created = 0.0
         self._size = 0.0
         self._counts_memory = type(self.service) is Service  # the service's memory (a topic's broker holds none)
@@ -105,7 +109,10 @@ class Producer(ProducerState):
             self._created = created
             timer = self._timer
             timer.callbacks = self._fire
-            self._schedule(timer, NORMAL, delay)
+            if self._queue is not None:  # `env.schedule(timer, NORMAL, delay)`, inlined
+                heappush(self._queue, (now + delay, NORMAL, next(self._ids), timer))  # type: ignore[arg-type]
+            else:
+                self._schedule(timer, NORMAL, delay)
             return
 
     def _arrive(self, _event: Any) -> None:
@@ -148,7 +155,10 @@ class Producer(ProducerState):
             self._created = created
             timer = self._timer
             timer.callbacks = self._fire
-            self._schedule(timer, NORMAL, delay)
+            if self._queue is not None:  # `env.schedule(timer, NORMAL, delay)`, inlined
+                heappush(self._queue, (now + delay, NORMAL, next(self._ids), timer))  # type: ignore[arg-type]
+            else:
+                self._schedule(timer, NORMAL, delay)
             return
 
     def _resumed(self, event: Any) -> None:
