@@ -34,19 +34,27 @@ class LatencySketch:
         self.total = 0.0
         self.maximum = float("-inf")
 
-    def add_many(self, values: np.ndarray | list[float]) -> None:
-        """Add a block of non-negative values."""
+    def add_many(self, values: np.ndarray | list[float], *also: "LatencySketch") -> None:
+        """Add a block of non-negative values (to this sketch and to each of `also`, measured once)."""
         data = np.asarray(values, dtype=float)
         if data.size == 0:
             return
-        self.count += int(data.size)
-        self.total += float(data.sum())
-        self.maximum = max(self.maximum, float(data.max()))
+        size = int(data.size)
+        total = float(data.sum())
+        largest = float(data.max())
         positive = data[data >= _MIN]
-        self.zeros += int(data.size - positive.size)
+        zeros = int(data.size - positive.size)
+        counts = None
         if positive.size:
             index = np.ceil(np.log(np.minimum(positive, _MAX)) / _LOG_GAMMA).astype(np.int64) - _OFFSET
-            self.counts += np.bincount(index, minlength=_BUCKETS)[:_BUCKETS]
+            counts = np.bincount(index, minlength=_BUCKETS)[:_BUCKETS]
+        for sketch in (self, *also):
+            sketch.count += size
+            sketch.total += total
+            sketch.maximum = max(sketch.maximum, largest)
+            sketch.zeros += zeros
+            if counts is not None:
+                sketch.counts += counts
 
     def add_weighted(self, values: np.ndarray | list[float], weights: np.ndarray | list[int]) -> None:
         """Add each value `weights[i]` times (whole numbers): fast mode's representatives of cohorts."""

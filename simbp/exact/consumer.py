@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
-from .buffer import ACCEPTED, DROPPED, WAITING
-from .clock import after
+from .buffer import _COMPACT_AT, ACCEPTED, DROPPED, WAITING, Buffer
+from .clock import NORMAL, Timer, after, direct_queue
 
 if TYPE_CHECKING:
     import simpy
 
     from ..scenario.schema import ConsumerSpec
     from ..service import Service
-    from .buffer import Buffer
 
 __all__ = ["WorkerGroup", "Worker", "BatchWorker"]
 
@@ -117,18 +117,25 @@ class WorkerGroup:
 class Worker:
     """One worker serving one message at a time."""
 
-    __slots__ = ("group", "index", "env", "created", "size", "pending", "busy_until", "blocked_since", "waiting")
+    __slots__ = ("group", "index", "env", "created", "size", "pending", "busy_until", "blocked_since", "waiting",
+                 "timer", "_schedule", "_plain_take", "_queue", "_ids")
 
     def __init__(self, group: WorkerGroup, index: int):
         self.group = group
         self.index = index
         self.env = group.env
+        self._schedule = group.env.schedule
+        queue, ids = direct_queue(group.env)
+        self._queue: list[Any] | None = queue
+        self._ids: Iterator[int] | None = ids
+        self._plain_take = type(group.source).take is Buffer.take  # (a subclass may add to take())
         self.reset()
 
     def reset(self) -> None:
         self.created = 0.0
         self.size = 0.0
         self.pending: Any = None
+        self.timer = Timer(self.env, self._done)  # a new one: a service pending at a crash is forgotten
         self.busy_until = 0.0
         self.blocked_since: float | None = None
         self.waiting: Any = None
@@ -142,16 +149,35 @@ class Worker:
         duration = next(group.service_times)  # type: ignore[arg-type]
         self.created = created
         self.size = size
-        self.busy_until = self.env.now + duration
+        now = self.env.now
+        self.busy_until = now + duration
         group.busy_time += duration
-        self.pending = after(self.env, duration, self._done)
+        if duration < 0:
+            raise ValueError(f"Negative delay {duration}")
+        timer = self.timer
+        timer.callbacks = timer.fire
+        if self._queue is not None:  # `env.schedule(timer, NORMAL, duration)`, inlined
+            heappush(self._queue, (now + duration, NORMAL, next(self._ids), timer))  # type: ignore[arg-type]
+        else:
+            self._schedule(timer, NORMAL, duration)
+        self.pending = timer
 
     def _done(self, event: Any) -> None:
         if event is not self.pending:  # the service crashed while this item was in progress
             return
         self.pending = None
-        if self.group.finish(self, self.created, self.size):
-            self._next()
+        group = self.group
+        if group.sink:  # `group.finish` for a sink, inlined (keep in step with it)
+            group.processed += 1
+            group.consumed += 1
+            latencies = group.latencies
+            latencies.append(self.env.now - self.created)
+            if len(latencies) >= _FLUSH_EVERY:
+                group.flush_latencies()
+            group.service.held -= self.size  # `Service.release`
+        elif not group.finish(self, self.created, self.size):
+            return
+        self._next()
 
     def _forwarded(self) -> None:
         group = self.group
@@ -171,11 +197,47 @@ class Worker:
         self._next()
 
     def _next(self) -> None:
-        item = self.group.source.take()
-        if item is None:
-            self.group.source.idle.append(self)
+        group = self.group
+        source = group.source
+        head = source._head
+        queued = source._created
+        if self._plain_take and head < len(queued) and not source.putters:
+            # `source.take()` of a plain `Buffer` with an item waiting and nobody blocked, inlined
+            # (keep in step with `Buffer.take`)
+            created = queued[head]
+            size = source._sizes[head]
+            head += 1
+            now = self.env.now
+            source.exit_sum += now
+            source.bytes -= size
+            if head >= _COMPACT_AT and head * 2 >= len(queued):
+                del queued[:head]
+                del source._sizes[:head]
+                head = 0
+            source._head = head
+            source.taken += 1
         else:
-            self.start(item[0], item[1])
+            item = source.take()
+            if item is None:
+                source.idle.append(self)
+                return
+            created, size = item
+            now = self.env.now
+        # `start(created, size)`, inlined (keep in step with it)
+        duration = next(group.service_times)  # type: ignore[arg-type]
+        self.created = created
+        self.size = size
+        self.busy_until = now + duration
+        group.busy_time += duration
+        if duration < 0:
+            raise ValueError(f"Negative delay {duration}")
+        timer = self.timer
+        timer.callbacks = timer.fire
+        if self._queue is not None:  # `env.schedule(timer, NORMAL, duration)`, inlined
+            heappush(self._queue, (now + duration, NORMAL, next(self._ids), timer))  # type: ignore[arg-type]
+        else:
+            self._schedule(timer, NORMAL, duration)
+        self.pending = timer
 
 
 class BatchWorker:
@@ -183,7 +245,7 @@ class BatchWorker:
     fixed + per_item × n for the whole batch (a bulk insert)."""
 
     __slots__ = ("group", "index", "env", "limit", "timeout", "items", "pending", "busy_until",
-                 "blocked_since", "waiting", "deadline", "collecting", "_forward_at")
+                 "blocked_since", "waiting", "deadline", "collecting", "_forward_at", "timer")
 
     def __init__(self, group: WorkerGroup, index: int, limit: int, timeout: float):
         self.group = group
@@ -202,6 +264,7 @@ class BatchWorker:
         self.deadline: Any = None
         self.collecting = False
         self._forward_at = 0
+        self.timer = Timer(self.env, self._done)  # a new one: a batch pending at a crash is forgotten
 
     def held(self) -> int:
         return len(self.items) - self._forward_at
@@ -239,7 +302,7 @@ class BatchWorker:
         self.busy_until = self.env.now + duration
         group.busy_time += duration
         group.batches += 1
-        self.pending = after(self.env, duration, self._done)
+        self.pending = self.timer.arm(duration)
 
     def _done(self, event: Any) -> None:
         if event is not self.pending:

@@ -1,8 +1,9 @@
 """Builds the SimPy model from a scenario and runs it in exact mode (every message simulated).
 
 One fresh `Clock` (a `simpy.Environment`) and one seed tree per run: no global state, so runs can
-go side by side in processes. Producers are SimPy processes (one timeout per arrival); workers are
-small state machines on SimPy timeouts (one event per service); buffers are compact arrays.
+go side by side in processes. Producers and workers are small state machines, each on one reusable
+SimPy timer (`clock.Timer`: one event per arrival, one per service, no process to resume); buffers
+are compact arrays.
 Counters and entry/exit sums are updated at each state change; tables are built once at the end.
 Optional mechanisms are `Extension`s (simbp/exact/contract.py), built only when a scenario uses
 them, so a scenario without them pays nothing per message.
@@ -84,8 +85,7 @@ class Model:
         interval = self.interval_sketch
 
         def on_latencies(values: list[float], sketch: LatencySketch = sketch) -> None:
-            sketch.add_many(values)
-            interval.add_many(values)
+            sketch.add_many(values, interval)
 
         service_times = sampler(spec.service, rng(f"consumer/{spec.name}/service"), base) if spec.service is not None else None
         costs = None
@@ -162,7 +162,7 @@ class Model:
         for extension in self.extensions:
             extension.start()
         for producer in self.producers:
-            env.process(producer.run())
+            producer.start()
         self.sample()
         env.process(self._sampler(self.scenario.effective_sample_interval))
         if self.scenario.warmup > 0:

@@ -1,4 +1,4 @@
-"""Producers: the SimPy producer process, and arrival-time generators for each arrival process.
+"""Producers: the core producer (callbacks on a SimPy timer), and arrival-time generators for each arrival process.
 
 Arrival times are absolute and generated in numpy blocks. A producer blocked by a full `block`
 buffer emits nothing while it waits: arrivals that fall due during the wait are never produced,
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Iterator
+from heapq import heappush
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from ..scenario.schema import (
     ScheduleArrivals,
     TraceArrivals,
 )
+from ..service import Service
 from .buffer import ACCEPTED, WAITING
+from .clock import NORMAL, Timer, direct_queue, start_soon
 
 __all__ = ["Producer", "ProducerState", "arrival_times"]
 
@@ -57,6 +60,10 @@ class ProducerState:
         """Seconds spent blocked up to `now`, counting a wait still in progress."""
         return self.blocked_time + (now - self.blocked_since if self.blocked_since is not None else 0.0)
 
+    def start(self) -> None:
+        """Begin emitting: by default the SimPy process `run()`."""
+        self.env.process(self.run())
+
     def run(self) -> Generator[Any, Any, None]:
         """The SimPy process: emit every arrival until `stop` (each producer kind writes its own)."""
         raise NotImplementedError
@@ -67,39 +74,101 @@ class ProducerState:
 
 
 class Producer(ProducerState):
-    """A SimPy process emitting messages into one buffer; blocks on a full `block` buffer."""
+    """Emits messages into one buffer; blocks on a full `block` buffer.
 
-    def run(self) -> Generator[Any, Any, None]:
-        env = self.env
-        service = self.service
-        put = self.buffer.put
-        sizes = self.sizes
-        overhead = self.overhead
+    Driven by callbacks on one reusable `Timer` (one SimPy event per arrival, no process to resume):
+    each arrival schedules the next. It keeps the order of a SimPy process exactly: it starts with
+    an urgent event at time 0 (a process's first step) and a blocked wait ends on an event of its own."""
+
+    def start(self) -> None:
+        """Begin emitting (as `env.process(...)` would start a producer process)."""
+        self._timer = Timer(self.env, self._arrive)
+        self._fire = self._timer.fire
+        self._schedule = self.env.schedule
+        queue, ids = direct_queue(self.env)
+        self._queue: list[Any] | None = queue
+        self._ids: Iterator[int] | None = ids
+        self._created = 0.0
+        self._size = 0.0
+        self._counts_memory = type(self.service) is Service  # the service's memory (a topic's broker holds none)
+        start_soon(self.env, self._begin)
+
+    def _begin(self, _event: Any) -> None:
+        self._next_arrival()
+
+    def _next_arrival(self) -> None:
+        """Schedule the next arrival due (those that fell due while blocked are never produced)."""
+        now = self.env.now
         stop = self.stop
         for created in self.times:
             if created >= stop:
                 return
-            delay = created - env.now
+            delay = created - now
             if delay < 0:  # fell due while this producer was blocked: never produced
                 continue
-            yield env.timeout(delay)
-            size = next(sizes) + overhead
-            self.produced += 1
-            if service.down:
-                self.lost_in_crash += 1
-                continue
-            code = put(created, size)
-            if code == ACCEPTED:
+            self._created = created
+            timer = self._timer
+            timer.callbacks = self._fire
+            if self._queue is not None:  # `env.schedule(timer, NORMAL, delay)`, inlined
+                heappush(self._queue, (now + delay, NORMAL, next(self._ids), timer))  # type: ignore[arg-type]
+            else:
+                self._schedule(timer, NORMAL, delay)
+            return
+
+    def _arrive(self, _event: Any) -> None:
+        size = next(self.sizes) + self.overhead
+        self.produced += 1
+        service = self.service
+        if service.down:
+            self.lost_in_crash += 1
+            self._next_arrival()
+            return
+        created = self._created
+        code = self.buffer.put(created, size)
+        if code == ACCEPTED:
+            if self._counts_memory:  # `service.hold(size)`, inlined (keep in step with it)
+                held = service.held + size
+                service.held = held
+                if held > service.peak:
+                    service.peak = held
+                if held > service.limit:
+                    service.crash()
+            else:
                 service.hold(size)
-            elif code == WAITING:
-                self.blocked_since = env.now
-                self._wake = env.event()
-                self.buffer.wait(created, size, self._admitted, self._gave_up, self)
-                outcome = yield self._wake
-                self.blocked_time += env.now - self.blocked_since
-                self.blocked_since = None
-                if outcome == _ADMITTED and service.crashes == self._crashes_at_admit:
-                    service.hold(size)
+        elif code == WAITING:
+            env = self.env
+            self.blocked_since = env.now
+            self._size = size
+            self._wake = wake = env.event()
+            self.buffer.wait(created, size, self._admitted, self._gave_up, self)
+            wake.callbacks.append(self._resumed)
+            return
+        # `_next_arrival()`, inlined (keep in step with it)
+        now = self.env.now
+        stop = self.stop
+        for created in self.times:
+            if created >= stop:
+                return
+            delay = created - now
+            if delay < 0:  # fell due while this producer was blocked: never produced
+                continue
+            self._created = created
+            timer = self._timer
+            timer.callbacks = self._fire
+            if self._queue is not None:  # `env.schedule(timer, NORMAL, delay)`, inlined
+                heappush(self._queue, (now + delay, NORMAL, next(self._ids), timer))  # type: ignore[arg-type]
+            else:
+                self._schedule(timer, NORMAL, delay)
+            return
+
+    def _resumed(self, event: Any) -> None:
+        """The blocked wait is over: admitted, timed out, or lost in a crash."""
+        self.blocked_time += self.env.now - self.blocked_since
+        self.blocked_since = None
+        service = self.service
+        if event._value == _ADMITTED and service.crashes == self._crashes_at_admit:
+            service.hold(self._size)
+        self._next_arrival()
 
     def _admitted(self) -> None:
         self._crashes_at_admit = self.service.crashes

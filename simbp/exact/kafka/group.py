@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...kafka_rules import range_assignment, round_robin_assignment
-from ..clock import after
+from ..clock import Timer, after
 from .log import Partition, Topic
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ __all__ = ["range_assignment", "round_robin_assignment", "GroupMember", "Consume
 
 _NUMPY_BATCH = 32  # batches at least this long compute their latencies with numpy
 _FLUSH_EVERY = 1 << 14  # latencies kept before they go to the sketch
+_NOTHING = array("d")  # no messages held (never changed: a poll builds a new array)
 
 
 class GroupMember:
@@ -38,7 +39,7 @@ class GroupMember:
 
     __slots__ = ("group", "index", "env", "partitions", "turn", "pending", "busy_until", "started",
                  "created", "times", "fetched", "waiting", "processed", "last_commit", "uncommitted",
-                 "leaving", "commit_timer")
+                 "leaving", "commit_timer", "timer")
 
     def __init__(self, group: "ConsumerGroup", index: int):
         self.group = group
@@ -58,6 +59,7 @@ class GroupMember:
         self.uncommitted = False
         self.leaving = False
         self.commit_timer: Any = None
+        self.timer = Timer(self.env, self._done)  # each batch's processing (a member never drops one)
 
     def held(self) -> int:
         return len(self.created) if self.pending is not None else 0
@@ -65,32 +67,40 @@ class GroupMember:
     def poll(self) -> None:
         """Fetch up to `max_poll_records` from the assigned partitions (in turn) and process them."""
         group = self.group
-        if group.rebalancing or self.leaving or not self.partitions:
+        parts = self.partitions
+        if group.rebalancing or self.leaving or not parts:
             return
         now = self.env.now
         if group.commit_interval is not None and self.uncommitted and now - self.last_commit >= group.commit_interval:
             self.commit(now)
-        parts = self.partitions
         count = len(parts)
         remaining = group.max_poll_records
-        fetched = []
-        created = array("d")
-        time_retention = group.topic.time_retention
+        fetched: list[tuple[Partition, int]] = []
+        created = _NOTHING
+        topic = group.topic
+        time_retention = topic.time_retention
+        cutoff = now - topic.retention_time
         start = self.turn
         self.turn = start + 1 if start + 1 < count else 0
         for step in range(count):
-            partition = parts[(start + step) % count]
-            if time_retention:
-                partition.expire(now)
+            partition = parts[(start + step) % count] if count > 1 else parts[0]
+            if time_retention:  # `partition.expire(now)` when the oldest message is due (its test, inlined)
+                head = partition.head
+                if head < len(partition.created) and partition.created[head] < cutoff:
+                    partition.expire(now)
             position = partition.position
-            log_start = partition.base + partition.head
-            if position < log_start:
-                position = group.reset_position(partition, log_start)
-            available = partition.base + len(partition.created) - position
+            base = partition.base
+            if position < base + partition.head:
+                position = group.reset_position(partition, base + partition.head)
+            log = partition.created
+            available = base + len(log) - position
             if available > 0:
                 take = available if available < remaining else remaining
-                index = position - partition.base
-                created.extend(partition.created[index:index + take])
+                index = position - base
+                if fetched:
+                    created.extend(log[index:index + take])
+                else:
+                    created = log[index:index + take]  # a new array (a slice copies)
                 partition.position = position + take
                 fetched.append((partition, take))
                 remaining -= take
@@ -104,7 +114,7 @@ class GroupMember:
                 self._schedule_commit(now)
             return
         n = len(created)
-        times = list(islice(group.processing, n))
+        times = list(islice(group.processing, n)) if n > 1 else [next(group.processing)]
         duration = sum(times)
         group.polls += 1
         self.created = created
@@ -113,7 +123,7 @@ class GroupMember:
         self.started = now
         self.busy_until = now + duration
         group.busy_time += duration
-        self.pending = after(self.env, duration, self._done)
+        self.pending = self.timer.arm(duration)
 
     def wake(self) -> None:
         """A message arrived on a partition this member waits on (fetch.min.bytes = 1)."""
@@ -152,7 +162,7 @@ class GroupMember:
         self.processed += n
         group.processed += n
         group.consumed += n
-        self.created = array("d")
+        self.created = _NOTHING
         self.fetched = []
         self.uncommitted = True
         now = self.env.now

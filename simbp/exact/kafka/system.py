@@ -47,8 +47,7 @@ class KafkaSystem:
             model.sketch_by_group[spec.name] = sketch
 
             def on_latencies(values: np.ndarray, sketch: LatencySketch = sketch) -> None:
-                sketch.add_many(values)
-                interval.add_many(values)
+                sketch.add_many(values, interval)
 
             processing = sampler(spec.processing, model.seeds.generator(f"consumer_group/{spec.name}/processing"), scenario.base_dir)
             group = ConsumerGroup(model.env, spec, topic, processing, on_latencies)

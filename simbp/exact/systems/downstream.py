@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ...metrics import LatencySketch
-from ..clock import after
+from ..clock import NORMAL, Timer, after
 from ..consumer import WorkerGroup
 
 if TYPE_CHECKING:
@@ -129,23 +129,31 @@ class Semaphore:
         self.waiters.clear()
 
 
+def _nothing(_event: Any) -> None:
+    """A timer's default callback (a calling worker sets its callbacks at each wait)."""
+
+
 class CallingWorker:
     """A worker that serves a message (`service`), then calls the downstream once (behind the
     group's semaphore, if any), retrying failed calls; then finishes or forwards the message."""
 
     __slots__ = ("group", "index", "env", "created", "size", "pending", "started", "attempt",
-                 "queued_since", "blocked_since", "waiting", "holding")
+                 "queued_since", "blocked_since", "waiting", "holding", "timer", "_schedule")
 
     def __init__(self, group: "CallingGroup", index: int):
         self.group = group
         self.index = index
         self.env = group.env
+        self._schedule = group.env.schedule
         self.reset()
 
     def reset(self) -> None:
         self.created = 0.0
         self.size = 0.0
         self.pending: Any = None
+        # one reusable timer for the worker's own waits (service, call, backoff), one at a time;
+        # a new one after a crash, so a wait pending then is forgotten
+        self.timer = Timer(self.env, _nothing)
         self.started = 0.0
         self.attempt = 0
         self.queued_since: float | None = None
@@ -169,8 +177,14 @@ class CallingWorker:
         else:
             self._acquire()
 
-    def _wait(self, delay: float, callback: Any) -> None:
-        self.pending = after(self.env, delay, callback)
+    def _wait(self, delay: float, callback: Any, *more: Any) -> None:
+        """Call `callback(event)` (then each of `more`) `delay` seconds from now, on the timer."""
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        timer = self.timer
+        timer.callbacks = [callback, *more] if more else [callback]
+        self._schedule(timer, NORMAL, delay)
+        self.pending = timer
 
     def _served(self, event: Any) -> None:
         if event is not self.pending:
@@ -204,7 +218,7 @@ class CallingWorker:
             group.call_timeouts += 1
             self._wait(timeout, self._failed)
             return
-        self.pending = after(self.env, latency, downstream.end, self._failed if failed else self._answered)
+        self._wait(latency, downstream.end, self._failed if failed else self._answered)
 
     def _release_permit(self) -> None:
         if self.group.semaphore is not None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ...operator_report import operator_stages
 from ..buffer import ACCEPTED, DROPPED, WAITING, Buffer
-from ..clock import after
+from ..clock import Steps, after
 from ..producer import ProducerState
 from .operators import Operator, build_chain
 from .ratelimit import TokenBucket
@@ -95,6 +95,10 @@ class UpstreamProducer(ProducerState):
         return held
 
     # ------------------------------------------------------------------ the process
+    def start(self) -> None:
+        """Begin emitting: `run()` driven as a SimPy process, its arrivals on one reusable timer."""
+        self._steps = Steps(self.env, self.run())
+
     def run(self) -> Any:
         env = self.env
         stop = self.stop
@@ -108,6 +112,7 @@ class UpstreamProducer(ProducerState):
         put = buffer.put
         pauses = self.pauses
         plain = self.shed_at is None and self.caller_timeout is None
+        arm = self._steps.timer.arm
         for created in self.times:
             if created >= stop:
                 if operators and stop > env.now:
@@ -116,7 +121,7 @@ class UpstreamProducer(ProducerState):
             delay = created - env.now
             if delay < 0:  # fell due while this producer was blocked or paused: never produced
                 continue
-            yield env.timeout(delay)
+            yield arm(delay)
             size = next(sizes) + overhead
             self.produced += 1
             if limiter is not None:
