@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
@@ -21,7 +22,9 @@ from ..scenario.schema import ConsumerSpec
 from .buffer import FastBuffer
 from .cohorts import Cohorts, Slice, cut_slices
 from .inputs import WorkStream
+from .producer import FastProducer
 from .renewal import ServiceCounts
+from .stage_wait import StageWait
 
 __all__ = ["FastGroup", "REPRESENTATIVES"]
 
@@ -34,7 +37,7 @@ class FastGroup:
 
     def __init__(self, spec: ConsumerSpec, source: FastBuffer, target: FastBuffer | None, work: WorkStream,
                  on_latencies: Callable[[list[float], list[int]], None], profile: np.ndarray | None = None,
-                 counts: ServiceCounts | None = None):
+                 counts: ServiceCounts | None = None, waits: StageWait | None = None):
         self.spec = spec
         self.name = spec.name
         self.source = source
@@ -44,6 +47,8 @@ class FastGroup:
         self.count = spec.workers
         self.work = work
         self.counts = counts  # renewal counts of completions when a quantum finishes many items (renewal.py)
+        self.waits = waits  # the stationary queue's sojourn for waits the counts cannot resolve (stage_wait.py)
+        self._dt = 0.0  # the last (sub-)step's length
         self.mean_service = spec.mean_service()
         # sorted service times drawn apart from the items' own, for E[min(S, dt)]
         if profile is not None and len(profile) and np.mean(profile) > 0:  # its shape, at the distribution's own mean
@@ -78,7 +83,15 @@ class FastGroup:
     def blocked_seconds(self, now: float) -> float:
         return self.blocked_time
 
+    def finish_latencies(self) -> None:
+        """At the end: the stationary sojourns' fractional weights too, then everything to the sketch."""
+        if self.waits is not None:
+            self.waits.drain(self._values, self._weights)
+        self.flush_latencies()
+
     def flush_latencies(self) -> None:
+        if self.waits is not None:
+            self.waits.emit(self._values, self._weights)
         if self._values:
             self._on_latencies(self._values, self._weights)
             self._values, self._weights = [], []
@@ -108,6 +121,12 @@ class FastGroup:
                 n = int(min(self.blocked.count, room))
                 self.forwarded += target.receive(self.blocked.pop(n), n, t0, t1, merge_within, self)
                 room -= n
+        self._dt = t1 - t0
+        if self.waits is not None:  # the load: what its producers' processes expected, else what came
+            source = self.source
+            known = source.inlet is None and source.producers and all(type(p) is FastProducer for p in source.producers)
+            expected = sum(cast(FastProducer, p).expected for p in source.producers) if known else arrived
+            self.waits.observe(expected, t0, t1, bool(known))
         workers = self.count - self.blocked.count
         in_service = self.taken - self.done
         available = self.source.queue.count
@@ -206,6 +225,11 @@ class FastGroup:
         prefix, base = self.work.prefix, self.work.base
         fresh = self.counts.service_time if counted and self.counts is not None else None
         index = first - base
+        waits, key, settled, stationary = self.waits, None, -math.inf, 0
+        if waits is not None:
+            key = waits.key(self.count)
+            if key is not None:
+                settled = waits.settled(key, self._dt)
         for count, c_lo, c_hi, k_lo, k_hi, _ in slices:
             wait0 = k_lo - c_lo
             slope = (k_hi - k_lo) - (c_hi - c_lo)
@@ -215,6 +239,10 @@ class FastGroup:
             for g in range(groups):
                 n = size + 1 if g < extra else size
                 u = (position + n // 2 + 0.5) / count
+                if wait0 + u * slope <= settled:  # the stage keeps up: the stationary queue's sojourn
+                    stationary += n
+                    position += n
+                    continue
                 if fresh is None:
                     middle = index + position + n // 2
                     service = prefix[middle + 1] - prefix[middle]
@@ -224,6 +252,8 @@ class FastGroup:
                 weights.append(n)
                 position += n
             index += count
+        if stationary:
+            cast(StageWait, waits).add(cast(tuple[int, int], key), stationary)
         if len(values) >= _FLUSH_EVERY:
             self.flush_latencies()
 
