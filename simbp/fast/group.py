@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import cast
+from collections import deque
+from typing import Any, cast
 
 import numpy as np
 
@@ -48,7 +49,9 @@ class FastGroup:
         self.work = work
         self.counts = counts  # renewal counts of completions when a quantum finishes many items (renewal.py)
         self.waits = waits  # the stationary queue's sojourn for waits the counts cannot resolve (stage_wait.py)
-        self._dt = 0.0  # the last (sub-)step's length
+        self._feeders: list[FastProducer] | None = None  # producers whose expected arrivals give the load
+        # runs [count, given the formula's wait] of the items in service, FIFO (with `waits` only)
+        self._runs: deque[list[Any]] | None = deque() if waits is not None else None
         self.mean_service = spec.mean_service()
         # sorted service times drawn apart from the items' own, for E[min(S, dt)]
         if profile is not None and len(profile) and np.mean(profile) > 0:  # its shape, at the distribution's own mean
@@ -121,12 +124,16 @@ class FastGroup:
                 n = int(min(self.blocked.count, room))
                 self.forwarded += target.receive(self.blocked.pop(n), n, t0, t1, merge_within, self)
                 room -= n
-        self._dt = t1 - t0
         if self.waits is not None:  # the load: what its producers' processes expected, else what came
-            source = self.source
-            known = source.inlet is None and source.producers and all(type(p) is FastProducer for p in source.producers)
-            expected = sum(cast(FastProducer, p).expected for p in source.producers) if known else arrived
-            self.waits.observe(expected, t0, t1, bool(known))
+            feeders = self._feeders
+            if feeders is None:  # (the model wires inlets after building the groups: asked at the first step)
+                source = self.source
+                known = source.inlet is None and source.producers and all(type(p) is FastProducer for p in source.producers)
+                feeders = self._feeders = cast(list[FastProducer], list(source.producers)) if known else []
+            if feeders:
+                self.waits.observe(sum(p.expected for p in feeders), t0, t1, True)
+            else:
+                self.waits.observe(arrived, t0, t1)
         workers = self.count - self.blocked.count
         in_service = self.taken - self.done
         available = self.source.queue.count
@@ -190,6 +197,8 @@ class FastGroup:
                 self.consumed += finishes
                 self._record(slices, done, counted)
             else:
+                if self._runs is not None:
+                    self._runs_of(finishes)  # forwards carry no latency of their own here
                 forward, rest = cut_slices(slices, forwardable)
                 for count, c_lo, c_hi, _, _, nbytes in rest:
                     self.blocked.push(count, c_lo, c_hi, t1, t1, nbytes, merge_within)
@@ -203,64 +212,126 @@ class FastGroup:
 
     def _take(self, takes: int, immediate: int, t0: float, t1: float, merge_within: float) -> None:
         """Move `takes` items from the buffer to the workers: `immediate` by idle workers at once
-        (or when the item arrives), the rest as workers free up, spread over the quantum."""
+        (or when the item arrives), the rest as workers free up, spread over the quantum.
+
+        With the stationary queue's sojourn (`stage_wait.py`), a slice whose wait here is no longer than
+        that queue's own is taken when it entered: its wait is the formula's (`_runs` says which)."""
         queue, in_service = self.source.queue, self.in_service
-        for count, c_lo, c_hi, e_lo, e_hi, nbytes in queue.pop(immediate) if immediate else ():
-            in_service.push(count, c_lo, c_hi, max(t0, e_lo), max(t0, e_hi), nbytes, merge_within)
+        settled, runs = -math.inf, self._runs
+        if self.waits is not None:
+            key = self.waits.key(self.count)
+            if key is not None:
+                settled = self.waits.settled(key, t1 - t0)
+        placed: list[tuple[Slice, float, float]] = []  # (slice, taken from, taken to)
+        for piece in queue.pop(immediate) if immediate else ():
+            placed.append((piece, max(t0, piece[3]), max(t0, piece[4])))
         later = takes - immediate
         if later:
             step = (t1 - t0) / later
             position = 0
-            for count, c_lo, c_hi, e_lo, e_hi, nbytes in queue.pop(later):
-                lo, hi = t0 + step * position, t0 + step * (position + count)
-                in_service.push(count, c_lo, c_hi, max(lo, e_lo), max(hi, e_hi), nbytes, merge_within)
-                position += count
+            for piece in queue.pop(later):
+                lo, hi = t0 + step * position, t0 + step * (position + piece[0])
+                placed.append((piece, max(lo, piece[3]), max(hi, piece[4])))
+                position += piece[0]
+        for (count, c_lo, c_hi, e_lo, e_hi, nbytes), k_lo, k_hi in placed:
+            if runs is not None:
+                formula = max(k_lo - e_lo, k_hi - e_hi) <= settled
+                if formula:
+                    k_lo, k_hi = e_lo, e_hi
+                if runs and runs[-1][1] == formula:
+                    runs[-1][0] += count
+                else:
+                    runs.append([count, formula])
+            # (runs are counted apart from cohorts: a cohort must not merge a formula slice's times with others')
+            in_service.push(count, c_lo, c_hi, k_lo, k_hi, nbytes, merge_within if runs is None else 0.0)
         self.source.taken += takes
         self.taken += takes
 
+    def _runs_of(self, n: int) -> list[tuple[int, bool]]:
+        """The next `n` items in service as runs (count, given the formula's wait) in FIFO order."""
+        runs, out = self._runs, []
+        assert runs is not None
+        while n > 0 and runs:
+            head = runs[0]
+            m = min(head[0], n)
+            out.append((m, bool(head[1])))
+            n -= m
+            head[0] -= m
+            if head[0] == 0:
+                runs.popleft()
+        if n > 0:
+            out.append((n, False))
+        return out
+
     def _record(self, slices: list[Slice], first: int, counted: bool = False) -> None:
         """Latency of finished items: (taken − created) + own service time, `REPRESENTATIVES` per slice
-        (the representative item's drawn service time, or a fresh draw when the count was counted)."""
+        (the representative item's drawn service time, or a fresh draw when the count was counted).
+        Items given the stationary queue's sojourn (`_take`) get (entered − created) + that sojourn."""
         values, weights = self._values, self._weights
         prefix, base = self.work.prefix, self.work.base
         fresh = self.counts.service_time if counted and self.counts is not None else None
         index = first - base
-        waits, key, settled, stationary = self.waits, None, -math.inf, 0
-        if waits is not None:
-            key = waits.key(self.count)
-            if key is not None:
-                settled = waits.settled(key, self._dt)
-        for count, c_lo, c_hi, k_lo, k_hi, _ in slices:
-            wait0 = k_lo - c_lo
-            slope = (k_hi - k_lo) - (c_hi - c_lo)
+        total = sum(piece[0] for piece in slices)
+        runs = self._runs_of(total) if self._runs is not None else [(total, False)]
+        for n_run, formula in runs:
+            part, slices = cut_slices(slices, n_run) if len(runs) > 1 else (slices, [])
+            if formula:
+                self._record_stationary(part)
+                index += n_run
+                continue
+            for count, c_lo, c_hi, k_lo, k_hi, _ in part:
+                wait0 = k_lo - c_lo
+                slope = (k_hi - k_lo) - (c_hi - c_lo)
+                groups = min(count, REPRESENTATIVES)
+                size, extra = divmod(count, groups)
+                position = 0
+                for g in range(groups):
+                    n = size + 1 if g < extra else size
+                    u = (position + n // 2 + 0.5) / count
+                    if fresh is None:
+                        middle = index + position + n // 2
+                        service = prefix[middle + 1] - prefix[middle]
+                    else:
+                        service = fresh()
+                    values.append(wait0 + u * slope + service)
+                    weights.append(n)
+                    position += n
+                index += count
+        if len(values) >= _FLUSH_EVERY:
+            self.flush_latencies()
+
+    def _record_stationary(self, part: list[Slice]) -> None:
+        """Items whose wait here is the stationary queue's: the sojourn's strata, after (entered − created)
+        (the time before this stage: none for a producer's items, the stages before for forwards)."""
+        waits = cast(StageWait, self.waits)
+        key = waits.key(self.count) or waits.last_key
+        if key is None:  # pragma: no cover - a formula slice was taken under some key
+            return
+        before = self.mean_service * 1e-6
+        plain = 0
+        for count, c_lo, c_hi, k_lo, k_hi, _ in part:
+            if k_lo - c_lo <= before and k_hi - c_hi <= before:
+                plain += count
+                continue
             groups = min(count, REPRESENTATIVES)
             size, extra = divmod(count, groups)
             position = 0
             for g in range(groups):
                 n = size + 1 if g < extra else size
                 u = (position + n // 2 + 0.5) / count
-                if wait0 + u * slope <= settled:  # the stage keeps up: the stationary queue's sojourn
-                    stationary += n
-                    position += n
-                    continue
-                if fresh is None:
-                    middle = index + position + n // 2
-                    service = prefix[middle + 1] - prefix[middle]
-                else:
-                    service = fresh()
-                values.append(wait0 + u * slope + service)
-                weights.append(n)
+                offset = (k_lo - c_lo) + u * ((k_hi - k_lo) - (c_hi - c_lo))
+                self._values.append(offset + waits.stratum_value(key))
+                self._weights.append(n)
                 position += n
-            index += count
-        if stationary:
-            cast(StageWait, waits).add(cast(tuple[int, int], key), stationary)
-        if len(values) >= _FLUSH_EVERY:
-            self.flush_latencies()
+        if plain:
+            waits.add(key, plain)
 
     def lose_everything(self) -> None:
         """A crash: every item held is lost; the items' service times are skipped."""
         self.lost_in_crash += self.held_items()
         self.in_service.clear()
+        if self._runs is not None:
+            self._runs.clear()
         self.blocked.clear()
         self.done = self.taken
         self.work.skip_to(self.taken)

@@ -24,18 +24,20 @@ import math
 
 import numpy as np
 
-from .kafka_wait import HealthyWait
+from .kafka_wait import EDGES, HealthyWait
 
-__all__ = ["StageWait", "SETTLED", "QUANTUM_SHARE", "LOAD_MEMORY", "RHO_CAP", "STATES_AT_MOST"]
+__all__ = ["StageWait", "RESOLVED", "SETTLED", "QUANTUM_SHARE", "LOAD_MEMORY", "RHO_CAP", "STATES_AT_MOST"]
 
 SETTLED = 3.0  # a count-based wait up to this many p99 sojourns (at the load) is the stationary queue's own
 QUANTUM_SHARE = 0.5  # ... or up to this share of the quantum: below it the counts only spread takes
+RESOLVED = 2.0  # (sub-)steps up to this many mean service times keep count-based waits (measured within the
+# bounds there, and following a run's own transients, e.g. a short run starting empty)
 LOAD_MEMORY = 10.0  # seconds: the stage's load is its arrival rate averaged this long
-RHO_CAP = 0.98  # without a bound on the places, loads above this are a backlog the counts see
+RHO_CAP = 0.98  # loads above this are a backlog the counts see (or a full buffer, stepped finely)
 RHO_STEP = 0.0025  # loads closer than this share one table of representatives
-RHO_MOST = 4.0  # with bounded places, loads above this share the table of this one
 STATES_AT_MOST = 200_000  # bounded places beyond this (and a load that may reach them): no formula
 _DRAWS = 8192
+GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
 class StageWait(HealthyWait):
@@ -51,6 +53,8 @@ class StageWait(HealthyWait):
         self._seed = int(rng.integers(1 << 62))
         self._rate = -1.0  # arrivals a second, averaged over `LOAD_MEMORY` (-1: none seen yet)
         self._since = 0.0  # when the rate was last brought up to date
+        self._phase = 0.0  # where the next stratum is read (`stratum_value`: a low-discrepancy sequence)
+        self.last_key: tuple[int, int] | None = None  # the last table a key was given for
         self._seen = 0.0  # seconds observed (the rate is the plain average until `LOAD_MEMORY` of them)
 
     def observe(self, arrived: float, t0: float, t1: float, expected: bool = False) -> None:
@@ -75,9 +79,10 @@ class StageWait(HealthyWait):
         if self._rate < 0 or workers <= 0 or not self.mean > 0:
             return None
         rho = self._rate * self.mean / workers
-        if rho >= RHO_CAP and not self._bounded(rho):
+        if rho >= RHO_CAP:
             return None
-        return int(round(min(rho, RHO_MOST) / RHO_STEP)), workers
+        self.last_key = (int(round(rho / RHO_STEP)), workers)
+        return self.last_key
 
     def _bounded(self, rho: float) -> bool:
         """The places bound the queue at this load (and are few enough to enumerate its states)."""
@@ -111,8 +116,18 @@ class StageWait(HealthyWait):
         rng = np.random.default_rng((self._seed, int(rho / RHO_STEP + 0.5), workers))
         return np.where(ahead > 0, rng.gamma(shapes, self.mean / workers), 0.0)
 
+    def stratum_value(self, key: tuple[int, int]) -> float:
+        """One stratum's mean, the strata visited in proportion to their shares (golden-ratio steps), for
+        an item whose sojourn adds to a time of its own (a forward's time before this stage)."""
+        self._phase = (self._phase + GOLDEN) % 1.0
+        index = min(int(np.searchsorted(EDGES, self._phase, side="right")) - 1, len(EDGES) - 2)
+        return float(self.values(key)[index])
+
     def settled(self, key: tuple[int, int], dt: float) -> float:
-        """The longest count-based wait taken as the stationary queue's own (then given the formula's)."""
+        """The longest count-based wait taken as the stationary queue's own (then given the formula's);
+        none on (sub-)steps of at most `RESOLVED` service times, where the counts resolve the waits."""
+        if dt <= RESOLVED * self.mean * (1 + 1e-9):
+            return -math.inf
         return max(SETTLED * self.p99(key), QUANTUM_SHARE * dt)
 
 
