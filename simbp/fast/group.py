@@ -21,7 +21,7 @@ import numpy as np
 
 from ..scenario.schema import ConsumerSpec
 from .buffer import FastBuffer
-from .cohorts import Cohorts, Slice, cut_slices
+from .cohorts import Cohorts, Slice, add_run, cut_slices, take_runs
 from .inputs import WorkStream
 from .producer import FastProducer
 from .renewal import ServiceCounts
@@ -197,13 +197,15 @@ class FastGroup:
                 self.consumed += finishes
                 self._record(slices, done, counted)
             else:
+                timed: list[bool] | None = None
                 if self._runs is not None:
-                    self._runs_of(finishes)  # forwards carry no latency of their own here
+                    slices, timed = self._timed_forwards(slices, finishes)
                 forward, rest = cut_slices(slices, forwardable)
                 for count, c_lo, c_hi, _, _, nbytes in rest:
                     self.blocked.push(count, c_lo, c_hi, t1, t1, nbytes, merge_within)
                 if forwardable:
-                    self.forwarded += self.target.receive(forward, forwardable, t0, t1, merge_within, self)  # type: ignore[union-attr]
+                    self.forwarded += self.target.receive(forward, forwardable, t0, t1, merge_within, self,  # type: ignore[union-attr]
+                                                          timed[:len(forward)] if timed is not None else None)
             self.done = finished
         if counted:  # no service time was drawn: the per-item stream resumes at the next item
             work.restart(self.done)
@@ -238,30 +240,32 @@ class FastGroup:
                 formula = max(k_lo - e_lo, k_hi - e_hi) <= settled
                 if formula:
                     k_lo, k_hi = e_lo, e_hi
-                if runs and runs[-1][1] == formula:
-                    runs[-1][0] += count
-                else:
-                    runs.append([count, formula])
+                add_run(runs, count, formula)
             # (runs are counted apart from cohorts: a cohort must not merge a formula slice's times with others')
             in_service.push(count, c_lo, c_hi, k_lo, k_hi, nbytes, merge_within if runs is None else 0.0)
         self.source.taken += takes
         self.taken += takes
 
+    def _timed_forwards(self, slices: list[Slice], n: int) -> tuple[list[Slice], list[bool]]:
+        """The `n` finished items as slices to forward, and which of them are timed: an item given the
+        stationary queue's wait here leaves at (entered + the mean sojourn here), the time the next
+        stage's latency starts from (`forwarding.Inlet`); the others leave spread over the quantum."""
+        waits = cast(StageWait, self.waits)
+        key = waits.key(self.count) or waits.last_key
+        shift = waits.mean_sojourn(key) if key is not None else self.mean_service
+        out: list[Slice] = []
+        timed: list[bool] = []
+        for count, formula in self._runs_of(n):
+            part, slices = cut_slices(slices, count)
+            for c, c_lo, c_hi, k_lo, k_hi, nbytes in part:
+                out.append((c, c_lo, c_hi, k_lo + shift, k_hi + shift, nbytes) if formula else (c, c_lo, c_hi, k_lo, k_hi, nbytes))
+                timed.append(formula)
+        return out, timed
+
     def _runs_of(self, n: int) -> list[tuple[int, bool]]:
         """The next `n` items in service as runs (count, given the formula's wait) in FIFO order."""
-        runs, out = self._runs, []
-        assert runs is not None
-        while n > 0 and runs:
-            head = runs[0]
-            m = min(head[0], n)
-            out.append((m, bool(head[1])))
-            n -= m
-            head[0] -= m
-            if head[0] == 0:
-                runs.popleft()
-        if n > 0:
-            out.append((n, False))
-        return out
+        assert self._runs is not None
+        return take_runs(self._runs, n)
 
     def _record(self, slices: list[Slice], first: int, counted: bool = False) -> None:
         """Latency of finished items: (taken − created) + own service time, `REPRESENTATIVES` per slice
@@ -273,6 +277,8 @@ class FastGroup:
         index = first - base
         total = sum(piece[0] for piece in slices)
         runs = self._runs_of(total) if self._runs is not None else [(total, False)]
+        # forwards from a stage that gave them the stationary sojourn left at its mean: its spread comes here
+        upstream = self.waits.upstream if self.waits is not None else None
         for n_run, formula in runs:
             part, slices = cut_slices(slices, n_run) if len(runs) > 1 else (slices, [])
             if formula:
@@ -293,7 +299,7 @@ class FastGroup:
                         service = prefix[middle + 1] - prefix[middle]
                     else:
                         service = fresh()
-                    values.append(wait0 + u * slope + service)
+                    values.append(wait0 + u * slope + service + (upstream.spread() if upstream is not None else 0.0))
                     weights.append(n)
                     position += n
                 index += count

@@ -37,7 +37,6 @@ RHO_CAP = 0.98  # loads above this are a backlog the counts see (or a full buffe
 RHO_STEP = 0.0025  # loads closer than this share one table of representatives
 STATES_AT_MOST = 200_000  # bounded places beyond this (and a load that may reach them): no formula
 _DRAWS = 8192
-GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
 class StageWait(HealthyWait):
@@ -54,6 +53,8 @@ class StageWait(HealthyWait):
         self._rate = -1.0  # arrivals a second, averaged over `LOAD_MEMORY` (-1: none seen yet)
         self._since = 0.0  # when the rate was last brought up to date
         self._phase = 0.0  # where the next stratum is read (`stratum_value`: a low-discrepancy sequence)
+        self._step = (math.sqrt(2.0) * (1.0 + float(rng.random()))) % 1.0  # its own irrational step
+        self.upstream: StageWait | None = None  # the one stage forwarding into this one, if any (timed forwards)
         self.last_key: tuple[int, int] | None = None  # the last table a key was given for
         self._seen = 0.0  # seconds observed (the rate is the plain average until `LOAD_MEMORY` of them)
 
@@ -117,11 +118,26 @@ class StageWait(HealthyWait):
         return np.where(ahead > 0, rng.gamma(shapes, self.mean / workers), 0.0)
 
     def stratum_value(self, key: tuple[int, int]) -> float:
-        """One stratum's mean, the strata visited in proportion to their shares (golden-ratio steps), for
-        an item whose sojourn adds to a time of its own (a forward's time before this stage)."""
-        self._phase = (self._phase + GOLDEN) % 1.0
+        """One stratum's mean, the strata visited in proportion to their shares (steps of an irrational
+        length of its own, so two stages' sequences are independent), for an item whose sojourn adds
+        to a time of its own (a forward's time before this stage), with the variation of the stages
+        before it that forwarded it timed (`spread`)."""
+        self._phase = (self._phase + self._step) % 1.0
         index = min(int(np.searchsorted(EDGES, self._phase, side="right")) - 1, len(EDGES) - 2)
-        return float(self.values(key)[index])
+        value = float(self.values(key)[index])
+        return value + self.upstream.spread() if self.upstream is not None else value
+
+    def spread(self) -> float:
+        """A sojourn here minus its mean (and the stages' before): the variation a timed forward carries,
+        since it left at the mean (`FastGroup._timed_forwards`)."""
+        key = self.last_key
+        if key is None:
+            return 0.0
+        return self.stratum_value(key) - self.mean_sojourn(key)
+
+    def mean_sojourn(self, key: tuple[int, int]) -> float:
+        """The sojourn's mean at this (load, workers)."""
+        return float(self.values(key) @ self.shares)
 
     def settled(self, key: tuple[int, int], dt: float) -> float:
         """The longest count-based wait taken as the stationary queue's own (then given the formula's);
