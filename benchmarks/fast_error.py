@@ -8,6 +8,8 @@
     python benchmarks/fast_error.py --systems --only block  # block with several or evenly spaced producers
     python benchmarks/fast_error.py --systems-scale    # an hour of each in fast mode: wall time, auto's choice
     python benchmarks/fast_error.py --calls-speed      # semaphores and degrading downstreams: exact against fast
+    python benchmarks/fast_error.py --latency --seeds 1 2 3 4 5 6   # latency by quantum, up to a day's (issue 12)
+    python benchmarks/fast_error.py --latency --only "M/M/4" --quanta-st 2 50 432
     python benchmarks/fast_error.py --systems-scale --only node   # the Node.js streams only
 
 For each scenario it runs exact mode and fast mode (at each `--quanta`: the most quanta per run)
@@ -27,6 +29,13 @@ test_fast_streams.py and test_fast_block.py (the same scenarios, quanta and
 seeds: the table and the tests measure the same runs) and prints, per mechanism and figure, exact
 and fast mode's mean ± standard error, fast's error, the stated bound (`simbp.fast.accuracy`) and
 whether fast's mean lies within exact's 99.9% interval widened by it.
+
+`--latency` measures latency mean and p99, throughput and loss of single stages (M/M/3 with 7 places at
+ρ = 0.7, 0.9, 1.0, 1.3; M/M/4 unbounded at ρ = 0.3, 0.5, 0.8; gamma and lognormal service at ρ = 0.5
+and 0.8) at quanta of `--quanta-st` mean service times (2 up to 432: a day of 2 ms stages gets quanta of
+0.864 s), each against exact mode on the same scenario (a warm-up cut, so neither reads the empty start):
+mean ± standard error over the seeds, and fast's error relative to exact's with its standard error.
+The bounds of `simbp.fast.accuracy` (`LATENCY_MEAN`, `LATENCY_P99`) were set from these figures.
 
 `--calls-speed` runs calls behind a semaphore and to a degrading downstream at 3,000 and 9,000 calls a
 second: auto's choice for an hour, and exact against fast mode on a 20-second slice at the hour's
@@ -206,6 +215,71 @@ def calls_speed(rates: list[float], slice_s: float = 20.0) -> None:
                   f"{f['mean'] * 1000:.1f} ms | {e['p99'] * 1000:.0f} / {f['p99'] * 1000:.0f} ms |")
 
 
+LATENCY_STAGE = """
+name: {name}
+duration: {duration}
+warmup: {warmup}
+sample_interval: 1
+producers: [{{name: source, to: queue, arrivals: {{process: poisson, rate: {rate}}}}}]
+buffers: [{{name: queue, {room}}}]
+consumers: [{{name: workers, from: queue, workers: {workers}, service: {service}}}]
+"""
+
+
+def latency_cases() -> list[tuple[str, simbp.Scenario, float]]:
+    """(name, scenario, mean service) of the `--latency` table: the issue's M/M/c/K loads, low-load unbounded
+    stages, and service that is not exponential."""
+    cases = []
+
+    def add(name: str, rho: float, workers: int, mean: float, service: str, room: str, duration: float) -> None:
+        text = LATENCY_STAGE.format(name=name, duration=duration + 10, warmup=10, rate=rho * workers / mean, room=room,
+                                    workers=workers, service=service)
+        cases.append((name, simbp.load_scenario(text), mean))
+
+    for rho in (0.7, 0.9, 1.0, 1.3):
+        add(f"M/M/3, 7 places, ρ = {rho}", rho, 3, 0.01, "{dist: exponential, mean: 10ms}",
+            "capacity: 7, policy: drop_newest", 120)
+    for rho in (0.3, 0.5, 0.8):
+        add(f"M/M/4 unbounded, ρ = {rho}", rho, 4, 0.002, "{dist: exponential, mean: 2ms}", "policy: unbounded", 120)
+    for rho in (0.5, 0.8):
+        add(f"M/G/4 gamma (scv 2), ρ = {rho}", rho, 4, 0.002, "{dist: gamma, mean: 2ms, shape: 0.5}", "policy: unbounded", 120)
+        add(f"M/G/4 lognormal (σ 1), ρ = {rho}", rho, 4, 0.002, "{dist: lognormal, mean: 2ms, sigma: 1}",
+            "policy: unbounded", 120)
+    return cases
+
+
+def latency(seeds: list[int], quanta_st: list[float], only: list[str] | None) -> None:
+    """Latency mean and p99, throughput and loss: exact against fast at each quantum (in service times)."""
+    def measure(summary: dict[str, Any], duration: float) -> tuple[float, float, float, float]:
+        return (summary["latency_s"]["mean"], summary["latency_s"]["p99"], summary["consumed"] / duration,
+                summary["loss_ratio"])
+
+    def relative(fast: list[float], exact: list[float]) -> str:
+        (f, f_error), (e, e_error) = mean_and_error(fast), mean_and_error(exact)
+        if not e:
+            return f"{f - e:+.4f}"
+        return f"{(f - e) / e:+.1%} ± {(f_error ** 2 + e_error ** 2) ** 0.5 / e:.1%}"
+
+    print(f"| case | quantum (service times) | latency mean: exact / fast (ms) | error | p99: exact / fast (ms) | error "
+          f"| throughput error | loss: exact / fast |  ({len(seeds)} seeds, mean ± standard error)")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, scenario, mean in latency_cases():
+        if only and not any(word in name for word in only):
+            continue
+        span = scenario.duration - scenario.warmup
+        exact = [measure(build_results(simulate(scenario, seed=s)).summary, span) for s in seeds]
+        for quanta in quanta_st:
+            fast = [measure(build_results(simulate_fast(scenario, seed=s, quantum=quanta * mean)).summary, span)
+                    for s in seeds]
+            column = [[run[i] for run in exact] for i in range(4)], [[run[i] for run in fast] for i in range(4)]
+            (e_mean, _), (f_mean, _) = mean_and_error(column[0][0]), mean_and_error(column[1][0])
+            (e_p99, _), (f_p99, _) = mean_and_error(column[0][1]), mean_and_error(column[1][1])
+            print(f"| {name} | {quanta:g} | {e_mean * 1000:.3f} / {f_mean * 1000:.3f} | {relative(column[1][0], column[0][0])} "
+                  f"| {e_p99 * 1000:.2f} / {f_p99 * 1000:.2f} | {relative(column[1][1], column[0][1])} "
+                  f"| {relative(column[1][2], column[0][2])} | {mean_and_error(column[0][3])[0]:.4f} / "
+                  f"{mean_and_error(column[1][3])[0]:.4f} |", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
@@ -219,7 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems-scale", action="store_true", help="an hour of each systems scenario in fast mode")
     parser.add_argument("--calls-speed", action="store_true",
                         help="calls that interact at production rates: exact against fast mode on a slice")
+    parser.add_argument("--latency", action="store_true", help="latency by quantum against exact mode (issue 12)")
+    parser.add_argument("--quanta-st", nargs="*", type=float, default=[2, 9, 25, 50, 100, 432],
+                        help="fast mode's quanta in mean service times (--latency)")
     args = parser.parse_args(argv)
+    if args.latency:
+        latency(args.seeds, args.quanta_st, args.only)
+        return 0
     if args.calls_speed:
         calls_speed([3000.0, 9000.0])
         return 0

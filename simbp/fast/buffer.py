@@ -25,7 +25,7 @@ __all__ = ["FastBuffer", "Offering", "split_whole"]
 class Inlet(Protocol):
     """Holds forwarded items until the buffer's stage steps (`simbp.fast.forwarding.Inlet`)."""
 
-    def hold(self, slices: list[Slice], n: int, sender: object) -> None: ...
+    def hold(self, slices: list[Slice], n: int, sender: object, timed: list[bool] | None = None) -> None: ...
 
 
 class Offering(Protocol):
@@ -163,12 +163,13 @@ class FastBuffer:
         return self._uniforms.pop()
 
     def receive(self, slices: list[Slice], n: int, t0: float, t1: float, merge_within: float,
-                sender: object = None) -> int:
+                sender: object = None, timed: list[bool] | None = None) -> int:
         """Items forwarded by an upstream group; returns how many were accepted (the rest dropped).
         With an inlet they are held as arrivals of this buffer's stage, stepped later in the quantum,
-        and the inlet takes back from `sender` what the policy then drops."""
+        and the inlet takes back from `sender` what the policy then drops; `timed` slices (per slice) enter
+        at their own times there (`FastGroup._timed_forwards`)."""
         if self.inlet is not None:
-            self.inlet.hold(slices, n, sender)
+            self.inlet.hold(slices, n, sender, timed)
             return n
         return self.receive_now(slices, n, t0, t1, merge_within)
 

@@ -12,7 +12,7 @@ import math
 from collections import deque
 from typing import Any
 
-__all__ = ["Cohorts", "Slice", "cut_slices"]
+__all__ = ["Cohorts", "Slice", "cut_slices", "add_run", "take_runs"]
 
 Slice = tuple[int, float, float, float, float, float]
 """Part of a cohort: (count, created_lo, created_hi, entered_lo, entered_hi, bytes)."""
@@ -138,3 +138,30 @@ def cut_slices(slices: list[Slice], n: int) -> tuple[list[Slice], list[Slice]]:
         else:
             rest.append(piece)
     return first, rest
+
+
+def add_run(runs: deque[list[Any]], count: int, flag: bool) -> None:
+    """Append `count` items marked `flag` to a FIFO of runs [count, flag] (kept beside a `Cohorts`, whose
+    merging must not lose the mark)."""
+    if count <= 0:
+        return
+    if runs and runs[-1][1] == flag:
+        runs[-1][0] += count
+    else:
+        runs.append([count, flag])
+
+
+def take_runs(runs: deque[list[Any]], n: int) -> list[tuple[int, bool]]:
+    """Remove the `n` oldest items of a FIFO of runs: (count, flag) in order (unmarked past its end)."""
+    out: list[tuple[int, bool]] = []
+    while n > 0 and runs:
+        head = runs[0]
+        m = min(head[0], n)
+        out.append((m, bool(head[1])))
+        n -= m
+        head[0] -= m
+        if head[0] == 0:
+            runs.popleft()
+    if n > 0:
+        out.append((n, False))
+    return out

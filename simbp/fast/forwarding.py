@@ -16,11 +16,12 @@ left (`FastBuffer.room`), as before.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 from .buffer import FastBuffer, split_whole
-from .cohorts import Cohorts, Slice
+from .cohorts import Cohorts, Slice, add_run, cut_slices, take_runs
 
 __all__ = ["Inlet", "Forwarding", "stage_order", "block_segments"]
 
@@ -46,13 +47,16 @@ class Inlet:
     def __init__(self, buffer: FastBuffer):
         self.buffer = buffer
         self.pending = Cohorts()
+        self._timed: deque[list[Any]] = deque()  # runs [count, timed] of the pending items (`hold`)
         self._senders: dict[int, list[Any]] = {}  # id → [sender, items offered this quantum, not yet settled]
         self._offered = 0
 
-    def hold(self, slices: list[Slice], n: int, sender: Any) -> None:
-        """Keep `n` forwarded items (as `slices`) until the buffer's stage steps."""
-        for count, c_lo, c_hi, e_lo, e_hi, nbytes in slices:
+    def hold(self, slices: list[Slice], n: int, sender: Any, timed: list[bool] | None = None) -> None:
+        """Keep `n` forwarded items (as `slices`) until the buffer's stage steps; `timed` slices enter at
+        their own times (the sender's stage gave them the stationary queue's sojourn: `stage_wait.py`)."""
+        for index, (count, c_lo, c_hi, e_lo, e_hi, nbytes) in enumerate(slices):
             self.pending.push(count, c_lo, c_hi, e_lo, e_hi, nbytes, 0.0)
+            add_run(self._timed, count, timed is not None and timed[index])
         if sender is not None:
             entry = self._senders.setdefault(id(sender), [sender, 0])
             entry[1] += n
@@ -65,13 +69,22 @@ class Inlet:
         return 0
 
     def offer(self, k: int, t0: float, t1: float, merge_within: float, share: float = 1.0) -> int:
-        """Put the `k` oldest pending items into the buffer, entering spread over [t0, t1)."""
+        """Put the `k` oldest pending items into the buffer, entering spread over [t0, t1). A timed item
+        (its stage gave it the stationary queue's sojourn and the time it left, `FastGroup._timed_forwards`)
+        keeps the time it spent before this stage: it counts as created that long before it enters, so
+        the wait the counts give it here starts when they bring it in, not from when it left."""
         if k <= 0:
             return 0
         queue, step, position = self.buffer.queue, (t1 - t0) / k, 0
-        for count, c_lo, c_hi, _, _, nbytes in self.pending.pop(k):
-            queue.push(count, c_lo, c_hi, t0 + step * position, t0 + step * (position + count), nbytes, merge_within)
-            position += count
+        slices = self.pending.pop(k)
+        for n, timed in take_runs(self._timed, k):
+            part, slices = cut_slices(slices, n)
+            for count, c_lo, c_hi, e_lo, e_hi, nbytes in part:
+                lo, hi = t0 + step * position, t0 + step * (position + count)
+                if timed:  # its time so far is (entered − created), whenever the counts bring it in
+                    c_lo, c_hi = lo - (e_lo - c_lo), hi - (e_hi - c_hi)
+                queue.push(count, c_lo, c_hi, lo, hi, nbytes, merge_within)
+                position += count
         self._offered += k
         return k
 
@@ -93,6 +106,7 @@ class Inlet:
         the old rule did, netted; the senders' shares are forgotten."""
         if self.pending.count:
             n = self.pending.count
+            self._timed.clear()
             lost = n - self.buffer.receive_now(self.pending.pop(n), n, t0, t1, 0.0)
             senders = list(self._senders.values())
             for (sender, _), cut in zip(senders, split_whole(lost, [m for _, m in senders])):
@@ -103,6 +117,7 @@ class Inlet:
         """A crash: the pending items are lost; returns how many."""
         n = self.pending.count
         self.pending.clear()
+        self._timed.clear()
         self._senders.clear()
         self._offered = 0
         return n

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from collections import deque
+from typing import Any, cast
 
 import numpy as np
 
 from ..scenario.schema import ConsumerSpec
 from .buffer import FastBuffer
-from .cohorts import Cohorts, Slice, cut_slices
+from .cohorts import Cohorts, Slice, add_run, cut_slices, take_runs
 from .inputs import WorkStream
+from .producer import FastProducer
 from .renewal import ServiceCounts
+from .stage_wait import StageWait
 
 __all__ = ["FastGroup", "REPRESENTATIVES"]
 
@@ -34,7 +38,7 @@ class FastGroup:
 
     def __init__(self, spec: ConsumerSpec, source: FastBuffer, target: FastBuffer | None, work: WorkStream,
                  on_latencies: Callable[[list[float], list[int]], None], profile: np.ndarray | None = None,
-                 counts: ServiceCounts | None = None):
+                 counts: ServiceCounts | None = None, waits: StageWait | None = None):
         self.spec = spec
         self.name = spec.name
         self.source = source
@@ -44,6 +48,10 @@ class FastGroup:
         self.count = spec.workers
         self.work = work
         self.counts = counts  # renewal counts of completions when a quantum finishes many items (renewal.py)
+        self.waits = waits  # the stationary queue's sojourn for waits the counts cannot resolve (stage_wait.py)
+        self._feeders: list[FastProducer] | None = None  # producers whose expected arrivals give the load
+        # runs [count, given the formula's wait] of the items in service, FIFO (with `waits` only)
+        self._runs: deque[list[Any]] | None = deque() if waits is not None else None
         self.mean_service = spec.mean_service()
         # sorted service times drawn apart from the items' own, for E[min(S, dt)]
         if profile is not None and len(profile) and np.mean(profile) > 0:  # its shape, at the distribution's own mean
@@ -78,7 +86,15 @@ class FastGroup:
     def blocked_seconds(self, now: float) -> float:
         return self.blocked_time
 
+    def finish_latencies(self) -> None:
+        """At the end: the stationary sojourns' fractional weights too, then everything to the sketch."""
+        if self.waits is not None:
+            self.waits.drain(self._values, self._weights)
+        self.flush_latencies()
+
     def flush_latencies(self) -> None:
+        if self.waits is not None:
+            self.waits.emit(self._values, self._weights)
         if self._values:
             self._on_latencies(self._values, self._weights)
             self._values, self._weights = [], []
@@ -108,6 +124,16 @@ class FastGroup:
                 n = int(min(self.blocked.count, room))
                 self.forwarded += target.receive(self.blocked.pop(n), n, t0, t1, merge_within, self)
                 room -= n
+        if self.waits is not None:  # the load: what its producers' processes expected, else what came
+            feeders = self._feeders
+            if feeders is None:  # (the model wires inlets after building the groups: asked at the first step)
+                source = self.source
+                known = source.inlet is None and source.producers and all(type(p) is FastProducer for p in source.producers)
+                feeders = self._feeders = cast(list[FastProducer], list(source.producers)) if known else []
+            if feeders:
+                self.waits.observe(sum(p.expected for p in feeders), t0, t1, True)
+            else:
+                self.waits.observe(arrived, t0, t1)
         workers = self.count - self.blocked.count
         in_service = self.taken - self.done
         available = self.source.queue.count
@@ -171,11 +197,15 @@ class FastGroup:
                 self.consumed += finishes
                 self._record(slices, done, counted)
             else:
+                timed: list[bool] | None = None
+                if self._runs is not None:
+                    slices, timed = self._timed_forwards(slices, finishes)
                 forward, rest = cut_slices(slices, forwardable)
                 for count, c_lo, c_hi, _, _, nbytes in rest:
                     self.blocked.push(count, c_lo, c_hi, t1, t1, nbytes, merge_within)
                 if forwardable:
-                    self.forwarded += self.target.receive(forward, forwardable, t0, t1, merge_within, self)  # type: ignore[union-attr]
+                    self.forwarded += self.target.receive(forward, forwardable, t0, t1, merge_within, self,  # type: ignore[union-attr]
+                                                          timed[:len(forward)] if timed is not None else None)
             self.done = finished
         if counted:  # no service time was drawn: the per-item stream resumes at the next item
             work.restart(self.done)
@@ -184,53 +214,130 @@ class FastGroup:
 
     def _take(self, takes: int, immediate: int, t0: float, t1: float, merge_within: float) -> None:
         """Move `takes` items from the buffer to the workers: `immediate` by idle workers at once
-        (or when the item arrives), the rest as workers free up, spread over the quantum."""
+        (or when the item arrives), the rest as workers free up, spread over the quantum.
+
+        With the stationary queue's sojourn (`stage_wait.py`), a slice whose wait here is no longer than
+        that queue's own is taken when it entered: its wait is the formula's (`_runs` says which)."""
         queue, in_service = self.source.queue, self.in_service
-        for count, c_lo, c_hi, e_lo, e_hi, nbytes in queue.pop(immediate) if immediate else ():
-            in_service.push(count, c_lo, c_hi, max(t0, e_lo), max(t0, e_hi), nbytes, merge_within)
+        settled, runs = -math.inf, self._runs
+        if self.waits is not None:
+            key = self.waits.key(self.count)
+            if key is not None:
+                settled = self.waits.settled(key, t1 - t0)
+        placed: list[tuple[Slice, float, float]] = []  # (slice, taken from, taken to)
+        for piece in queue.pop(immediate) if immediate else ():
+            placed.append((piece, max(t0, piece[3]), max(t0, piece[4])))
         later = takes - immediate
         if later:
             step = (t1 - t0) / later
             position = 0
-            for count, c_lo, c_hi, e_lo, e_hi, nbytes in queue.pop(later):
-                lo, hi = t0 + step * position, t0 + step * (position + count)
-                in_service.push(count, c_lo, c_hi, max(lo, e_lo), max(hi, e_hi), nbytes, merge_within)
-                position += count
+            for piece in queue.pop(later):
+                lo, hi = t0 + step * position, t0 + step * (position + piece[0])
+                placed.append((piece, max(lo, piece[3]), max(hi, piece[4])))
+                position += piece[0]
+        for (count, c_lo, c_hi, e_lo, e_hi, nbytes), k_lo, k_hi in placed:
+            if runs is not None:
+                formula = max(k_lo - e_lo, k_hi - e_hi) <= settled
+                if formula:
+                    k_lo, k_hi = e_lo, e_hi
+                add_run(runs, count, formula)
+            # (runs are counted apart from cohorts: a cohort must not merge a formula slice's times with others')
+            in_service.push(count, c_lo, c_hi, k_lo, k_hi, nbytes, merge_within if runs is None else 0.0)
         self.source.taken += takes
         self.taken += takes
 
+    def _timed_forwards(self, slices: list[Slice], n: int) -> tuple[list[Slice], list[bool]]:
+        """The `n` finished items as slices to forward, and which of them are timed: an item given the
+        stationary queue's wait here leaves at (entered + the mean sojourn here), the time the next
+        stage's latency starts from (`forwarding.Inlet`); the others leave spread over the quantum."""
+        waits = cast(StageWait, self.waits)
+        key = waits.key(self.count) or waits.last_key
+        shift = waits.mean_sojourn(key) if key is not None else self.mean_service
+        out: list[Slice] = []
+        timed: list[bool] = []
+        for count, formula in self._runs_of(n):
+            part, slices = cut_slices(slices, count)
+            for c, c_lo, c_hi, k_lo, k_hi, nbytes in part:
+                out.append((c, c_lo, c_hi, k_lo + shift, k_hi + shift, nbytes) if formula else (c, c_lo, c_hi, k_lo, k_hi, nbytes))
+                timed.append(formula)
+        return out, timed
+
+    def _runs_of(self, n: int) -> list[tuple[int, bool]]:
+        """The next `n` items in service as runs (count, given the formula's wait) in FIFO order."""
+        assert self._runs is not None
+        return take_runs(self._runs, n)
+
     def _record(self, slices: list[Slice], first: int, counted: bool = False) -> None:
         """Latency of finished items: (taken − created) + own service time, `REPRESENTATIVES` per slice
-        (the representative item's drawn service time, or a fresh draw when the count was counted)."""
+        (the representative item's drawn service time, or a fresh draw when the count was counted).
+        Items given the stationary queue's sojourn (`_take`) get (entered − created) + that sojourn."""
         values, weights = self._values, self._weights
         prefix, base = self.work.prefix, self.work.base
         fresh = self.counts.service_time if counted and self.counts is not None else None
         index = first - base
-        for count, c_lo, c_hi, k_lo, k_hi, _ in slices:
-            wait0 = k_lo - c_lo
-            slope = (k_hi - k_lo) - (c_hi - c_lo)
+        total = sum(piece[0] for piece in slices)
+        runs = self._runs_of(total) if self._runs is not None else [(total, False)]
+        # forwards from a stage that gave them the stationary sojourn left at its mean: its spread comes here
+        upstream = self.waits.upstream if self.waits is not None else None
+        for n_run, formula in runs:
+            part, slices = cut_slices(slices, n_run) if len(runs) > 1 else (slices, [])
+            if formula:
+                self._record_stationary(part)
+                index += n_run
+                continue
+            for count, c_lo, c_hi, k_lo, k_hi, _ in part:
+                wait0 = k_lo - c_lo
+                slope = (k_hi - k_lo) - (c_hi - c_lo)
+                groups = min(count, REPRESENTATIVES)
+                size, extra = divmod(count, groups)
+                position = 0
+                for g in range(groups):
+                    n = size + 1 if g < extra else size
+                    u = (position + n // 2 + 0.5) / count
+                    if fresh is None:
+                        middle = index + position + n // 2
+                        service = prefix[middle + 1] - prefix[middle]
+                    else:
+                        service = fresh()
+                    values.append(wait0 + u * slope + service + (upstream.spread() if upstream is not None else 0.0))
+                    weights.append(n)
+                    position += n
+                index += count
+        if len(values) >= _FLUSH_EVERY:
+            self.flush_latencies()
+
+    def _record_stationary(self, part: list[Slice]) -> None:
+        """Items whose wait here is the stationary queue's: the sojourn's strata, after (entered − created)
+        (the time before this stage: none for a producer's items, the stages before for forwards)."""
+        waits = cast(StageWait, self.waits)
+        key = waits.key(self.count) or waits.last_key
+        if key is None:  # pragma: no cover - a formula slice was taken under some key
+            return
+        before = self.mean_service * 1e-6
+        plain = 0
+        for count, c_lo, c_hi, k_lo, k_hi, _ in part:
+            if k_lo - c_lo <= before and k_hi - c_hi <= before:
+                plain += count
+                continue
             groups = min(count, REPRESENTATIVES)
             size, extra = divmod(count, groups)
             position = 0
             for g in range(groups):
                 n = size + 1 if g < extra else size
                 u = (position + n // 2 + 0.5) / count
-                if fresh is None:
-                    middle = index + position + n // 2
-                    service = prefix[middle + 1] - prefix[middle]
-                else:
-                    service = fresh()
-                values.append(wait0 + u * slope + service)
-                weights.append(n)
+                offset = (k_lo - c_lo) + u * ((k_hi - k_lo) - (c_hi - c_lo))
+                self._values.append(offset + waits.stratum_value(key))
+                self._weights.append(n)
                 position += n
-            index += count
-        if len(values) >= _FLUSH_EVERY:
-            self.flush_latencies()
+        if plain:
+            waits.add(key, plain)
 
     def lose_everything(self) -> None:
         """A crash: every item held is lost; the items' service times are skipped."""
         self.lost_in_crash += self.held_items()
         self.in_service.clear()
+        if self._runs is not None:
+            self._runs.clear()
         self.blocked.clear()
         self.done = self.taken
         self.work.skip_to(self.taken)

@@ -47,6 +47,7 @@ from .inputs import ByteSums, WorkStream, arrival_counts
 from .kafka import FastKafka, TopicProducer
 from .producer import FastProducer
 from .renewal import ServiceCounts, squared_cv
+from .stage_wait import StageWait
 from .systems.calls import concurrency, mean_holding
 from .systems.extension import FastSystems, needs_systems
 from .systems.operators import emitted_rate
@@ -139,6 +140,16 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
     return result
 
 
+def _arrival_scv(scenario: Scenario, name: str) -> float:
+    """The squared coefficient of variation of the gaps between arrivals into buffer `name`: 0 when only
+    evenly spaced producers feed it, else 1 (Poisson; forwards from a stage taken as Poisson too)."""
+    feeders = [p for p in scenario.producers if p.to == name]
+    if feeders and not any(c.to == name for c in scenario.consumers) and all(
+            getattr(p.arrivals, "process", "") == "constant" for p in feeders):
+        return 0.0
+    return 1.0
+
+
 def _rate_into(scenario: Scenario, name: str, seen: frozenset[str] = frozenset()) -> float:
     """Mean arrivals per second into buffer `name` (before the load multiplier): its producers' and what
     the stages forwarding into it pass on (at most their workers' pace)."""
@@ -202,7 +213,14 @@ class FastModel:
             completions = ServiceCounts(consumer.mean_service(), squared_cv(consumer.service, base), counting,
                                         draw_function(consumer.service, counting, base))
             group_type = systems.group_type(consumer) if systems is not None else FastGroup  # a piped stream's replay
-            group = group_type(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile, completions)
+            if group_type is FastGroup:  # the stationary sojourn where the counts cannot resolve the wait
+                waits = StageWait(consumer.mean_service(), squared_cv(consumer.service, base),
+                                  _arrival_scv(scenario, consumer.from_), self.buffers[consumer.from_].capacity, profile,
+                                  self.seeds.generator(f"consumer/{consumer.name}/stage_wait"))
+                group = FastGroup(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile,
+                                  completions, waits)
+            else:
+                group = group_type(consumer, self.buffers[consumer.from_], target, work, on_latencies, profile, completions)
             self.groups[consumer.name] = group
             self.readers[consumer.from_] = group
         if systems is not None:
@@ -242,6 +260,17 @@ class FastModel:
             if target is not None and not target.blocks and target.name not in self._inlets:
                 target.inlet = self._inlets[target.name] = Inlet(target)
                 self._producers_of[target.name].append(cast(Any, target.inlet))
+        for group in self.groups.values():  # a stage fed only by one stage's forwards carries its spread
+            waits = getattr(group, "waits", None)
+            feeding = [g for g in self.groups.values() if g.target is group.source]
+            if waits is None or len(feeding) != 1 or group.source.name not in self._inlets \
+                    or len(self._producers_of[group.source.name]) != 1:
+                continue
+            chain = getattr(feeding[0], "waits", None)
+            while chain is not None and chain is not waits:  # (a cycle of forwards carries none)
+                chain = chain.upstream
+            if chain is None:
+                waits.upstream = feeding[0].waits
         self._order = stage_order(self.buffers, self.groups.values())
         self._senders_of: dict[str, list[Any]] = {}
         for group in self.groups.values():
@@ -449,6 +478,10 @@ class FastModel:
         self.sample()
         clock = self.env.process(self._clock(progress))
         self.env.run(until=clock)
+        for group in self.groups.values():  # fractional weights of the stationary sojourns (stage_wait.py)
+            finish = getattr(group, "finish_latencies", None)
+            if finish is not None:
+                finish()
         self.sample()
         return self
 

@@ -70,6 +70,11 @@ class FastProducer:
         return 0 if down else self.offer(k, t0, t1, merge_within)
 
     @property
+    def expected(self) -> float:
+        """The arrivals its process expected in the (sub-)step it last offered (no random count's noise)."""
+        return self._expected_part
+
+    @property
     def evenly(self) -> bool:
         """Its arrivals are evenly spaced or replayed (not in random order with the buffer's takes)."""
         return self.counts.evenly

@@ -109,8 +109,8 @@ class MarkedBuffer(FastBuffer):
             self.judge(offered)
 
     def receive(self, slices: list[Slice], n: int, t0: float, t1: float, merge_within: float,
-                sender: object = None) -> int:
-        accepted = super().receive(slices, n, t0, t1, merge_within, sender)
+                sender: object = None, timed: list[bool] | None = None) -> int:
+        accepted = super().receive(slices, n, t0, t1, merge_within, sender, timed)
         if self.inlet is None:  # with an inlet the forwards are judged when its stage offers them
             self.judge(accepted)
         return accepted
