@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,6 +58,19 @@ def _medians(timings: list[tuple[float, ...]]) -> tuple[float, ...]:
     return tuple(statistics.median(t[i] for t in timings) for i in range(len(timings[0])))
 
 
+def _moves(page: Any, url: str, file: str, repeats: int) -> tuple[list[tuple[float, ...]], list[tuple[float, ...]]]:
+    """Open `file`'s page, move the load multiplier one step up `repeats` times (each a new run), then
+    back as many times (each a run made before): the phases of each rerun (`rerun_phases`)."""
+    page.goto(f"{url}/?scenario={file}")
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
+    page.wait_for_selector(IDLE, timeout=120_000)
+    watch_script_state(page)
+    page.get_by_role("slider", name="load multiplier").focus()
+    ups = [rerun_phases(page, "ArrowRight", timeout_ms=60_000) for _ in range(repeats)]
+    backs = [rerun_phases(page, "ArrowLeft", timeout_ms=60_000) for _ in range(repeats)]
+    return ups, backs
+
+
 def _load() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
@@ -68,6 +82,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     files = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml")) if args.all else args.scenarios.split(",")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     started_load = _load()
@@ -79,19 +94,21 @@ def main() -> int:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         for file in files:
-            page.goto(f"{url}/?scenario={file}")
-            page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
-            page.wait_for_selector(IDLE, timeout=120_000)
-            watch_script_state(page)
-            slider = page.get_by_role("slider", name="load multiplier")
-            slider.focus()
-            ups = [rerun_phases(page, "ArrowRight") for _ in range(args.repeats)]  # each a new run
-            backs = [rerun_phases(page, "ArrowLeft") for _ in range(args.repeats)]  # each run before
+            for attempt in (1, 2):  # a key press the page missed (focus lost under load): open it afresh once
+                try:
+                    ups, backs = _moves(page, url, file, args.repeats)
+                    break
+                except PlaywrightTimeout:
+                    print(f"{file}: no rerun seen after a key press (attempt {attempt})", flush=True)
+            else:
+                continue
             simulation, chart = simulation_seconds(file)
             fresh[file], cached[file] = _medians(ups), _medians(backs)
             print(f"{file:40s} {fresh[file][1]:16.2f} / {fresh[file][2]:5.2f} {cached[file][1]:13.2f} / "
                   f"{cached[file][2]:5.2f} {simulation:15.2f} {chart:15.3f} {fresh[file][0]:12.2f}", flush=True)
         browser.close()
+    if not fresh:
+        return 1
     groups = {f"the {len(fresh)} scenarios": list(fresh)}
     default = [file for file in DEFAULT_SCENARIOS if file in fresh]
     if len(default) < len(fresh) and default:
