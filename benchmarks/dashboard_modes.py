@@ -12,7 +12,7 @@ the difference of the means lies within the bound plus 3.29 standard errors of t
 (a 99.9% interval: both modes draw their own random numbers). It also prints how often the verdicts
 agree, and fast's error on the latency panel (each interval's p50 and p99 over the run's median),
 for which no bound is stated. The dashboard runs a scenario in fast mode only where every figure is
-within its bound and fast mode is quicker (`simbp.dashboard.running.PAGE_FAST`).
+within its bound and fast mode is quicker (`simbp.dashboard.modes.page_mode`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,20 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return None if numerator is None or not denominator else numerator / denominator
 
 
+def _at(*path: str) -> Getter:
+    """A getter of the summary's value at `path` (None where a key is missing)."""
+    def read(summary: dict[str, Any]) -> float | None:
+        value: Any = summary
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return None if value is None else float(value)
+    return read
+
+
+def _share(numerator: Getter, denominator: Getter) -> Getter:
+    return lambda summary: _ratio(numerator(summary), denominator(summary))
+
+
 def _near_saturation(summary: dict[str, Any]) -> bool:
     return any((entry.get("utilisation") or 0.0) >= 0.85 for _, entry in _components(summary, "consumer_group"))
 
@@ -52,8 +66,8 @@ def figures(summary: dict[str, Any]) -> dict[str, tuple[Getter, accuracy.Bound]]
     """Every figure of this (fast) run's summary with a stated bound: how to read it, and its bound."""
     stated = summary.get("fast_error") or {}
     out: dict[str, tuple[Getter, accuracy.Bound]] = {
-        "loss ratio": (lambda s: s["loss_ratio"], accuracy.LOSS_RATIO),
-        "throughput (/s)": (lambda s: s["throughput_per_s"], accuracy.THROUGHPUT),
+        "loss ratio": (_at("loss_ratio"), accuracy.LOSS_RATIO),
+        "throughput (/s)": (_at("throughput_per_s"), accuracy.THROUGHPUT),
     }
     latency = (accuracy.LATENCY_MEAN, accuracy.LATENCY_P99)
     if "stream_latency_rel" in stated:
@@ -63,43 +77,41 @@ def figures(summary: dict[str, Any]) -> dict[str, tuple[Getter, accuracy.Bound]]
     elif "latency_near_saturation_rel" in stated and _near_saturation(summary):
         latency = (accuracy.KAFKA_LATENCY_NEAR_SATURATION, accuracy.KAFKA_LATENCY_NEAR_SATURATION)
     if stated.get("latency_covered") is not False:
-        out["latency mean (s)"] = (lambda s: s["latency_s"]["mean"], latency[0])
-        out["latency p99 (s)"] = (lambda s: s["latency_s"]["p99"], latency[1])
-    out["producers blocked"] = (lambda s: s["producer_blocked_fraction"],
+        out["latency mean (s)"] = (_at("latency_s", "mean"), latency[0])
+        out["latency p99 (s)"] = (_at("latency_s", "p99"), latency[1])
+    out["producers blocked"] = (_at("producer_blocked_fraction"),
                                 accuracy.STREAM_PAUSED if "stream_paused_rel" in stated else accuracy.BLOCKED_FRACTION)
     for name, _ in _components(summary, "consumer") + _components(summary, "consumer_group"):
-        out[f"{name} utilisation"] = (lambda s, n=name: s["components"][n].get("utilisation"), accuracy.UTILISATION)
+        out[f"{name} utilisation"] = (_at("components", name, "utilisation"), accuracy.UTILISATION)
     for name, _ in _components(summary, "topic"):
-        out[f"{name} lag at the end"] = (lambda s, n=name: s["components"][n]["lag"], accuracy.KAFKA_LAG)
-        out[f"{name} peak lag"] = (lambda s, n=name: s["components"][n]["peak_queue_depth"], accuracy.KAFKA_LAG)
-        out[f"{name} lag (s) at the end"] = (lambda s, n=name: s["components"][n]["lag_s"], accuracy.KAFKA_LAG_SECONDS)
-        out[f"{name} peak lag (s)"] = (lambda s, n=name: s["components"][n]["peak_lag_s"], accuracy.KAFKA_LAG_SECONDS)
-        out[f"{name} retention lost"] = (lambda s, n=name: s["components"][n]["retention_lost"],
+        out[f"{name} lag at the end"] = (_at("components", name, "lag"), accuracy.KAFKA_LAG)
+        out[f"{name} peak lag"] = (_at("components", name, "peak_queue_depth"), accuracy.KAFKA_LAG)
+        out[f"{name} lag (s) at the end"] = (_at("components", name, "lag_s"), accuracy.KAFKA_LAG_SECONDS)
+        out[f"{name} peak lag (s)"] = (_at("components", name, "peak_lag_s"), accuracy.KAFKA_LAG_SECONDS)
+        out[f"{name} retention lost"] = (_at("components", name, "retention_lost"),
                                          accuracy.KAFKA_RETENTION_LOST)
     for name, entry in _components(summary, "consumer_group"):
         if entry.get("autoscale"):
-            out[f"{name} peak consumers"] = (lambda s, n=name: s["components"][n]["autoscale"]["peak_consumers"],
+            out[f"{name} peak consumers"] = (_at("components", name, "autoscale", "peak_consumers"),
                                              accuracy.WORKERS_SCALED)
-            out[f"{name} scale-ups"] = (lambda s, n=name: s["components"][n]["autoscale"]["scale_ups"],
+            out[f"{name} scale-ups"] = (_at("components", name, "autoscale", "scale_ups"),
                                         accuracy.WORKERS_SCALED)
     if "stream_writes_rel" in stated:
         for name, _ in _components(summary, "buffer"):
             out[f"{name} write() false per write"] = (
-                lambda s, n=name: _ratio(s["components"][n].get("writes_returned_false"), s["components"][n].get("writes")),
+                _share(_at("components", name, "writes_returned_false"), _at("components", name, "writes")),
                 accuracy.STREAM_WRITES)
-        out["peak memory (B)"] = (lambda s: s["peak_memory_bytes"], accuracy.STREAM_MEMORY)
+        out["peak memory (B)"] = (_at("peak_memory_bytes"), accuracy.STREAM_MEMORY)
     for name, entry in _components(summary, "producer"):
         for operator in (entry.get("operators") or {}):
-            def read(s: dict[str, Any], n: str = name, o: str = operator) -> dict[str, Any]:
-                return dict(s["components"][n]["operators"][o])
-            out[f"{operator} discarded share"] = (lambda s, r=read: _ratio(r(s)["discarded"], r(s)["received"]),
+            path = ("components", name, "operators", operator)
+            out[f"{operator} discarded share"] = (_share(_at(*path, "discarded"), _at(*path, "received")),
                                                   accuracy.OPERATOR_DISCARDED)
-            out[f"{operator} added latency (s)"] = (lambda s, r=read: r(s)["added_latency_s"]["mean"],
-                                                    accuracy.OPERATOR_ADDED_LATENCY)
+            out[f"{operator} added latency (s)"] = (_at(*path, "added_latency_s", "mean"), accuracy.OPERATOR_ADDED_LATENCY)
     if "batch_size_rel" in stated:
         for name, entry in _components(summary, "consumer"):
             if "mean_batch_size" in entry:
-                out[f"{name} batch size"] = (lambda s, n=name: s["components"][n]["mean_batch_size"], accuracy.BATCH_SIZE)
+                out[f"{name} batch size"] = (_at("components", name, "mean_batch_size"), accuracy.BATCH_SIZE)
     return out
 
 
@@ -156,8 +168,8 @@ def compare(file: str, text: str, seeds: list[int], repeats: int) -> bool:
         allowed = bound.tolerance(e_mean) + 3.29 * math.hypot(e_se, f_se)
         ok = abs(f_mean - e_mean) <= allowed
         within = within and ok
-        error = f"{f_mean / e_mean - 1:+7.1%}" if e_mean else f"{f_mean - e_mean:+.3g}"
-        print(f"  {label:34s} exact {e_mean:11.5g} ±{e_se:<9.2g} fast {f_mean:11.5g} ±{f_se:<9.2g} {error} "
+        relative = f"{f_mean / e_mean - 1:+7.1%}" if e_mean else f"{f_mean - e_mean:+.3g}"
+        print(f"  {label:34s} exact {e_mean:11.5g} ±{e_se:<9.2g} fast {f_mean:11.5g} ±{f_se:<9.2g} {relative} "
               f"bound ±{bound.relative:.0%} (or {bound.absolute:g})  {'within' if ok else 'OUTSIDE'}")
     for column in ("latency_p50_s", "latency_p99_s"):
         error_value = panel_error(exact, fast, column)
