@@ -9,7 +9,8 @@ from the key press until the page's script is idle again, and until its charts a
 change in any chart for 0.4 s; the time of the last change), per scenario and as medians. It also
 prints where the time of a fresh rerun goes: until the browser hears the script started (the key
 press reaching the server), the simulation alone and the chart data (both timed in this process);
-the rest of "idle" is Streamlit sending the page and the browser drawing it. With `--all` it opens
+the rest of "idle" is Streamlit sending the page and the browser drawing it. The simulation runs in the
+mode the page's `auto` picks (`simbp.dashboard.page_mode`), which it prints. With `--all` it opens
 every scenario of the library and prints the medians over all of them and over the eight default
 ones. Needs Chromium and the playwright package (see tests/app/test_browser.py); run it alone, and
 note the machine's load (printed at the start and the end).
@@ -37,8 +38,9 @@ DEFAULT_SCENARIOS = ("quickstart.yaml", "node_pipe.yaml", "kafka_8_consumers_6_p
                      "rxjs_throttle.yaml", "token_bucket.yaml")
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-def simulation_seconds(file: str) -> tuple[float, float]:
-    """The simulation alone, and the chart data, for the scenario with the load multiplier one step up."""
+def simulation_seconds(file: str) -> tuple[float, float, str]:
+    """The simulation alone (in the mode the page's `auto` runs it), and the chart data, for the
+    scenario with the load multiplier one step up; and that mode."""
     from simbp import dashboard
     from simbp.dashboard import charts
 
@@ -47,11 +49,13 @@ def simulation_seconds(file: str) -> tuple[float, float]:
     knobs = dashboard.derive_knobs(scenario)
     load = next(k for k in knobs if k.key == "load_multiplier")
     moved = dashboard.apply_knobs(text, knobs, {"load_multiplier": load.value + load.step})
+    page_mode = getattr(dashboard, "page_mode", None)  # absent before the page chose its own mode
+    mode = page_mode(dashboard.load_text(moved, base_dir=ROOT / "scenarios"))[0] if page_mode else "auto"
     start = time.perf_counter()
-    results = dashboard.run_text(moved, base_dir=ROOT / "scenarios")
+    results = dashboard.run_text(moved, base_dir=ROOT / "scenarios", mode=mode)
     middle = time.perf_counter()
     charts.timeline_chart(charts.timeline_panels(results))
-    return middle - start, time.perf_counter() - middle
+    return middle - start, time.perf_counter() - middle, str(results.summary.get("mode", mode))
 
 
 def _medians(timings: list[tuple[float, ...]]) -> tuple[float, ...]:
@@ -89,7 +93,7 @@ def main() -> int:
     fresh: dict[str, tuple[float, ...]] = {}
     cached: dict[str, tuple[float, ...]] = {}
     print(f"{'scenario':40s} {'new run: idle / drawn (s)':>26s} {'back: idle / drawn (s)':>23s} "
-          f"{'simulation (s)':>15s} {'chart data (s)':>15s} {'started (s)':>12s}")
+          f"{'simulation (s), mode':>21s} {'chart data (s)':>15s} {'started (s)':>12s}")
     with streamlit_server() as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
@@ -102,10 +106,10 @@ def main() -> int:
                     print(f"{file}: no rerun seen after a key press (attempt {attempt})", flush=True)
             else:
                 continue
-            simulation, chart = simulation_seconds(file)
+            simulation, chart, mode = simulation_seconds(file)
             fresh[file], cached[file] = _medians(ups), _medians(backs)
             print(f"{file:40s} {fresh[file][1]:16.2f} / {fresh[file][2]:5.2f} {cached[file][1]:13.2f} / "
-                  f"{cached[file][2]:5.2f} {simulation:15.2f} {chart:15.3f} {fresh[file][0]:12.2f}", flush=True)
+                  f"{cached[file][2]:5.2f} {simulation:9.2f} {mode:>5s} {chart:15.3f} {fresh[file][0]:12.2f}", flush=True)
         browser.close()
     if not fresh:
         return 1
