@@ -2,8 +2,8 @@
 
 One module per job: `library` (the scenario library and scenario text), `controls` and `knobs`
 (controls derived from a scenario, and writing them into its YAML), `guard` (what a shared server
-accepts: size caps, files, run budgets), `running` and `runpool` (guarded, shared, cancellable
-runs), `compare` (policy comparison), `capacity` and `sweeps` (the capacity sweep, in its own
+accepts: size caps, files, run budgets), `modes` (the mode the page's `auto` runs), `running` and
+`runpool` (guarded, shared, cancellable runs), `compare` (policy comparison), `capacity` and `sweeps` (the capacity sweep, in its own
 process), `charts` (interactive Vega-Lite charts), `mechanisms` and `advice` (Kafka, Node.js
 streams, downstreams; advice that fits them), `urlstate` (shareable links), `workshop` (lessons,
 predict-then-reveal), `figures` and `downloads`. The Streamlit page is `simbp.dashboard.ui`.
@@ -40,6 +40,7 @@ from .library import (
     problem_lines,
     source_id,
 )
+from .modes import page_mode
 from .running import run_guarded, run_key, run_modes, run_text
 from .urlstate import ShareState, decode_state, encode_state, format_value, parse_value
 
@@ -92,6 +93,7 @@ __all__ = [
     "RunEstimate",
     "estimate_run",
     "run_guarded",
+    "page_mode",
     "run_key",
     "ShareState",
     "decode_state",

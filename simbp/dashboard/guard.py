@@ -108,13 +108,15 @@ def _component_count(scenario: Scenario) -> int:
 
 def estimate_run(scenario: Scenario, mode: str = "auto", budget: Budget = BUDGET,
                  budgets: Budgets = BUDGETS) -> RunEstimate:
-    """Price a run before it starts: the mode `auto` picks, messages, seconds; ask first or refuse.
+    """Price a run before it starts: the mode the page's `auto` picks (`modes.page_mode`), messages,
+    seconds; ask first or refuse.
 
     `simbp.limits.check_budgets` refuses what is over a budget (rows, cells, workers, events); the
     seconds come from exact mode's messages or fast mode's quantum steps (`simbp.limits`' measured
     rates). Above `warn_seconds` the page asks first; above `max_seconds` it refuses, saying what to change.
     """
-    from ..limits import check_budgets, choose_mode, estimate_messages, estimate_seconds
+    from ..limits import check_budgets, estimate_messages, estimate_seconds
+    from .modes import page_mode
 
     components = _component_count(scenario)
     if components > budget.max_components:
@@ -123,7 +125,7 @@ def estimate_run(scenario: Scenario, mode: str = "auto", budget: Budget = BUDGET
     messages = float(estimate_messages(scenario))
     if not math.isfinite(messages):
         messages = 0.0
-    chosen, _ = choose_mode(scenario, mode)
+    chosen, _ = page_mode(scenario, mode)
     try:
         check_budgets(scenario, budgets, mode=chosen)
     except BudgetExceeded as error:

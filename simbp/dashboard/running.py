@@ -1,6 +1,8 @@
 """Running a scenario's text: the modes offered, the run the dashboard caches, and its guard rails.
 
-`run_text` is the plain call. `run_guarded` is what a shared page uses: it prices the run first
+`run_text` is the plain call. `run_guarded` is what a shared page uses: it runs in the mode the
+page's `auto` picks (`modes.page_mode`: fast mode also where it is quicker and measured within its
+bounds, not only for very large runs), prices the run first
 (`guard.estimate_run`, refused over budget), waits for one of `RUN_SLOTS` (runs are CPU-bound, so
 more at once than cores only slows every user), and runs within the dashboard's budgets
 (`guard.BUDGETS`, wall clock from its `Deadline`), so a run whose page moved on
@@ -18,6 +20,7 @@ from ..limits import MODES
 from ..results import Results
 from .guard import BUDGETS, Deadline, RunCancelled, estimate_run
 from .library import load_text
+from .modes import page_mode
 
 __all__ = ["run_modes", "run_text", "run_guarded", "RUN_SLOTS", "run_key"]
 
@@ -62,9 +65,13 @@ def run_guarded(text: str, seed: int | None = None, *, base_dir: Path | str | No
     while not RUN_SLOTS.acquire(timeout=0.1):
         if deadline.cancelled:  # the page moved on while this run waited for a slot
             raise RunCancelled(label)
+    chosen, reason = page_mode(scenario, mode or "auto")
     try:
-        return run(scenario, seed, progress=deadline, mode=mode or "auto", cancelled=deadline.is_cancelled,
-                   budgets=BUDGETS.with_overrides({"wall": deadline.seconds}))
+        results = run(scenario, seed, progress=deadline, mode=chosen, cancelled=deadline.is_cancelled,
+                      budgets=BUDGETS.with_overrides({"wall": deadline.seconds}))
     finally:
         RUN_SLOTS.release()
+    if chosen != (mode or "auto"):  # the page's auto chose: say so, not "as asked"
+        results.summary["mode_reason"] = reason
+    return results
 

@@ -109,12 +109,12 @@ def rerun_timings(page: Any, key: str, quiet_ms: float = 400.0) -> tuple[float, 
 RUNNING_AT = "(t) => window.__states.filter(e => e[0] > t && e[1] === 'running')[0][0]"
 
 
-def rerun_phases(page: Any, key: str, quiet_ms: float = 400.0) -> tuple[float, float, float]:
+def rerun_phases(page: Any, key: str, quiet_ms: float = 400.0, timeout_ms: float = 120_000) -> tuple[float, float, float]:
     """As `rerun_timings`, with first the seconds until the browser heard that the script started
     (the key press reaching the server and its answer): the rest is the script and the drawing."""
     pressed = page.evaluate("() => performance.now()")
     page.keyboard.press(key)
-    page.wait_for_function(RERUN_DONE, arg=pressed, timeout=120_000)
+    page.wait_for_function(RERUN_DONE, arg=pressed, timeout=timeout_ms)
     running = float(page.evaluate(RUNNING_AT, pressed))
     idle = float(page.evaluate(IDLE_AT, pressed))
     page.wait_for_function(QUIET, arg=quiet_ms, timeout=120_000, polling=50)

@@ -101,6 +101,30 @@ def test_runs_are_priced_before_they_start_warned_and_refused() -> None:
     assert "sample_interval" in (guard.estimate_run(many_samples).refused or "")  # simbp.budget's samples budget
 
 
+def test_the_pages_auto_runs_fast_mode_where_it_is_quicker_and_measured_within_its_bounds() -> None:
+    """Kafka, a piped Node.js stream: fast mode (benchmarks/dashboard_modes.py measured it quicker and
+    within its stated bounds); a dropping buffer (stepped finely, slower) and autoscaling consumers
+    (measured outside a bound) stay exact; a mode chosen in the control is kept."""
+    def chosen(file: str, mode: str = "auto") -> str:
+        return dashboard.page_mode(dashboard.load_text((LIBRARY / file).read_text(), base_dir=LIBRARY), mode)[0]
+
+    assert chosen("kafka_8_consumers_6_partitions.yaml") == "fast" and chosen("node_pipe.yaml") == "fast"
+    assert chosen("kafka_8_consumers_6_partitions.yaml", "exact") == "exact"
+    assert chosen("quickstart.yaml") == "exact" and chosen("node_naive_write.yaml") == "exact"
+    assert chosen("quickstart.yaml", "fast") == "fast"
+    assert chosen("kafka_autoscale.yaml") == "exact"
+    assert guard.estimate_run(dashboard.load_text((LIBRARY / "node_pipe.yaml").read_text(), base_dir=LIBRARY)).mode \
+        == "fast"
+    text = (LIBRARY / "kafka_retention_loss.yaml").read_text()
+    summary = dashboard.run_guarded(text, base_dir=LIBRARY).summary
+    assert summary["mode"] == "fast" and summary["mode_reason"].startswith("auto on this page: fast mode")
+    assert summary["fast_error"]["retention_lost_rel"] > 0  # its stated bounds travel with it
+    asked = dashboard.run_guarded(text, base_dir=LIBRARY, mode="exact").summary
+    assert asked["mode"] == "exact" and asked["mode_reason"] == "exact mode, as asked: every message simulated"
+    plain = dashboard.run_guarded(OVERLOAD).summary
+    assert plain["mode"] == "exact" and plain["mode_reason"].startswith("auto: about")
+
+
 def test_a_cancelled_run_stops_within_a_small_share_of_its_time() -> None:
     text = OVERLOAD.replace("duration: 20s", "duration: 2000s")  # 600,000 messages: several seconds of computing
     deadline = guard.Deadline()

@@ -228,7 +228,9 @@ def choose_scenario(folder: str, entries: list[dashboard.LibraryScenario], *, ed
         values[knob.key] = knob_widget(side, knob, f"knob:{prefix}:{knob.key}", disabled, seed_value)
     mode = side.selectbox("simulation mode", dashboard.run_modes(), key="mode",
                           help="exact: every message simulated; fast: message counts per small step of time, for "
-                               "production-sized runs; auto: fast only for very large runs (see docs/performance.md)")
+                               "production-sized runs; auto: fast where it is quicker and was measured within its "
+                               "stated bounds (Kafka topics, piped Node.js streams, RxJS bufferTime) and for very "
+                               "large runs, else exact (see docs/dashboard.md)")
     try:
         whatif_text = dashboard.apply_knobs(text, knobs, values)
         whatif = dashboard.load_text(whatif_text, label=label, base_dir=base_dir)
