@@ -226,6 +226,19 @@ def _timeout_limits(buffer: Any, scenario: Any) -> str:
     return ""
 
 
+def _request_limits(producer: Any, scenario: Any) -> str:
+    """What of requests waiting on their own (`blocking: request`) fast mode leaves to exact mode: a
+    producer that is also shed by priority (its waiting requests are not shed again when offered), and
+    a buffer read by a batch or calling consumer."""
+    target = next((b for b in scenario.buffers if b.name == producer.to), None)
+    if producer.priority is not None and target is not None and target.shed and producer.priority in target.shed:
+        return "requests waiting on their own from a producer shed by priority (buffers[].shed)"
+    if any(c.from_ == producer.to and (c.batch is not None or c.calls is not None) for c in scenario.consumers):
+        return ("requests waiting on their own for a buffer read by a batch or calling consumer: measured against exact "
+                "mode only with workers that take one message at a time (service:)")
+    return ""
+
+
 def _retry_limits(producer: Any, scenario: Any) -> str:
     """What of a producer's retries fast mode leaves to exact mode."""
     if producer.operators:
@@ -308,8 +321,9 @@ MECHANISMS: tuple[Mechanism, ...] = (
               fast_limits=lambda _, scenario: _downstream_limits(scenario)),
     Mechanism("producer keys", "producers[].key", fast=True, theory=False),
     Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=True, theory=False),
-    Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False,
-              why_not_fast="each request waits for room on its own, with its own deadline (blocking: request)"),
+    Mechanism("callers that wait", "producers[].blocking", fast=True, theory=False,
+              why_not_fast="each request waits for room on its own, with its own deadline (blocking: request)",
+              fast_limits=lambda producer, scenario: _request_limits(producer, scenario)),
     Mechanism("caller time-outs", "producers[].caller_timeout", fast=True, theory=False),
     Mechanism("retries", "producers[].retry", fast=True, theory=False,
               fast_limits=lambda producer, scenario: _retry_limits(producer, scenario)),

@@ -112,7 +112,7 @@ class FastBuffer:
         if excess <= 0:
             self.accepted += offered
             for producer in self.producers:
-                producer.settle(0, 0.0, t0, t1)
+                producer.settle(0, 0.0, t0, t1, takes=takes)
             return
         excess = int(excess)
         if self.rule == "drop_oldest":
@@ -128,7 +128,7 @@ class FastBuffer:
                 self.accepted += offered - excess
                 shares = split_whole(excess, [p.offered for p in self.producers])
                 for producer, share in zip(self.producers, shares):
-                    producer.settle(share, nbytes * share / excess, t0, t1)
+                    producer.settle(share, nbytes * share / excess, t0, t1, takes=takes)
                 return
         for producer in self.producers:
             producer.settle(0, 0.0, t0, t1)
