@@ -112,17 +112,20 @@ class RequestProducer(FastProducer):
         got_in, back = cut_slices(self._offered, offered - returned)
         self._offered_then, self._offered = self._offered, []
         admitted_old = max(min(offered - new, offered - returned), 0)
-        olds, _ = cut_slices(self._offered_then, offered - new)
-        _, left = cut_slices(olds, admitted_old)  # old requests the step did not let in: they may give up in it
-        moments, waits, joined = self._path(offered - new, new, max(takes, 0), t0, t1, left)
+        olds, _ = cut_slices(self._offered_then, offered - new)  # the requests that waited when the step began
+        moments, waits, joined = self._path(offered - new, new, max(takes, 0), t0, t1, olds)
         if admitted_old:
             waited, _ = cut_slices(got_in, admitted_old)
-            entered = sum(count * 0.5 * (e_lo + e_hi) for count, _, _, e_lo, e_hi, _ in waited)
             # the i-th got in at the i-th take that found requests waiting (the middle of the step
-            # for those the step's path does not reach)
+            # for those the step's path does not reach), and waited at most its timeout
+            entered = np.concatenate([e_lo + (e_hi - e_lo) * (np.arange(count) + 0.5) / count
+                                      for count, _, _, e_lo, e_hi, _ in waited])
             reached = min(admitted_old, len(moments))
-            at = float(moments[:reached].sum()) + (admitted_old - reached) * 0.5 * (t0 + t1)
-            self.request_wait_time += at - entered
+            at = np.concatenate((moments[:reached], np.full(admitted_old - reached, 0.5 * (t0 + t1))))
+            waits_old = at - entered
+            if self.timeout is not None:
+                waits_old = np.minimum(waits_old, self.timeout)
+            self.request_wait_time += float(waits_old.sum())
         self.request_wait_time += waits
         self.request_waits += max(joined, min(returned, new))
         if returned:
@@ -131,7 +134,7 @@ class RequestProducer(FastProducer):
             for count, c_lo, c_hi, e_lo, e_hi, nbytes in back:
                 self.waiting.push(count, c_lo, c_hi, e_lo, e_hi, nbytes, merge)
 
-    def _path(self, old: int, new: int, takes: int, t0: float, t1: float, left: list[Slice]) -> tuple[np.ndarray, float, int]:
+    def _path(self, old: int, new: int, takes: int, t0: float, t1: float, olds: list[Slice]) -> tuple[np.ndarray, float, int]:
         """The step's arrivals and takes in random order (uniform times; evenly spaced arrivals evenly),
         as exact mode meets them: an arrival waits when the buffer is full or requests wait (`joined`),
         and each take while requests wait lets the first of them in. Returns the moments of the takes
@@ -153,8 +156,11 @@ class RequestProducer(FastProducer):
         # happened; where the random order dips below an empty buffer it is far from full, which is all
         # that is read here, so the order is not conditioned on staying above it)
         level = self._start + old + np.cumsum(steps)
-        if self.timeout is not None and left:  # old requests not let in leave the line at their deadlines
-            level -= self._gone_by(times, left)
+        if self.timeout is not None and olds:
+            # the first in line leaves at a take or at its deadline, whichever comes first: those gone at
+            # their deadline by each event are the largest excess of deadlines passed over takes so far
+            takes_by = np.cumsum(steps < 0)
+            level -= np.minimum(np.maximum.accumulate(np.maximum(self._gone_by(times, olds) - takes_by, 0)), old)
         before = np.concatenate(([float(self._start + old)], level[:-1]))
         capacity = self.buffer.capacity
         is_arrival = steps > 0
@@ -169,7 +175,8 @@ class RequestProducer(FastProducer):
         return moments, float((moments[old:old + let_in] - came).sum()), joined
 
     def _gone_by(self, times: np.ndarray, left: list[Slice]) -> np.ndarray:
-        """How many of the requests `left` (waiting, spread over their creation ranges) gave up by each time."""
+        """How many of the requests `left` (waiting, spread over their creation ranges) reach their
+        deadline by each time."""
         assert self.timeout is not None
         gone = np.zeros(len(times))
         for count, c_lo, c_hi, *_ in left:
