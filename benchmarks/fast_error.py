@@ -7,6 +7,7 @@
     python benchmarks/fast_error.py --systems --only Node   # only the Node.js streams rows
     python benchmarks/fast_error.py --systems --only block  # block with several or evenly spaced producers
     python benchmarks/fast_error.py --systems --only block_timeout  # producers that give up (block_timeout)
+    python benchmarks/fast_error.py --systems --only request  # requests that wait on their own (blocking: request)
     python benchmarks/fast_error.py --block-timeout 2ms 5ms 10ms --seeds 1 2 3 4 5 6 7 8 --duration 40 --quanta-s 0.02
     python benchmarks/fast_error.py --block-timeout 5ms 20ms --request --seeds 1 2 3 4 5 6 7 8 --duration 40 --quanta-s 0.02
     python benchmarks/fast_error.py --systems-scale    # an hour of each in fast mode: wall time, auto's choice
@@ -26,7 +27,7 @@ finest fast mode uses) to 20 ms (two service times, what a run of a few hours ge
 and standard error over the seeds, and fast mode's error relative to exact mode's.
 
 `--systems` runs the comparisons of tests/fast/test_fast_systems.py, test_fast_calls.py,
-test_fast_streams.py, test_fast_block.py and test_fast_block_timeout.py (the same scenarios, quanta and
+test_fast_streams.py, test_fast_block.py, test_fast_block_timeout.py and test_fast_block_requests.py (the same scenarios, quanta and
 seeds: the table and the tests measure the same runs) and prints, per mechanism and figure, exact
 and fast mode's mean ± standard error, fast's error, the stated bound (`simbp.fast.accuracy`) and
 whether fast's mean lies within exact's 99.9% interval widened by it.
@@ -111,6 +112,7 @@ def systems(only: list[str] | None) -> None:
     """The systems keys against exact mode (the cases of tests/fast/test_fast_systems.py)."""
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "fast")]
     from test_fast_block import block_cases
+    from test_fast_block_requests import request_cases
     from test_fast_block_timeout import timeout_cases
     from test_fast_calls import mechanism_cases as call_cases  # calls that interact (semaphore, overload)
     from test_fast_streams import stream_cases
@@ -118,7 +120,7 @@ def systems(only: list[str] | None) -> None:
 
     print("| mechanism | case | figure | exact | fast | error | bound | within |")
     print("|---|---|---|---|---|---|---|---|")
-    for case in mechanism_cases() + call_cases() + stream_cases() + block_cases() + timeout_cases():
+    for case in mechanism_cases() + call_cases() + stream_cases() + block_cases() + timeout_cases() + request_cases():
         if only and not any(word in case.mechanism or word in case.name for word in only):
             continue
         began = time.perf_counter()
