@@ -228,11 +228,15 @@ def _timeout_limits(buffer: Any, scenario: Any) -> str:
 
 def _request_limits(producer: Any, scenario: Any) -> str:
     """What of requests waiting on their own (`blocking: request`) fast mode leaves to exact mode: a
-    producer that is also shed by priority (its waiting requests are not shed again when offered), and
-    a buffer read by a batch or calling consumer."""
+    producer that is also shed by priority (its waiting requests are not shed again when offered), a
+    buffer others also feed, and a buffer read by a batch or calling consumer."""
     target = next((b for b in scenario.buffers if b.name == producer.to), None)
     if producer.priority is not None and target is not None and target.shed and producer.priority in target.shed:
         return "requests waiting on their own from a producer shed by priority (buffers[].shed)"
+    if any(p.to == producer.to and p is not producer for p in scenario.producers) \
+            or any(c.to == producer.to for c in scenario.consumers):
+        return ("requests waiting on their own for a buffer other producers or stages also feed: measured against exact "
+                "mode only with the requests alone")
     if any(c.from_ == producer.to and (c.batch is not None or c.calls is not None) for c in scenario.consumers):
         return ("requests waiting on their own for a buffer read by a batch or calling consumer: measured against exact "
                 "mode only with workers that take one message at a time (service:)")

@@ -139,7 +139,8 @@ class FastSystems:
                                     self.quantum, self.scenario.duration)
         if not spec.operators:  # (operators' emissions wait per request whatever `blocking` says)
             if spec.blocking == "request":
-                return RequestProducer(spec, buffer, counts, sizes, self.quantum)
+                return RequestProducer(spec, buffer, counts, sizes, self.quantum,
+                                       self.seeds.generator(f"producer/{spec.name}/request_order"))
             return FastProducer(spec, buffer, counts, sizes)
         stop = spec.stop if spec.stop is not None and spec.stop < self.scenario.duration else math.inf
         return OperatorProducer(spec, buffer, counts, sizes, self.seeds.generator(f"producer/{spec.name}/operator_times"),

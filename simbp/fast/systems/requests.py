@@ -32,8 +32,10 @@ __all__ = ["RequestProducer"]
 class RequestProducer(FastProducer):
     """A producer whose requests each wait for room on their own (see the module)."""
 
-    def __init__(self, spec: ProducerSpec, buffer: FastBuffer, counts: Any, sizes: ByteSums, dt: float):
+    def __init__(self, spec: ProducerSpec, buffer: FastBuffer, counts: Any, sizes: ByteSums, dt: float,
+                 rng: np.random.Generator):
         super().__init__(spec, buffer, counts, sizes)
+        self._rng = rng  # the step's order of arrivals and takes
         self.timeout = buffer.spec.block_timeout
         self._dt = dt
         self.waiting = Cohorts()  # requests waiting for room; `entered` is when they began to wait
@@ -143,7 +145,7 @@ class RequestProducer(FastProducer):
         empty = np.empty(0)
         if not new and not old:
             return empty, 0.0, 0
-        rng = self.buffer._rng
+        rng = self._rng
         dt = t1 - t0
         arrivals = (t0 + (np.arange(new) + 0.5) * (dt / new) if self.counts.evenly else t0 + np.sort(rng.random(new)) * dt) \
             if new else empty
