@@ -38,7 +38,7 @@ SEEDS = range(1, 5)
 
 
 def _figure(key: str) -> Figure:
-    def value(summary: dict) -> float:  # type: ignore[type-arg]
+    def value(summary: dict) -> float:
         entry = summary["components"]["api"]
         if key == "timed_out":
             return summary["timed_out"] / summary["produced"]
@@ -112,7 +112,7 @@ def test_auto_runs_requests_in_fast_mode_and_reports_the_bounds() -> None:
     ({"producers": [{"name": "api", "to": "queue", "blocking": "request", "arrivals": {"process": "poisson", "rate": 270},
                      "retry": {"max": 2, "backoff": "10ms", "on": ["timeout"]}}]}, "retries"),
 ])
-def test_requests_fast_mode_leaves_to_exact_mode_say_why(change: dict, why: str) -> None:  # type: ignore[type-arg]
+def test_requests_fast_mode_leaves_to_exact_mode_say_why(change: dict, why: str) -> None:
     scenario = simbp.load_scenario(REQUESTS.format(rate=270, timeout=", block_timeout: 5ms")).with_changes(change)
     missing = unsupported(scenario)
     assert any(why in m for m in missing), missing

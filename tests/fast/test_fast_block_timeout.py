@@ -39,7 +39,7 @@ SEEDS = range(1, 5)
 
 
 def _figure(key: str) -> Figure:
-    def value(summary: dict) -> float:  # type: ignore[type-arg]
+    def value(summary: dict) -> float:
         if key == "timed_out":
             return summary["timed_out"] / summary["produced"]
         if key == "blocked":
@@ -118,7 +118,7 @@ def test_auto_runs_block_timeouts_in_fast_mode_and_reports_the_bound() -> None:
     ({"buffers": [{"name": "queue", "capacity": 7, "policy": "block", "block_timeout": "1us"}],
       "duration": 86_400}, "under 1/"),
 ])
-def test_block_timeouts_fast_mode_leaves_to_exact_mode_say_why(change: dict, why: str) -> None:  # type: ignore[type-arg]
+def test_block_timeouts_fast_mode_leaves_to_exact_mode_say_why(change: dict, why: str) -> None:
     scenario = simbp.load_scenario(TIMED.format(process="poisson", rate=270, timeout="5ms")).with_changes(change)
     missing = unsupported(scenario)
     assert any("block_timeout" in m and why in m for m in missing), missing
