@@ -8,6 +8,7 @@
     python benchmarks/fast_error.py --systems --only block  # block with several or evenly spaced producers
     python benchmarks/fast_error.py --systems --only block_timeout  # producers that give up (block_timeout)
     python benchmarks/fast_error.py --systems --only request  # requests that wait on their own (blocking: request)
+    python benchmarks/fast_error.py --block-scale      # both at 27,000-36,000/s: exact against fast on a slice
     python benchmarks/fast_error.py --block-timeout 2ms 5ms 10ms --seeds 1 2 3 4 5 6 7 8 --duration 40 --quanta-s 0.02
     python benchmarks/fast_error.py --block-timeout 5ms 20ms --request --seeds 1 2 3 4 5 6 7 8 --duration 40 --quanta-s 0.02
     python benchmarks/fast_error.py --systems-scale    # an hour of each in fast mode: wall time, auto's choice
@@ -172,6 +173,42 @@ def systems_scale(only: list[str] | None = None) -> None:
         print(f"| {name} | {summary['produced']:,} | {mode} | {wall:.1f} s | {estimate_seconds(scenario, 'exact'):.0f} s |")
 
 
+BLOCK_AT_SCALE = """
+name: block_at_scale
+duration: {duration}
+sample_interval: 1
+producers: [{{name: p0, to: queue, {blocking}arrivals: {{process: poisson, rate: {rate}}}}}]
+buffers: [{{name: queue, capacity: 200, policy: block, block_timeout: 50ms}}]
+consumers: [{{name: workers, from: queue, workers: 300, service: {{dist: exponential, mean: 10ms}}}}]
+"""
+
+
+def block_scale() -> None:
+    """`block_timeout` and `blocking: request` at 27,000–36,000 messages a second (300 workers of 10 ms):
+    auto's choice for an hour, and exact against fast mode on a 20-second slice at the hour's quantum,
+    in the same process."""
+    from simbp.limits import choose_mode, estimate_seconds
+
+    print("| callers | ρ | auto for an hour | quantum | 20 s slice: exact / fast | ratio | timed out per produced |")
+    print("|---|---|---|---|---|---|---|")
+    for blocking in ("", "blocking: request, "):
+        for rho in (0.9, 1.2):
+            hour = simbp.load_scenario(BLOCK_AT_SCALE.format(duration=3600, blocking=blocking, rate=rho * 30_000))
+            mode, _ = choose_mode(hour, "auto")
+            quantum = choose_quantum(hour)
+            piece = hour.with_changes({"duration": 20})
+            began = time.perf_counter()
+            exact = build_results(simulate(piece, seed=1)).summary
+            middle = time.perf_counter()
+            fast = build_results(simulate_fast(piece, seed=1, quantum=quantum)).summary
+            ended = time.perf_counter()
+            print(f"| {'requests wait on their own' if blocking else 'producer blocks'} | {rho} | {mode} (estimated "
+                  f"{estimate_seconds(hour, 'exact'):.0f} s exact, {estimate_seconds(hour, 'fast'):.0f} s fast) | "
+                  f"{quantum * 1000:.0f} ms | {middle - began:.1f} s / {ended - middle:.1f} s | "
+                  f"{(middle - began) / (ended - middle):.1f}× | {exact['timed_out'] / exact['produced']:.4f} / "
+                  f"{fast['timed_out'] / fast['produced']:.4f} |")
+
+
 CALLS_AT_SCALE = """
 name: calls_at_scale
 duration: {duration}
@@ -272,7 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=3, help="workers (--block-timeout)")
     parser.add_argument("--capacity", type=int, default=7, help="waiting places (--block-timeout)")
     parser.add_argument("--service", type=float, default=0.01, help="mean service time, s (--block-timeout)")
+    parser.add_argument("--block-scale", action="store_true",
+                        help="block_timeout and blocking: request at production rates: exact against fast on a slice")
     args = parser.parse_args(argv)
+    if args.block_scale:
+        block_scale()
+        return 0
     if args.block_timeout:
         block_timeout_sweep(args.seeds, args.duration, args.quanta_s[-1], args.block_timeout, args.process, args.workers,
                             args.capacity, args.service, args.request)
