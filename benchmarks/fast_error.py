@@ -6,6 +6,11 @@
     python benchmarks/fast_error.py --systems          # each systems key fast mode models, against exact mode
     python benchmarks/fast_error.py --systems --only Node   # only the Node.js streams rows
     python benchmarks/fast_error.py --systems --only block  # block with several or evenly spaced producers
+    python benchmarks/fast_error.py --systems --only block_timeout  # producers that give up (block_timeout)
+    python benchmarks/fast_error.py --systems --only request  # requests that wait on their own (blocking: request)
+    python benchmarks/fast_error.py --block-scale      # both at 27,000-36,000/s: exact against fast on a slice
+    python benchmarks/fast_error.py --block-timeout 2ms 5ms 10ms --seeds 1 2 3 4 5 6 7 8 --duration 40 --quanta-s 0.02
+    python benchmarks/fast_error.py --block-timeout 5ms 20ms --request --seeds 1 2 3 4 5 6 7 8 --duration 40 --quanta-s 0.02
     python benchmarks/fast_error.py --systems-scale    # an hour of each in fast mode: wall time, auto's choice
     python benchmarks/fast_error.py --calls-speed      # semaphores and degrading downstreams: exact against fast
     python benchmarks/fast_error.py --latency --seeds 1 2 3 4 5 6   # latency by quantum, up to a day's (issue 12)
@@ -25,7 +30,7 @@ finest fast mode uses) to 20 ms (two service times, what a run of a few hours ge
 and standard error over the seeds, and fast mode's error relative to exact mode's.
 
 `--systems` runs the comparisons of tests/fast/test_fast_systems.py, test_fast_calls.py,
-test_fast_streams.py and test_fast_block.py (the same scenarios, quanta and
+test_fast_streams.py, test_fast_block.py, test_fast_block_timeout.py and test_fast_block_requests.py (the same scenarios, quanta and
 seeds: the table and the tests measure the same runs) and prints, per mechanism and figure, exact
 and fast mode's mean ± standard error, fast's error, the stated bound (`simbp.fast.accuracy`) and
 whether fast's mean lies within exact's 99.9% interval widened by it.
@@ -117,13 +122,15 @@ def systems(only: list[str] | None) -> None:
     """The systems keys against exact mode (the cases of tests/fast/test_fast_systems.py)."""
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "fast")]
     from test_fast_block import block_cases
+    from test_fast_block_requests import request_cases
+    from test_fast_block_timeout import timeout_cases
     from test_fast_calls import mechanism_cases as call_cases  # calls that interact (semaphore, overload)
     from test_fast_streams import stream_cases
     from test_fast_systems import Z, mechanism_cases  # the tests' own cases
 
     print("| mechanism | case | figure | exact | fast | error | bound | within |")
     print("|---|---|---|---|---|---|---|---|")
-    for case in mechanism_cases() + call_cases() + stream_cases() + block_cases():
+    for case in mechanism_cases() + call_cases() + stream_cases() + block_cases() + timeout_cases() + request_cases():
         if only and not any(word in case.mechanism or word in case.name for word in only):
             continue
         began = time.perf_counter()
@@ -173,6 +180,42 @@ def systems_scale(only: list[str] | None = None) -> None:
         summary = simbp.run(scenario, mode="fast").summary
         wall = time.perf_counter() - began
         print(f"| {name} | {summary['produced']:,} | {mode} | {wall:.1f} s | {estimate_seconds(scenario, 'exact'):.0f} s |")
+
+
+BLOCK_AT_SCALE = """
+name: block_at_scale
+duration: {duration}
+sample_interval: 1
+producers: [{{name: p0, to: queue, {blocking}arrivals: {{process: poisson, rate: {rate}}}}}]
+buffers: [{{name: queue, capacity: 200, policy: block, block_timeout: 50ms}}]
+consumers: [{{name: workers, from: queue, workers: 300, service: {{dist: exponential, mean: 10ms}}}}]
+"""
+
+
+def block_scale() -> None:
+    """`block_timeout` and `blocking: request` at 27,000–36,000 messages a second (300 workers of 10 ms):
+    auto's choice for an hour, and exact against fast mode on a 20-second slice at the hour's quantum,
+    in the same process."""
+    from simbp.limits import choose_mode, estimate_seconds
+
+    print("| callers | ρ | auto for an hour | quantum | 20 s slice: exact / fast | ratio | timed out per produced |")
+    print("|---|---|---|---|---|---|---|")
+    for blocking in ("", "blocking: request, "):
+        for rho in (0.9, 1.2):
+            hour = simbp.load_scenario(BLOCK_AT_SCALE.format(duration=3600, blocking=blocking, rate=rho * 30_000))
+            mode, _ = choose_mode(hour, "auto")
+            quantum = choose_quantum(hour)
+            piece = hour.with_changes({"duration": 20})
+            began = time.perf_counter()
+            exact = build_results(simulate(piece, seed=1)).summary
+            middle = time.perf_counter()
+            fast = build_results(simulate_fast(piece, seed=1, quantum=quantum)).summary
+            ended = time.perf_counter()
+            print(f"| {'requests wait on their own' if blocking else 'producer blocks'} | {rho} | {mode} (estimated "
+                  f"{estimate_seconds(hour, 'exact'):.0f} s exact, {estimate_seconds(hour, 'fast'):.0f} s fast) | "
+                  f"{quantum * 1000:.0f} ms | {middle - began:.1f} s / {ended - middle:.1f} s | "
+                  f"{(middle - began) / (ended - middle):.1f}× | {exact['timed_out'] / exact['produced']:.4f} / "
+                  f"{fast['timed_out'] / fast['produced']:.4f} |")
 
 
 CALLS_AT_SCALE = """
@@ -280,6 +323,46 @@ def latency(seeds: list[int], quanta_st: list[float], only: list[str] | None) ->
                   f"{mean_and_error(column[1][3])[0]:.4f} |", flush=True)
 
 
+BLOCK_TIMEOUT = """
+name: block_timeout_sweep
+duration: {duration}
+sample_interval: 1
+producers: [{{name: p0, to: queue, {blocking}arrivals: {{process: {process}, rate: {rate}}}}}]
+buffers: [{{name: queue, capacity: {capacity}, policy: block, block_timeout: {timeout}}}]
+consumers: [{{name: workers, from: queue, workers: {workers}, service: {{dist: exponential, mean: {service}}}}}]
+"""
+
+
+def block_timeout_sweep(seeds: list[int], duration: float, quantum: float, timeouts: list[str], process: str,
+                        workers: int, capacity: int, service: float, request: bool) -> None:
+    """`block_timeout` (and `blocking: request` with `--request`) by load: exact against fast mode on the
+    figures exact mode reports for it, mean ± standard error over the seeds (docs/performance.md)."""
+    keys = ("timed out per produced", "blocked fraction", "requests waited per produced", "mean request wait (s)",
+            "throughput (/s)", "latency mean (s)", "latency p99 (s)")
+
+    def values(summary: dict[str, Any]) -> list[float]:
+        entry = summary["components"]["p0"]
+        return [summary["timed_out"] / summary["produced"], summary["producer_blocked_fraction"],
+                entry.get("requests_blocked", 0) / entry["produced"], entry.get("mean_request_wait_s", 0.0),
+                summary["consumed"] / summary["duration_s"], summary["latency_s"]["mean"], summary["latency_s"]["p99"]]
+
+    print(f"| timeout | ρ | figure | exact | fast | error |  ({len(seeds)} seeds of {duration:g} s, quanta of {quantum * 1000:g} ms)")
+    print("|---|---|---|---|---|---|")
+    for timeout in timeouts:
+        for rho in (0.7, 0.9, 1.1, 1.3):
+            scenario = simbp.load_scenario(BLOCK_TIMEOUT.format(
+                duration=duration, blocking="blocking: request, " if request else "", process=process,
+                rate=rho * workers / service, capacity=capacity, timeout=timeout, workers=workers, service=service))
+            exact = [values(build_results(simulate(scenario, seed=seed)).summary) for seed in seeds]
+            fast = [values(build_results(simulate_fast(scenario, seed=seed, quantum=quantum)).summary) for seed in seeds]
+            for index, key in enumerate(keys):
+                (e_mean, e_error), (f_mean, f_error) = (mean_and_error([run[index] for run in runs]) for runs in (exact, fast))
+                if not e_mean and not f_mean:
+                    continue
+                error = f"{(f_mean - e_mean) / e_mean:+.1%}" if e_mean else f"{f_mean - e_mean:+.4g}"
+                print(f"| {timeout} | {rho} | {key} | {e_mean:.4g} ± {e_error:.2g} | {f_mean:.4g} ± {f_error:.2g} | {error} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
@@ -296,9 +379,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", action="store_true", help="latency by quantum against exact mode (issue 12)")
     parser.add_argument("--quanta-st", nargs="*", type=float, default=[2, 9, 25, 50, 100, 432],
                         help="fast mode's quanta in mean service times (--latency)")
+    parser.add_argument("--block-timeout", nargs="*", metavar="TIMEOUT",
+                        help="block_timeout by load (M/M/3 with 7 places, 10 ms service unless changed), e.g. 2ms 5ms 10ms")
+    parser.add_argument("--request", action="store_true", help="with --block-timeout: blocking: request")
+    parser.add_argument("--process", default="poisson", help="arrival process (--block-timeout)")
+    parser.add_argument("--workers", type=int, default=3, help="workers (--block-timeout)")
+    parser.add_argument("--capacity", type=int, default=7, help="waiting places (--block-timeout)")
+    parser.add_argument("--service", type=float, default=0.01, help="mean service time, s (--block-timeout)")
+    parser.add_argument("--block-scale", action="store_true",
+                        help="block_timeout and blocking: request at production rates: exact against fast on a slice")
     args = parser.parse_args(argv)
     if args.latency:
         latency(args.seeds, args.quanta_st, args.only)
+        return 0
+    if args.block_scale:
+        block_scale()
+        return 0
+    if args.block_timeout:
+        block_timeout_sweep(args.seeds, args.duration, args.quanta_s[-1], args.block_timeout, args.process, args.workers,
+                            args.capacity, args.service, args.request)
         return 0
     if args.calls_speed:
         calls_speed([3000.0, 9000.0])

@@ -196,6 +196,53 @@ def _target_blocks(producer: Any, scenario: Any, what: str) -> str:
     return ""
 
 
+TIMEOUT_STEPS = 4096
+"""A `block_timeout` shorter than the quantum a run may get over this many is left to exact mode: fast
+mode steps a stage whose producers may block at half its timeout (`fast.model.TIMEOUT_FRACTION`)."""
+
+
+def _timeout_limits(buffer: Any, scenario: Any) -> str:
+    """What of a buffer's `block_timeout` fast mode leaves to exact mode: waits for room other than a
+    producer's own blocked emission (forwarding workers, RxJS operators' emissions; per-request waits
+    and retries are named by their own keys), readers other than plain workers, and timeouts far
+    shorter than the quantum."""
+    if any(c.to == buffer.name for c in scenario.consumers):
+        return ("a stage forwarding into this buffer (consumers[].to): its workers' waits for room, each given up "
+                "after block_timeout, are not timed in fast mode")
+    if any(p.to == buffer.name and p.operators for p in scenario.producers):
+        return "RxJS operators' emissions into this buffer: each waits for room, and gives up, on its own"
+    readers = [c for c in scenario.consumers if c.from_ == buffer.name]
+    if any(c.batch is not None or c.calls is not None for c in readers):
+        return ("a block_timeout on a buffer read by a batch or calling consumer: fast mode's timeouts were measured "
+                "against exact mode only with workers that take one message at a time (service:)")
+    means = [float(c.mean_service()) for c in readers]
+    finite = [0.25 * m for m in means if 0 < m < float("inf")]
+    coarsest = scenario.effective_sample_interval  # a quantum divides the sample interval
+    if finite:  # and is no coarser than a quarter service time, or the run's length over its most quanta
+        coarsest = min(coarsest, max(scenario.duration / 100_000, min(finite)))
+    if buffer.block_timeout * TIMEOUT_STEPS < coarsest:
+        return (f"a block_timeout under 1/{TIMEOUT_STEPS:,} of the quantum a run this long may get "
+                f"({coarsest:.3g} s): fast mode would step the stage at half of it")
+    return ""
+
+
+def _request_limits(producer: Any, scenario: Any) -> str:
+    """What of requests waiting on their own (`blocking: request`) fast mode leaves to exact mode: a
+    producer that is also shed by priority (its waiting requests are not shed again when offered), a
+    buffer others also feed, and a buffer read by a batch or calling consumer."""
+    target = next((b for b in scenario.buffers if b.name == producer.to), None)
+    if producer.priority is not None and target is not None and target.shed and producer.priority in target.shed:
+        return "requests waiting on their own from a producer shed by priority (buffers[].shed)"
+    if any(p.to == producer.to and p is not producer for p in scenario.producers) \
+            or any(c.to == producer.to for c in scenario.consumers):
+        return ("requests waiting on their own for a buffer other producers or stages also feed: measured against exact "
+                "mode only with the requests alone")
+    if any(c.from_ == producer.to and (c.batch is not None or c.calls is not None) for c in scenario.consumers):
+        return ("requests waiting on their own for a buffer read by a batch or calling consumer: measured against exact "
+                "mode only with workers that take one message at a time (service:)")
+    return ""
+
+
 def _retry_limits(producer: Any, scenario: Any) -> str:
     """What of a producer's retries fast mode leaves to exact mode."""
     if producer.operators:
@@ -278,16 +325,18 @@ MECHANISMS: tuple[Mechanism, ...] = (
               fast_limits=lambda _, scenario: _downstream_limits(scenario)),
     Mechanism("producer keys", "producers[].key", fast=True, theory=False),
     Mechanism("backpressure handling at the source", "producers[].on_backpressure", fast=True, theory=False),
-    Mechanism("callers that wait", "producers[].blocking", fast=False, theory=False,
-              why_not_fast="each request waits for room on its own, with its own deadline (blocking: request)"),
+    Mechanism("callers that wait", "producers[].blocking", fast=True, theory=False,
+              why_not_fast="each request waits for room on its own, with its own deadline (blocking: request)",
+              fast_limits=lambda producer, scenario: _request_limits(producer, scenario)),
     Mechanism("caller time-outs", "producers[].caller_timeout", fast=True, theory=False),
     Mechanism("retries", "producers[].retry", fast=True, theory=False,
               fast_limits=lambda producer, scenario: _retry_limits(producer, scenario)),
     Mechanism("RxJS operators", "producers[].operators", fast=True, theory=False),
     Mechanism("rate limits", "producers[].rate_limit", fast=True, theory=False),
     Mechanism("priority shedding", "producers[].priority", fast=True, theory=False),
-    Mechanism("block time-outs", "buffers[].block_timeout", fast=False, theory=False,
-              why_not_fast="a blocked caller gives up after its own wait (block_timeout)"),
+    Mechanism("block time-outs", "buffers[].block_timeout", fast=True, theory=False,
+              why_not_fast="a blocked caller gives up after its own wait (block_timeout)",
+              fast_limits=lambda buffer, scenario: _timeout_limits(buffer, scenario)),
     Mechanism("high-water marks", "buffers[].high_water_mark", fast=True, theory=False,
               fast_limits=lambda buffer, scenario: _stream_limits(buffer, scenario)),
     # a transform that pauses on the next writable's mark is named by that writable's limit (`_stream_limits`)

@@ -23,7 +23,8 @@ __all__ = ["Bound", "LOSS_RATIO", "BLOCKED_FRACTION", "LATENCY_P99", "LATENCY_ME
            "OPERATOR_DISCARDED", "OPERATOR_ADDED_LATENCY", "RETRIES", "ABANDONED",
            "CALLS", "CALL_LATENCY", "PERMIT_WAITS", "OVERLOAD", "WORKERS_SCALED", "STREAM_THROUGHPUT",
            "STREAM_PAUSED", "STREAM_WRITES", "STREAM_MEMORY", "STREAM_LATENCY", "BLOCKED_FRACTION_OTHER",
-           "BLOCK_LATENCY_OTHER", "OPERATOR_BLOCK_WAITS", "PIPELINE_LATENCY_MEAN",
+           "BLOCK_LATENCY_OTHER", "BLOCK_TIMED_OUT", "BLOCK_TIMED_OUT_OTHER", "REQUEST_TIMED_OUT", "REQUEST_WAITS",
+           "OPERATOR_BLOCK_WAITS", "PIPELINE_LATENCY_MEAN",
            "PIPELINE_LATENCY_P99", "LATENCY_QUANTA_COVERED", "latency_quanta", "MECHANISM_BOUNDS",
            "fast_error_summary"]
 
@@ -64,6 +65,39 @@ two Poisson producers +24% (0.0017 absolute), +7%, +14%; evenly spaced arrivals 
 
 BLOCK_LATENCY_OTHER = Bound(relative=0.10)
 """Latency mean and p99 behind such a `block` buffer (measured +1.6% to +7.0% mean, +0.5% to +9.1% p99)."""
+
+BLOCK_TIMED_OUT = Bound(relative=0.12, absolute=0.001)
+"""Producers blocked at a `block` buffer with a `block_timeout`: the share of produced messages that
+timed out (`timed_out` / `produced`), one Poisson producer. The held item gives up at its deadline (the
+model splits the step there, `FastModel._advance`), a wait beginning where its blocking arrival falls
+among the step's arrivals and takes, in steps of half the timeout while the producer may block. Measured
+on M/M/3 with 7 places (10 ms service, 40 s, 8 seeds, quanta of 20 ms) for timeouts of 2, 5 and 10 ms
+(0.6 to 3 inter-take times at full) from ρ = 0.7 to 1.3: −9.9% to +4.9% (the −9.9% 0.0015 absolute, 1.5
+standard errors); its blocked fraction keeps `BLOCKED_FRACTION` (−2.7% to +9.3%, +9.3% being 0.0007
+absolute), throughput `THROUGHPUT` (±0.2%), latency mean and p99 the core's (+0.2% to +2.3%, −1.2% to
++1.5%). Evenly spaced arrivals or several producers keep the netted rule: `BLOCK_TIMED_OUT_OTHER`."""
+
+BLOCK_TIMED_OUT_OTHER = Bound(relative=0.30, absolute=0.002)
+"""The timed-out share at a `block_timeout` buffer fed by evenly spaced arrivals or several producers
+(netted rule, as `BLOCKED_FRACTION_OTHER`, which their blocked fraction keeps: measured −5% to −22%).
+Measured on the same M/M/3 with 7 places, evenly spaced: +40% and +28% where the share is 0.0003 and
+0.008 (0.0001 and 0.0018 absolute), −10% to +13% above."""
+
+REQUEST_TIMED_OUT = Bound(relative=0.10, absolute=0.002)
+"""Requests that wait for room on their own (`blocking: request`) at a `block` buffer with a
+`block_timeout`: the share of produced requests that timed out (`timed_out` / `produced`). The waiting
+requests are cohorts offered before new arrivals, giving up at their deadline (creation + timeout), the
+buffer settling the step by its netted rule (`simbp.fast.systems.requests`). Measured on M/M/3 with 7
+places (10 ms service, 40 s, 8 seeds, quanta of 20 ms) for timeouts of 5 and 20 ms from ρ = 0.7 to 1.3:
+−8.2% to +6.2%; throughput within `THROUGHPUT` (−0.0% to +0.2%), latency mean and p99 the core's
+(+1.3% to +3.5%, −0.3% to +1.8%)."""
+
+REQUEST_WAITS = Bound(relative=0.20, absolute=0.002)
+"""The share of requests that waited (`requests_blocked` / `produced`) and their mean wait
+(`mean_request_wait_s`, seconds), read off each step's random order of arrivals and takes. Loose, and
+stated so it is not hidden: on the same sweep the share that waited came out +0.7% to +16.9% (fast mode's
+buffer is full a little more often than exact mode's at quanta of two service times: +16% at ρ = 0.7 with
+no timeout, −2% at quanta of a tenth), the mean wait +1.9% to +10%."""
 
 LATENCY_P99 = Bound(relative=0.05)
 """p99 latency of a stable queue (M/M/c, ρ = 0.8–0.9; measured −5% to +5% at quanta of two service
@@ -218,6 +252,12 @@ def _block_not_one_random_producer(scenario: Any) -> bool:
     return False
 
 
+def _block_timeouts(scenario: Any) -> bool:
+    """A `block` buffer with a `block_timeout` that a producer blocks on (not only requests that wait alone)."""
+    return any(b.block_timeout is not None and any(p.to == b.name and p.blocking != "request" for p in scenario.producers)
+               for b in scenario.buffers)
+
+
 PIPELINE_LATENCY_MEAN = Bound(relative=0.6)
 """Mean latency through stages that forward (`consumers[].to`) at quanta up to 25 of the shortest mean
 service time (what `auto` gives an hour of millisecond stages): measured +12% to +54% (an M/M/4 stage
@@ -257,6 +297,13 @@ MECHANISM_BOUNDS: dict[str, tuple[Bound, Callable[[Any], bool]]] = {
     "batch_size": (BATCH_SIZE, lambda scenario: any(c.batch for c in scenario.consumers)),
     "batch_latency": (BATCH_LATENCY, lambda scenario: any(c.batch for c in scenario.consumers)),
     "workers_scaled": (WORKERS_SCALED, lambda scenario: any(c.autoscale for c in scenario.consumers)),
+    "block_timed_out": (BLOCK_TIMED_OUT, _block_timeouts),
+    "block_timed_out_other": (BLOCK_TIMED_OUT_OTHER,
+                              lambda scenario: _block_timeouts(scenario) and _block_not_one_random_producer(scenario)),
+    "request_timed_out": (REQUEST_TIMED_OUT, lambda scenario: any(
+        p.blocking == "request" and any(b.name == p.to and b.block_timeout is not None for b in scenario.buffers)
+        for p in scenario.producers)),
+    "request_waits": (REQUEST_WAITS, lambda scenario: any(p.blocking == "request" for p in scenario.producers)),
     "blocked_fraction_other": (BLOCKED_FRACTION_OTHER, _block_not_one_random_producer),
     "block_latency_other": (BLOCK_LATENCY_OTHER, _block_not_one_random_producer),
     "stream_throughput": (STREAM_THROUGHPUT, _streams),

@@ -38,7 +38,8 @@ class Offering(Protocol):
     def arrived(self) -> int: ...
     @property
     def evenly(self) -> bool: ...
-    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True) -> None: ...
+    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True,
+               takes: int = -1) -> None: ...
 
 
 class FastBuffer:
@@ -56,6 +57,7 @@ class FastBuffer:
         self.drops = declared.drops  # arrivals at a full buffer are lost (not held back by their producer)
         self.blocks = declared.blocks  # arrivals at a full buffer are held back by whoever offered them
         self.capacity: float = math.inf if spec.capacity is None else int(spec.capacity)
+        self.block_timeout = spec.block_timeout if declared.blocks else None  # a blocked producer gives up after it
         # the overflow rule; drop_oldest with no waiting room has nothing to evict: the arrival is dropped
         self.rule = "drop_newest" if rule == "drop_oldest" and self.capacity == 0 else rule
         self.queue = Cohorts()
@@ -110,7 +112,7 @@ class FastBuffer:
         if excess <= 0:
             self.accepted += offered
             for producer in self.producers:
-                producer.settle(0, 0.0, t0, t1)
+                producer.settle(0, 0.0, t0, t1, takes=takes)
             return
         excess = int(excess)
         if self.rule == "drop_oldest":
@@ -126,7 +128,7 @@ class FastBuffer:
                 self.accepted += offered - excess
                 shares = split_whole(excess, [p.offered for p in self.producers])
                 for producer, share in zip(self.producers, shares):
-                    producer.settle(share, nbytes * share / excess, t0, t1)
+                    producer.settle(share, nbytes * share / excess, t0, t1, takes=takes)
                 return
         for producer in self.producers:
             producer.settle(0, 0.0, t0, t1)
@@ -147,7 +149,7 @@ class FastBuffer:
         if returned:
             _, nbytes = self.queue.pop_newest(returned)
         self.accepted += offered - returned
-        producer.settle(returned, nbytes, t0, t1, holding)
+        producer.settle(returned, nbytes, t0, t1, holding, takes)
 
     def split_arrivals(self, k: int, parts: int, evenly: bool) -> list[int]:
         """`k` arrivals of a quantum split over `parts` equal sub-steps: evenly for evenly spaced
@@ -156,6 +158,15 @@ class FastBuffer:
             edges = [k * part // parts for part in range(parts + 1)]
             return [edges[part + 1] - edges[part] for part in range(parts)]
         return self._rng.multinomial(k, [1.0 / parts] * parts).tolist()
+
+    def split_at(self, k: int, fraction: float, evenly: bool) -> int:
+        """How many of a step's `k` arrivals fall in its first `fraction`: in proportion for evenly
+        spaced arrivals, binomially (each independently uniform in time) for random ones."""
+        if k <= 0 or fraction <= 0:
+            return 0
+        if fraction >= 1:
+            return k
+        return round(k * fraction) if evenly else int(self._rng.binomial(k, fraction))
 
     def _uniform(self) -> float:
         if not self._uniforms:

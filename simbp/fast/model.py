@@ -54,7 +54,8 @@ from .systems.operators import emitted_rate
 from .systems.streams import rate_scale
 
 __all__ = ["FastModel", "simulate_fast", "unsupported", "require_supported", "choose_quantum", "fine_substeps",
-           "MAX_QUANTA", "MAX_SUBSTEPS", "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
+           "MAX_QUANTA", "MAX_SUBSTEPS", "TIMEOUT_FRACTION", "MAX_TIMEOUT_SUBSTEPS",
+           "KAFKA_MEMBER_STEPS", "SERVICE_FRACTION", "REPRESENTATIVES",
            "COHORT_RESOLUTION", "Cohorts"]
 
 MAX_QUANTA = 100_000  # quanta per run at most: bounds the run time whatever the message count
@@ -63,6 +64,9 @@ COHORT_RESOLUTION = 256  # a queue keeps about this many cohorts over its age (l
 KAFKA_MEMBER_STEPS = 600_000  # Kafka members × quanta per run at most (about 30 s of stepping here)
 MAX_SUBSTEPS = 1024  # sub-steps of one quantum at most, for a stage whose buffer may fill up
 PROFILE_DRAWS = 4096  # service times drawn to profile each group's distribution (E[min(S, dt)])
+TIMEOUT_FRACTION = 0.5  # a stage whose producers may block steps at most this fraction of its block_timeout
+MAX_TIMEOUT_SUBSTEPS = 8192  # sub-steps of one quantum at most for a block_timeout (`semantics` leaves shorter ones exact)
+_INSTANT = 1e-9  # relative: a deadline this close to a step's edge falls on it
 SMALL_BUFFER = 4  # a buffer under this many quanta's worth of arrivals and takes is stepped finely throughout
 
 
@@ -118,11 +122,13 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
     """Stages stepped finely in every quantum, by buffer name: sub-steps per quantum of those whose
     dropping buffer (or `block` buffer fed by producers or forwards) is smaller than `SMALL_BUFFER`
     quanta's worth of arrivals and takes (estimated from mean rates: producers feeding the buffer and
-    the stages forwarding into it, `_rate_into`)."""
+    the stages forwarding into it, `_rate_into`), and of a `block_timeout` buffer that may hold its
+    producers blocked (small, or overloaded at the mean rate): steps of `TIMEOUT_FRACTION` of it."""
     quantum = choose_quantum(scenario) if quantum is None else quantum
     readers = {c.from_: c for c in scenario.consumers}
     result: dict[str, int] = {}
-    fed = {p.to for p in scenario.producers} | {c.to for c in scenario.consumers if c.to is not None}
+    producers_to = {p.to for p in scenario.producers}
+    fed = producers_to | {c.to for c in scenario.consumers if c.to is not None}
     for buffer in scenario.buffers:
         reader = readers.get(buffer.name)
         declared = semantics.policy(buffer.policy)
@@ -130,13 +136,19 @@ def fine_substeps(scenario: Scenario, quantum: float | None = None) -> dict[str,
                 or not (declared.drops or (declared.blocks and buffer.name in fed)):
             continue
         mean = mean_holding(reader, scenario)
-        if not (mean > 0 and math.isfinite(mean)) or quantum <= SERVICE_FRACTION * mean:
+        if not (mean > 0 and math.isfinite(mean)):
             continue
         rate = _rate_into(scenario, buffer.name)
         workers = reader.autoscale.max if reader.autoscale is not None else concurrency(reader)
         sweep = (rate * scenario.load_multiplier + workers / mean) * quantum
-        if buffer.capacity < SMALL_BUFFER * sweep:
+        if quantum > SERVICE_FRACTION * mean and buffer.capacity < SMALL_BUFFER * sweep:
             result[buffer.name] = min(MAX_SUBSTEPS, math.ceil(quantum / (SERVICE_FRACTION * mean) - 1e-9))
+        timeout = buffer.block_timeout
+        if timeout is not None and quantum > TIMEOUT_FRACTION * timeout and buffer.name in producers_to \
+                and (buffer.name in result or rate * scenario.load_multiplier * mean >= workers):
+            # a small buffer, or one its producers overload, may hold them blocked: steps of half its timeout
+            result[buffer.name] = max(result.get(buffer.name, 1),
+                                      min(MAX_TIMEOUT_SUBSTEPS, math.ceil(quantum / (TIMEOUT_FRACTION * timeout) - 1e-9)))
     return result
 
 
@@ -359,7 +371,24 @@ class FastModel:
                 for k, p in zip(counts, producers)]
 
     def _substeps(self, buffer: FastBuffer, counts: list[int], dt: float) -> int:
-        """Sub-steps for this buffer's stage in this quantum: 1, unless the buffer drops arrivals when
+        """Sub-steps for this buffer's stage in this quantum: those near capacity (`_fill_substeps`), and
+        with a `block_timeout`, steps of at most `TIMEOUT_FRACTION` of it while its producers may block,
+        so that a wait that begins in a step cannot end by its timeout within it (the model gives up a
+        held item at its deadline, `_advance`)."""
+        parts = self._fill_substeps(buffer, counts, dt)
+        timeout = buffer.block_timeout
+        if timeout is None or not self._producers_of[buffer.name]:
+            return parts
+        step = TIMEOUT_FRACTION * timeout
+        if dt <= step * (1 + 1e-9):
+            return parts
+        producers = self._producers_of[buffer.name]
+        if not any(p.holds_item() for p in producers) and buffer.queue.count + sum(counts) < buffer.capacity:
+            return parts  # it cannot fill in this quantum: no producer blocks
+        return max(parts, min(MAX_TIMEOUT_SUBSTEPS, math.ceil(dt / step - 1e-9)))
+
+    def _fill_substeps(self, buffer: FastBuffer, counts: list[int], dt: float) -> int:
+        """Sub-steps for this buffer's stage in this quantum near capacity: 1, unless the buffer drops arrivals when
         full (or blocks its producers), is so small that a quantum's arrivals and takes could sweep
         it, and its queue could run dry in the quantum.
 
@@ -392,6 +421,26 @@ class FastModel:
 
     def _advance(self, buffer: FastBuffer, producers: list[FastProducer], counts: list[int], t0: float, t1: float,
                  merge_within: float, share: float) -> None:
+        """One (sub-)step of a stage; with a `block_timeout`, split at the instant a blocked producer's
+        held item times out (its deadline), so that it gives up then and emits again after it."""
+        while buffer.block_timeout is not None and t1 > t0:
+            deadline = min((p.deadline() for p in producers), default=math.inf)
+            if deadline >= t1 - _INSTANT * max(1.0, t1):
+                break
+            if deadline > t0 + _INSTANT * max(1.0, t0):  # the step up to the deadline, the producer still blocked
+                fraction = (deadline - t0) / (t1 - t0)
+                first = [buffer.split_at(k, fraction, p.evenly) for k, p in zip(counts, producers)]
+                self._advance_step(buffer, producers, first, t0, deadline, merge_within, share * fraction)
+                counts = [k - f for k, f in zip(counts, first)]
+                share *= 1 - fraction
+                t0 = deadline
+            for producer in producers:
+                if producer.deadline() <= t0 + _INSTANT * max(1.0, t0):
+                    producer.give_up()
+        self._advance_step(buffer, producers, counts, t0, t1, merge_within, share)
+
+    def _advance_step(self, buffer: FastBuffer, producers: list[FastProducer], counts: list[int], t0: float, t1: float,
+                      merge_within: float, share: float) -> None:
         """One (sub-)step of a stage: producers offer, the buffer's consumers take and serve, the
         policy settles what did not fit."""
         start, taken_before, accepted_before = buffer.queue.count, buffer.taken, buffer.accepted

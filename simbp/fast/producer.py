@@ -2,10 +2,15 @@
 
 Arrivals of a quantum [t0, t1) are spread evenly over it (one cohort). A `block` buffer that
 cannot take them all hands the newest back (`settle`): the producer holds the first one, and the
-arrivals that fell due while it was blocked are never produced, as in exact mode.
+arrivals that fell due while it was blocked are never produced, as in exact mode. With the buffer's
+`block_timeout` the held item gives up `block_timeout` after the producer blocked on it (`deadline`,
+`give_up`, called by the model at that instant: `FastModel._advance` splits the step there): it is
+timed out, as exact mode counts it, and the producer emits again from then on.
 """
 
 from __future__ import annotations
+
+import math
 
 from ..scenario.schema import ProducerSpec
 from .buffer import FastBuffer
@@ -28,6 +33,9 @@ class FastProducer:
         self.lost_in_crash = 0
         self.blocked_time = 0.0
         self.held: tuple[float, float] | None = None  # (created, bytes) of the item a blocked producer holds
+        # a blocked producer gives up on its item after this long (the buffer's block_timeout; None: never)
+        self.block_timeout: float | None = buffer.spec.block_timeout if buffer.blocks else None
+        self.blocked_at = 0.0  # when it blocked on the item it holds
         # this quantum: (offered, new arrivals, the item held before)
         self._offer: tuple[int, int, tuple[float, float] | None] = (0, 0, None)
         self._blocked_excess = 0.0
@@ -84,10 +92,12 @@ class FastProducer:
         """New arrivals offered this quantum (without the item held before)."""
         return self._offer[1]
 
-    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True) -> None:
+    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True,
+               takes: int = -1) -> None:
         """`returned` of the offered items did not fit a `block` buffer: the producer holds the first
         of them (unless `holds` is false: it was blocked within the quantum and let go before its end)
-        and the arrivals due while it held one were never produced (as in exact mode)."""
+        and the arrivals due while it held one were never produced (as in exact mode). `takes`: the
+        buffer's takes in the step, when they came in random order with the arrivals (else -1)."""
         offered, k, old = self._offer
         if returned == 0:
             self.produced += k
@@ -102,6 +112,16 @@ class FastProducer:
         if holds:
             self.produced += admitted - had + 1
             self.held = (t0 + dt * admitted / offered, returned_bytes / returned)
+            # it blocked when its `position`-th new arrival came, when its block_timeout starts: on average
+            # there for evenly spaced arrivals; for random ones in random order with the step's `takes`,
+            # all of which came before it (a later take would have let it in), so it is event
+            # takes + position of takes + k uniform times (without `takes`: position of k)
+            position = admitted - had + 1
+            if self.counts.evenly:
+                self.blocked_at = t0 + dt * (position - 0.5) / k
+            else:
+                before = max(takes, 0) + position
+                self.blocked_at = t0 + dt * before / (max(takes, 0) + k + 1)
             skipped = k - (admitted - had) - 1
         else:
             self.produced += admitted - had
@@ -114,8 +134,25 @@ class FastProducer:
             # a wait that begins here also lasts from the last skipped tick to the take that frees room,
             # which the skipped ticks do not show: half a tick on average (docs/performance.md)
             estimate += 0.5 * dt / expected
+        if holds and self.block_timeout is not None:  # a wait that may end by its timeout: from when it began,
+            # and the item held before until the first of the step's takes let it in
+            first_take = dt / (takes + 1) if had and takes > 0 else 0.0
+            estimate = self._blocked_excess + first_take + t1 - self.blocked_at
         self.blocked_time += min(dt, estimate)
         self._blocked_excess = max(estimate - dt, 0.0)
+
+    def deadline(self) -> float:
+        """When the item this producer holds times out (`block_timeout` after it blocked on it); infinity
+        when it holds none or waits for ever."""
+        if self.held is None or self.block_timeout is None:
+            return math.inf
+        return self.blocked_at + self.block_timeout
+
+    def give_up(self) -> None:
+        """Its held item waited `block_timeout` without room: timed out (lost, as in exact mode), and
+        the producer emits its arrivals again from now on."""
+        self.held = None
+        self.timed_out += 1
 
     def holds_item(self) -> int:
         return 0 if self.held is None else 1

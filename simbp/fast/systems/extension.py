@@ -27,6 +27,7 @@ from .calls import CallOutcomes, FastCallingGroup, FastDownstream
 from .operators import OperatorProducer
 from .permits import FastPermitGroup, interacts, overloadable
 from .ratelimit import FastTokenBucket
+from .requests import RequestProducer
 from .retries import RetryingProducer
 from .shedding import SheddingBuffer
 from .streams import MarkedBuffer, PipedGroup, stream_bank_maker
@@ -131,11 +132,15 @@ class FastSystems:
         return group
 
     def producer(self, spec: ProducerSpec, buffer: FastBuffer, counts: Any, sizes: ByteSums) -> FastProducer:
-        """The fast producer for `spec`: one with RxJS operators, or the core's."""
+        """The fast producer for `spec`: one that retries, one with RxJS operators, one whose requests wait
+        on their own (`blocking: request`), or the core's."""
         if spec.retry is not None or spec.caller_timeout is not None:
             return RetryingProducer(spec, buffer, counts, sizes, self.seeds.generator(f"producer/{spec.name}/retry"),
                                     self.quantum, self.scenario.duration)
-        if not spec.operators:
+        if not spec.operators:  # (operators' emissions wait per request whatever `blocking` says)
+            if spec.blocking == "request":
+                return RequestProducer(spec, buffer, counts, sizes, self.quantum,
+                                       self.seeds.generator(f"producer/{spec.name}/request_order"))
             return FastProducer(spec, buffer, counts, sizes)
         stop = spec.stop if spec.stop is not None and spec.stop < self.scenario.duration else math.inf
         return OperatorProducer(spec, buffer, counts, sizes, self.seeds.generator(f"producer/{spec.name}/operator_times"),
@@ -266,8 +271,8 @@ class FastSystems:
             if isinstance(producer, OperatorProducer):
                 entry["operators"] = producer.stages()
             entry["discarded_by"] = by
-            entry["gave_up"] = 0
-            if isinstance(producer, RetryingProducer):
+            entry["gave_up"] = getattr(producer, "timed_out", 0)  # its blocked emissions that timed out (block_timeout)
+            if isinstance(producer, (RetryingProducer, RequestProducer)):
                 entry.update(producer.stats())
             if isinstance(producer, OperatorProducer) and producer.request_waits:  # emissions that waited for room
                 entry["requests_blocked"] = producer.request_waits

@@ -332,7 +332,8 @@ class OperatorProducer(FastProducer):
         self._offer = (n + waited, n, None)
         return n + waited
 
-    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True) -> None:
+    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True,
+               takes: int = -1) -> None:
         """Produced when they came (`arrivals`). A full `block` buffer handed back the newest `returned`
         of what was offered: they wait for room (in flight, not in memory), the oldest first; those that
         had waited and got in count their wait, from their emission to the middle of this step."""

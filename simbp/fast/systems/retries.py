@@ -102,7 +102,8 @@ class RetryingProducer(FastProducer):
         self._step_total = max(total - k, 0)
         return part
 
-    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True) -> None:
+    def settle(self, returned: int, returned_bytes: float, t0: float, t1: float, holds: bool = True,
+               takes: int = -1) -> None:
         """The buffer settled the step (never `block`): what it dropped or shed of this producer's
         offer is attributed by share; what it accepted is watched; drops are retried or given up."""
         offered = self._offer[0]
