@@ -275,7 +275,7 @@ def latency_cases() -> list[tuple[str, simbp.Scenario, float]]:
     cases = []
 
     def add(name: str, rho: float, workers: int, mean: float, service: str, room: str, duration: float) -> None:
-        text = LATENCY_STAGE.format(name=name, duration=duration + 10, warmup=10, rate=rho * workers / mean, room=room,
+        text = LATENCY_STAGE.format(name="latency_stage", duration=duration + 10, warmup=10, rate=rho * workers / mean, room=room,
                                     workers=workers, service=service)
         cases.append((name, simbp.load_scenario(text), mean))
 

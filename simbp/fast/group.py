@@ -13,8 +13,8 @@ more. The latency of a consumed item is (when a worker took it − its creation)
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from collections import deque
+from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np

@@ -273,16 +273,16 @@ class FastModel:
                 target.inlet = self._inlets[target.name] = Inlet(target)
                 self._producers_of[target.name].append(cast(Any, target.inlet))
         for group in self.groups.values():  # a stage fed only by one stage's forwards carries its spread
-            waits = getattr(group, "waits", None)
+            own_waits: Any = getattr(group, "waits", None)
             feeding = [g for g in self.groups.values() if g.target is group.source]
-            if waits is None or len(feeding) != 1 or group.source.name not in self._inlets \
+            if own_waits is None or len(feeding) != 1 or group.source.name not in self._inlets \
                     or len(self._producers_of[group.source.name]) != 1:
                 continue
             chain = getattr(feeding[0], "waits", None)
-            while chain is not None and chain is not waits:  # (a cycle of forwards carries none)
+            while chain is not None and chain is not own_waits:  # (a cycle of forwards carries none)
                 chain = chain.upstream
             if chain is None:
-                waits.upstream = feeding[0].waits
+                own_waits.upstream = feeding[0].waits
         self._order = stage_order(self.buffers, self.groups.values())
         self._senders_of: dict[str, list[Any]] = {}
         for group in self.groups.values():

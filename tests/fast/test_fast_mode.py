@@ -331,22 +331,28 @@ def test_quantum_fits_the_service_time_the_run_length_and_the_samples() -> None:
 
 
 def test_fast_error_says_when_the_quantum_is_too_coarse_for_its_latency_bounds() -> None:
-    """The latency bounds were measured at quanta of up to `LATENCY_QUANTA_COVERED` service times; a
-    long run gets coarser quanta, where short waits are overstated, and `fast_error` says so."""
+    """The latency bounds were measured at quanta of up to `LATENCY_QUANTA_COVERED` service times (a day
+    of 1 ms stages); a run with coarser quanta than that gets `latency_covered: false`."""
     from simbp.dashboard.figures import fast_error_text
     from simbp.fast.accuracy import LATENCY_QUANTA_COVERED
 
     text = """
 name: coarse
 duration: DURATION
-producers: [{name: p, to: q, arrivals: {process: poisson, rate: 1000/s}}]
+producers: [{name: p, to: q, arrivals: {process: poisson, rate: RATE/s}}]
 buffers: [{name: q, policy: unbounded}]
-consumers: [{name: c, from: q, workers: 4, service: {dist: exponential, mean: 2ms}}]
+consumers: [{name: c, from: q, workers: 4, service: {dist: exponential, mean: MEAN}}]
 """
-    short = simbp.run(simbp.load_scenario(text.replace("DURATION", "20s")), mode="fast").summary
+    short = simbp.run(simbp.load_scenario(text.replace("DURATION", "20s").replace("RATE", "1000").replace("MEAN", "2ms")),
+                      mode="fast").summary
     assert short["fast_error"]["latency_covered"] is True
     assert short["fast_error"]["quantum_service_times"] == pytest.approx(short["quantum_s"] / 0.002)
-    long = simbp.run(simbp.load_scenario(text.replace("DURATION", "3h")), mode="fast").summary
+    hours = simbp.run(simbp.load_scenario(text.replace("DURATION", "3h").replace("RATE", "1000").replace("MEAN", "2ms")),
+                      mode="fast").summary  # 54 service times a quantum: covered since issue 12's stationary waits
+    assert 9 < hours["fast_error"]["quantum_service_times"] <= LATENCY_QUANTA_COVERED
+    assert hours["fast_error"]["latency_covered"] is True
+    tiny = text.replace("DURATION", "1200s").replace("RATE", "1000").replace("MEAN", "0.01ms")
+    long = simbp.run(simbp.load_scenario(tiny), mode="fast").summary  # 10 µs service, quanta of 12 ms
     assert long["fast_error"]["quantum_service_times"] > LATENCY_QUANTA_COVERED
     assert long["fast_error"]["latency_covered"] is False
     assert "latency not covered" in fast_error_text(long["fast_error"])
